@@ -1,0 +1,254 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TextMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEXT_MODE_UNSPECIFIED: _ClassVar[TextMode]
+    TEXT_MODE_SNAPSHOT: _ClassVar[TextMode]
+    TEXT_MODE_DELTA: _ClassVar[TextMode]
+
+class CollectResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COLLECT_RESULT_UNSPECIFIED: _ClassVar[CollectResult]
+    COLLECT_RESULT_APPLIED: _ClassVar[CollectResult]
+    COLLECT_RESULT_STALE: _ClassVar[CollectResult]
+    COLLECT_RESULT_DUPLICATE_SCREENSHOT: _ClassVar[CollectResult]
+    COLLECT_RESULT_REJECTED: _ClassVar[CollectResult]
+
+class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUDIO_ENCODING_UNSPECIFIED: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_PCM_S16LE: _ClassVar[AudioEncoding]
+
+class EndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    END_REASON_UNSPECIFIED: _ClassVar[EndReason]
+    END_REASON_COMPLETED: _ClassVar[EndReason]
+    END_REASON_CANCELLED: _ClassVar[EndReason]
+TEXT_MODE_UNSPECIFIED: TextMode
+TEXT_MODE_SNAPSHOT: TextMode
+TEXT_MODE_DELTA: TextMode
+COLLECT_RESULT_UNSPECIFIED: CollectResult
+COLLECT_RESULT_APPLIED: CollectResult
+COLLECT_RESULT_STALE: CollectResult
+COLLECT_RESULT_DUPLICATE_SCREENSHOT: CollectResult
+COLLECT_RESULT_REJECTED: CollectResult
+AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
+AUDIO_ENCODING_PCM_S16LE: AudioEncoding
+END_REASON_UNSPECIFIED: EndReason
+END_REASON_COMPLETED: EndReason
+END_REASON_CANCELLED: EndReason
+
+class ClientFrame(_message.Message):
+    __slots__ = ("open", "collect", "commit", "cancel")
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    COLLECT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    open: Open
+    collect: Collect
+    commit: Commit
+    cancel: Cancel
+    def __init__(self, open: _Optional[_Union[Open, _Mapping]] = ..., collect: _Optional[_Union[Collect, _Mapping]] = ..., commit: _Optional[_Union[Commit, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ...) -> None: ...
+
+class Open(_message.Message):
+    __slots__ = ("session_id", "device_id", "client", "screen")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SCREEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    device_id: str
+    client: ClientInfo
+    screen: ScreenSize
+    def __init__(self, session_id: _Optional[str] = ..., device_id: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ..., screen: _Optional[_Union[ScreenSize, _Mapping]] = ...) -> None: ...
+
+class ClientInfo(_message.Message):
+    __slots__ = ("name", "version", "platform")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    platform: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class ScreenSize(_message.Message):
+    __slots__ = ("width", "height")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class Text(_message.Message):
+    __slots__ = ("text", "mode")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    mode: TextMode
+    def __init__(self, text: _Optional[str] = ..., mode: _Optional[_Union[TextMode, str]] = ...) -> None: ...
+
+class Screenshot(_message.Message):
+    __slots__ = ("data", "mime_type", "width", "height")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    def __init__(self, data: _Optional[bytes] = ..., mime_type: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class Collect(_message.Message):
+    __slots__ = ("chunk_seq", "text", "screenshot")
+    CHUNK_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
+    chunk_seq: int
+    text: Text
+    screenshot: Screenshot
+    def __init__(self, chunk_seq: _Optional[int] = ..., text: _Optional[_Union[Text, _Mapping]] = ..., screenshot: _Optional[_Union[Screenshot, _Mapping]] = ...) -> None: ...
+
+class Commit(_message.Message):
+    __slots__ = ("final_text", "screenshot")
+    FINAL_TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
+    final_text: Text
+    screenshot: Screenshot
+    def __init__(self, final_text: _Optional[_Union[Text, _Mapping]] = ..., screenshot: _Optional[_Union[Screenshot, _Mapping]] = ...) -> None: ...
+
+class Cancel(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ServerFrame(_message.Message):
+    __slots__ = ("accepted", "collect_ack", "commit_accepted", "output", "end", "error")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    COLLECT_ACK_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    accepted: Accepted
+    collect_ack: CollectAck
+    commit_accepted: CommitAccepted
+    output: Output
+    end: End
+    error: Error
+    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., collect_ack: _Optional[_Union[CollectAck, _Mapping]] = ..., commit_accepted: _Optional[_Union[CommitAccepted, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., end: _Optional[_Union[End, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_frame_bytes", "max_text_bytes", "max_chunks", "max_screenshot_bytes", "idle_timeout", "max_duration")
+    MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TEXT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCREENSHOT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_FIELD_NUMBER: _ClassVar[int]
+    max_frame_bytes: int
+    max_text_bytes: int
+    max_chunks: int
+    max_screenshot_bytes: int
+    idle_timeout: _duration_pb2.Duration
+    max_duration: _duration_pb2.Duration
+    def __init__(self, max_frame_bytes: _Optional[int] = ..., max_text_bytes: _Optional[int] = ..., max_chunks: _Optional[int] = ..., max_screenshot_bytes: _Optional[int] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Accepted(_message.Message):
+    __slots__ = ("session_id", "limits")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    limits: Limits
+    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class CollectAck(_message.Message):
+    __slots__ = ("chunk_seq", "highest_applied_seq", "result", "error", "buffered_text_bytes", "applied_chunks")
+    CHUNK_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HIGHEST_APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BUFFERED_TEXT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunk_seq: int
+    highest_applied_seq: int
+    result: CollectResult
+    error: Error
+    buffered_text_bytes: int
+    applied_chunks: int
+    def __init__(self, chunk_seq: _Optional[int] = ..., highest_applied_seq: _Optional[int] = ..., result: _Optional[_Union[CollectResult, str]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., buffered_text_bytes: _Optional[int] = ..., applied_chunks: _Optional[int] = ...) -> None: ...
+
+class CommitAccepted(_message.Message):
+    __slots__ = ("text", "has_screenshot", "highest_applied_seq")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    HAS_SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
+    HIGHEST_APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    has_screenshot: bool
+    highest_applied_seq: int
+    def __init__(self, text: _Optional[str] = ..., has_screenshot: _Optional[bool] = ..., highest_applied_seq: _Optional[int] = ...) -> None: ...
+
+class Audio(_message.Message):
+    __slots__ = ("data", "encoding", "sample_rate_hz", "channels")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    encoding: AudioEncoding
+    sample_rate_hz: int
+    channels: int
+    def __init__(self, data: _Optional[bytes] = ..., encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
+
+class Output(_message.Message):
+    __slots__ = ("text", "audio")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    audio: Audio
+    def __init__(self, text: _Optional[str] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ...) -> None: ...
+
+class Timings(_message.Message):
+    __slots__ = ("collect", "commit_to_first_output", "pipeline", "total")
+    COLLECT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    collect: _duration_pb2.Duration
+    commit_to_first_output: _duration_pb2.Duration
+    pipeline: _duration_pb2.Duration
+    total: _duration_pb2.Duration
+    def __init__(self, collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pipeline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., total: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class End(_message.Message):
+    __slots__ = ("reason", "timings", "output_frames")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    reason: EndReason
+    timings: Timings
+    output_frames: int
+    def __init__(self, reason: _Optional[_Union[EndReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., output_frames: _Optional[int] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("code", "message", "limit", "fatal")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FATAL_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    limit: str
+    fatal: bool
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., limit: _Optional[str] = ..., fatal: _Optional[bool] = ...) -> None: ...

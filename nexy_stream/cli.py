@@ -1,0 +1,124 @@
+"""The ``nexy-stream`` command line.
+
+Every option of ``serve`` can also come from an environment variable named after it:
+``--idle-timeout`` from ``NEXY_STREAM_IDLE_TIMEOUT``, and so on; a flag wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from nexy_stream.pipeline import EchoPipeline
+from nexy_stream.server import ServerConfig, start_server
+from nexy_stream.session import Limits
+
+ENV_PREFIX = "NEXY_STREAM_"
+
+_DEFAULT_CONFIG = ServerConfig()
+_DEFAULT_LIMITS = Limits()
+
+
+def _option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    kind: Callable[[str], object],
+    default: object,
+    help: str,
+) -> None:
+    env = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+    raw = os.environ.get(env)
+    try:
+        value = kind(raw) if raw is not None else default
+    except ValueError:
+        parser.error(f"{env}={raw!r} is not a valid {kind.__name__}")
+    parser.add_argument(
+        flag, type=kind, default=value, help=f"{help} [env {env}, default {default}]"
+    )
+
+
+def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the server with the embedded echo pipeline")
+    c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
+    _option(serve, "--host", str, c.host, "address to listen on")
+    _option(serve, "--port", int, c.port, "port to listen on (0: any free port)")
+    _option(serve, "--max-live-sessions", int, c.max_live_sessions, "sessions open at once")
+    _option(serve, "--max-text-bytes", int, lim.max_text_bytes, "largest text of a session")
+    _option(serve, "--max-chunks", int, lim.max_chunks, "collect frames applied per session")
+    _option(serve, "--max-screenshot-bytes", int, lim.max_screenshot_bytes, "largest screenshot")
+    _option(serve, "--max-frame-bytes", int, lim.max_frame_bytes, "largest frame read")
+    _option(
+        serve, "--idle-timeout", float, lim.idle_timeout_s, "seconds without a frame before commit"
+    )
+    _option(serve, "--max-duration", float, lim.max_duration_s, "seconds a session may last")
+    _option(
+        serve,
+        "--shutdown-grace",
+        float,
+        c.shutdown_grace_s,
+        "seconds sessions get to finish on stop",
+    )
+    _option(serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words")
+    _option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    limits = Limits(
+        max_text_bytes=args.max_text_bytes,
+        max_chunks=args.max_chunks,
+        max_screenshot_bytes=args.max_screenshot_bytes,
+        max_frame_bytes=args.max_frame_bytes,
+        idle_timeout_s=args.idle_timeout,
+        max_duration_s=args.max_duration,
+    )
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        limits=limits,
+        max_live_sessions=args.max_live_sessions,
+        shutdown_grace_s=args.shutdown_grace,
+        echo_word_delay_s=args.echo_word_delay,
+    )
+
+
+async def serve(config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
+    logging.getLogger("nexy_stream").info("serving nexy.stream.v1 on %s", running.target)
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            logging.getLogger("nexy_stream").info(
+                "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
+            )
+            break
+    await running.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nexy-stream", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(commands)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        config = config_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        anyio.run(serve, config, backend="asyncio")
+    except OSError as exc:
+        print(f"nexy-stream: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The embedded default pipeline: needs no network, shows exactly what was committed."""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import AsyncIterator
+
+import anyio
+
+from nexy_stream.pipeline.base import AudioOutput, Output, TextOutput
+from nexy_stream.session.values import CommittedRequest
+
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def tone(seconds: float, sample_rate_hz: int, frequency_hz: float = 440.0) -> bytes:
+    """A sine tone as PCM s16le mono, faded in and out so it does not click."""
+    count = int(seconds * sample_rate_hz)
+    fade = max(1, count // 10)
+    samples = []
+    for i in range(count):
+        envelope = min(1.0, i / fade, (count - 1 - i) / fade)
+        samples.append(
+            int(12000 * envelope * math.sin(2 * math.pi * frequency_hz * i / sample_rate_hz))
+        )
+    return struct.pack(f"<{count}h", *samples)
+
+
+class EchoPipeline:
+    """Streams the committed text back word by word (the words join to the exact text),
+    then a short tone, so a client sees precisely what the server committed."""
+
+    def __init__(
+        self, word_delay_s: float = 0.0, tone_s: float = 0.25, sample_rate_hz: int = 48_000
+    ) -> None:
+        self.word_delay_s = word_delay_s
+        self.sample_rate_hz = sample_rate_hz
+        self._tone = tone(tone_s, sample_rate_hz)
+
+    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        for match in _WORD.finditer(request.text):
+            if self.word_delay_s:
+                await anyio.sleep(self.word_delay_s)
+            yield TextOutput(match.group())
+        yield AudioOutput(self._tone, self.sample_rate_hz, channels=1)

@@ -1,0 +1,81 @@
+"""Assembles the gRPC server: the session service, health checking and reflection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.pipeline import Pipeline
+from nexy_stream.server.config import ServerConfig
+from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.server.stream import SessionStream
+
+SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
+
+
+def session_service(
+    registry: SessionRegistry, pipeline: Pipeline, config: ServerConfig
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
+    host, so an undecodable frame gets an in-band answer instead of a transport error."""
+
+    async def session(
+        _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
+    ) -> None:
+        await SessionStream(context, registry, pipeline, config.limits).run()
+
+    return grpc.method_handlers_generic_handler(
+        SESSION_SERVICE,
+        {
+            "Session": grpc.stream_stream_rpc_method_handler(
+                session, response_serializer=pb.ServerFrame.SerializeToString
+            )
+        },
+    )
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    registry: SessionRegistry
+    health: Any  # grpc_health ships no type information
+    config: ServerConfig
+
+    @property
+    def target(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"{host}:{self.port}"
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Refuse new sessions, let running ones finish for the grace period, then stop."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+
+
+async def start_server(config: ServerConfig, pipeline: Pipeline) -> RunningServer:
+    registry = SessionRegistry(config.max_live_sessions)
+    server = grpc.aio.server(options=config.grpc_options())
+    server.add_generic_rpc_handlers([session_service(registry, pipeline, config)])
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            SESSION_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    port = server.add_insecure_port(config.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {config.address}")
+    await server.start()
+    for service in ("", SESSION_SERVICE):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, registry, health_servicer, config)

@@ -1,0 +1,165 @@
+"""Translation between the v1 wire frames (protobuf/upb) and the session core's values."""
+
+from __future__ import annotations
+
+from google.protobuf.duration_pb2 import Duration
+
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.pipeline import Output, TextOutput
+from nexy_stream.session import (
+    Accept,
+    Ack,
+    Cancel,
+    ClientInfo,
+    Collect,
+    CollectResult,
+    Commit,
+    Dispatch,
+    EndReason,
+    Event,
+    Finish,
+    Limits,
+    Open,
+    Screenshot,
+    ScreenSize,
+    SessionError,
+    Text,
+    TextMode,
+    Timings,
+)
+
+_TEXT_MODES = {pb.TEXT_MODE_DELTA: TextMode.DELTA}  # everything else is a snapshot
+_RESULTS = {
+    CollectResult.APPLIED: pb.COLLECT_RESULT_APPLIED,
+    CollectResult.STALE: pb.COLLECT_RESULT_STALE,
+    CollectResult.DUPLICATE_SCREENSHOT: pb.COLLECT_RESULT_DUPLICATE_SCREENSHOT,
+    CollectResult.REJECTED: pb.COLLECT_RESULT_REJECTED,
+}
+_END_REASONS = {
+    EndReason.COMPLETED: pb.END_REASON_COMPLETED,
+    EndReason.CANCELLED: pb.END_REASON_CANCELLED,
+}
+
+
+def _text(message: pb.Text) -> Text:
+    return Text(message.text, _TEXT_MODES.get(message.mode, TextMode.SNAPSHOT))
+
+
+def _screenshot(message: pb.Screenshot) -> Screenshot:
+    return Screenshot(message.data, message.mime_type, message.width, message.height)
+
+
+def decode(frame: pb.ClientFrame) -> Event | None:
+    """The event a client frame stands for; ``None`` for a frame with no kind set."""
+    kind = frame.WhichOneof("kind")
+    if kind == "collect":
+        collect = frame.collect
+        payload = collect.WhichOneof("payload")
+        if payload == "text":
+            return Collect(collect.chunk_seq, _text(collect.text))
+        if payload == "screenshot":
+            return Collect(collect.chunk_seq, _screenshot(collect.screenshot))
+        return Collect(collect.chunk_seq, None)
+    if kind == "commit":
+        commit = frame.commit
+        return Commit(
+            _text(commit.final_text) if commit.HasField("final_text") else None,
+            _screenshot(commit.screenshot) if commit.HasField("screenshot") else None,
+        )
+    if kind == "open":
+        opened = frame.open
+        client = ClientInfo(opened.client.name, opened.client.version, opened.client.platform)
+        screen = (
+            ScreenSize(opened.screen.width, opened.screen.height)
+            if opened.HasField("screen")
+            else None
+        )
+        return Open(opened.session_id, opened.device_id, client, screen)
+    if kind == "cancel":
+        return Cancel(frame.cancel.reason)
+    return None
+
+
+def duration(seconds: float) -> Duration:
+    value = Duration()
+    value.FromNanoseconds(round(seconds * 1e9))
+    return value
+
+
+def limits(value: Limits) -> pb.Limits:
+    return pb.Limits(
+        max_frame_bytes=value.max_frame_bytes,
+        max_text_bytes=value.max_text_bytes,
+        max_chunks=value.max_chunks,
+        max_screenshot_bytes=value.max_screenshot_bytes,
+        idle_timeout=duration(value.idle_timeout_s),
+        max_duration=duration(value.max_duration_s),
+    )
+
+
+def error(value: SessionError, fatal: bool) -> pb.Error:
+    return pb.Error(code=int(value.code), message=value.message, limit=value.limit, fatal=fatal)
+
+
+def timings(value: Timings) -> pb.Timings:
+    message = pb.Timings(collect=duration(value.collect), total=duration(value.total))
+    if value.commit_to_first_output is not None:
+        message.commit_to_first_output.CopyFrom(duration(value.commit_to_first_output))
+    if value.pipeline is not None:
+        message.pipeline.CopyFrom(duration(value.pipeline))
+    return message
+
+
+def accepted(effect: Accept) -> pb.ServerFrame:
+    return pb.ServerFrame(
+        accepted=pb.Accepted(session_id=effect.session_id, limits=limits(effect.limits))
+    )
+
+
+def ack(effect: Ack) -> pb.ServerFrame:
+    message = pb.CollectAck(
+        chunk_seq=max(effect.chunk_seq, 0),
+        highest_applied_seq=effect.highest_applied_seq,
+        result=_RESULTS[effect.result],
+        buffered_text_bytes=effect.buffered_text_bytes,
+        applied_chunks=effect.applied_chunks,
+    )
+    if effect.error is not None:
+        message.error.CopyFrom(error(effect.error, fatal=False))
+    return pb.ServerFrame(collect_ack=message)
+
+
+def commit_accepted(effect: Dispatch) -> pb.ServerFrame:
+    return pb.ServerFrame(
+        commit_accepted=pb.CommitAccepted(
+            text=effect.request.text,
+            has_screenshot=effect.request.screenshot is not None,
+            highest_applied_seq=effect.highest_applied_seq,
+        )
+    )
+
+
+def output(value: Output) -> pb.ServerFrame:
+    if isinstance(value, TextOutput):
+        return pb.ServerFrame(output=pb.Output(text=value.text))
+    audio = pb.Audio(
+        data=value.data,
+        encoding=pb.AUDIO_ENCODING_PCM_S16LE,
+        sample_rate_hz=value.sample_rate_hz,
+        channels=value.channels,
+    )
+    return pb.ServerFrame(output=pb.Output(audio=audio))
+
+
+def end(effect: Finish) -> pb.ServerFrame:
+    return pb.ServerFrame(
+        end=pb.End(
+            reason=_END_REASONS[effect.reason],
+            timings=timings(effect.timings),
+            output_frames=effect.output_frames,
+        )
+    )
+
+
+def failure(value: SessionError, fatal: bool) -> pb.ServerFrame:
+    return pb.ServerFrame(error=error(value, fatal))

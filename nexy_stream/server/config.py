@@ -1,0 +1,41 @@
+"""Server settings, with the defaults `make run` uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nexy_stream.session import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0 picks a free port (tests)
+    limits: Limits = field(default_factory=Limits)
+    max_live_sessions: int = 10_000
+    # How long a stopping server lets running sessions finish before cancelling them.
+    shutdown_grace_s: float = 10.0
+    # HTTP/2 keepalive: a dead peer of an idle stream is noticed within ping + timeout.
+    keepalive_s: float = 30.0
+    keepalive_timeout_s: float = 10.0
+    # Connections are recycled after this long (load balancing); streams get max_duration to end.
+    max_connection_age_s: float = 1800.0
+    echo_word_delay_s: float = 0.0
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        ms = 1000
+        return [
+            ("grpc.max_receive_message_length", self.limits.max_frame_bytes),
+            ("grpc.keepalive_time_ms", int(self.keepalive_s * ms)),
+            ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout_s * ms)),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5 * ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.max_connection_age_ms", int(self.max_connection_age_s * ms)),
+            ("grpc.max_connection_age_grace_ms", int((self.limits.max_duration_s + 10) * ms)),
+            ("grpc.so_reuseport", 0),
+        ]

@@ -1,0 +1,150 @@
+"""Hosts one session actor on one bidirectional gRPC stream: the thin I/O layer."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import grpc
+from google.protobuf.message import DecodeError
+
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.pipeline import Pipeline
+from nexy_stream.server import codec
+from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.session import (
+    Accept,
+    Ack,
+    CommittedRequest,
+    Disconnected,
+    Dispatch,
+    Effect,
+    Event,
+    Fail,
+    Finish,
+    HalfClosed,
+    Limits,
+    OutputSent,
+    PipelineFailed,
+    PipelineFinished,
+    Refuse,
+    Reject,
+    SessionActor,
+    Tick,
+    Unreadable,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS = {code.value[0]: code for code in grpc.StatusCode}
+
+
+class SessionStream:
+    """Reads frames into the actor and carries out its effects.
+
+    Three tasks share one task group: the frame reader, the deadline watch and, after
+    commit, the pipeline. A terminal effect cancels the group, so nothing of the session
+    runs once its last frame is written; a vanished client cancels the handler, which
+    cancels the group the same way.
+    """
+
+    def __init__(
+        self,
+        context: grpc.aio.ServicerContext[bytes, pb.ServerFrame],
+        registry: SessionRegistry,
+        pipeline: Pipeline,
+        limits: Limits,
+    ) -> None:
+        self._context = context
+        self._registry = registry
+        self._pipeline = pipeline
+        self._actor = SessionActor(limits, anyio.current_time())
+        self._write_lock = anyio.Lock(fast_acquire=True)
+        self._last: Finish | Fail | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    async def run(self) -> None:
+        try:
+            async with anyio.create_task_group() as tasks:
+                self._tasks = tasks
+                tasks.start_soon(self._read_frames)
+                tasks.start_soon(self._watch_deadline)
+        except anyio.get_cancelled_exc_class():
+            # The client went away (or the server stopped): clean up and let it propagate,
+            # swallowing it leaks the call in grpcio.
+            self._handle(Disconnected())
+            raise
+        finally:
+            self._registry.remove(self._actor)
+        await self._send_last()
+
+    def _handle(self, event: Event) -> Effect | None:
+        return self._actor.handle(event, anyio.current_time())
+
+    async def _read_frames(self) -> None:
+        while True:
+            raw = await self._context.read()
+            if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+                await self._apply(self._handle(HalfClosed()))
+                return
+            await self._apply(self._handle(self._decode(raw)))
+
+    @staticmethod
+    def _decode(raw: bytes) -> Event:
+        try:
+            frame = pb.ClientFrame.FromString(raw)
+        except DecodeError:
+            return Unreadable("not a nexy.stream.v1.ClientFrame")
+        return codec.decode(frame) or Unreadable("the frame has no kind set")
+
+    async def _watch_deadline(self) -> None:
+        while True:
+            await anyio.sleep_until(self._actor.deadline)
+            await self._apply(self._handle(Tick()))
+
+    async def _apply(self, effect: Effect | None) -> None:
+        match effect:
+            case None:
+                return
+            case Accept():
+                refusal = self._registry.add(self._actor)
+                if refusal is not None:
+                    await self._apply(self._handle(Refuse(refusal)))
+                    return
+                await self._write(codec.accepted(effect))
+            case Ack():
+                await self._write(codec.ack(effect))
+            case Reject():
+                await self._write(codec.failure(effect.error, fatal=False))
+            case Dispatch():
+                await self._write(codec.commit_accepted(effect))
+                assert self._tasks is not None
+                self._tasks.start_soon(self._run_pipeline, effect.request)
+            case Finish() | Fail():
+                self._last = effect
+                assert self._tasks is not None
+                self._tasks.cancel_scope.cancel()
+
+    async def _run_pipeline(self, request: CommittedRequest) -> None:
+        try:
+            async for item in self._pipeline.run(request):
+                await self._write(codec.output(item))
+                self._handle(OutputSent())
+        except Exception as exc:  # a failing pipeline ends its session, never the server
+            logger.exception("pipeline failed for session %s", request.session_id)
+            await self._apply(self._handle(PipelineFailed(type(exc).__name__)))
+            return
+        await self._apply(self._handle(PipelineFinished()))
+
+    async def _write(self, frame: pb.ServerFrame) -> None:
+        async with self._write_lock:
+            await self._context.write(frame)
+
+    async def _send_last(self) -> None:
+        match self._last:
+            case Finish():
+                await self._write(codec.end(self._last))
+            case Fail(error):
+                await self._write(codec.failure(error, fatal=True))
+                self._context.set_code(STATUS[int(error.code)])
+                self._context.set_details(error.message)

@@ -1,0 +1,32 @@
+"""The bounds every session lives within."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-session bounds, sent to the client when its session opens.
+
+    The defaults fit a push-to-talk utterance: a few minutes of speech, one screenshot.
+    ``max_frame_bytes`` is enforced by the transport (gRPC's maximum receive size), so it
+    is kept above the largest screenshot a frame may legitimately carry.
+    """
+
+    max_text_bytes: int = 64 * 1024
+    max_chunks: int = 4096
+    max_screenshot_bytes: int = 8 * 1024 * 1024
+    max_frame_bytes: int = 8 * 1024 * 1024 + 256 * 1024
+    idle_timeout_s: float = 30.0
+    max_duration_s: float = 300.0
+    max_id_chars: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("max_text_bytes", "max_chunks", "max_screenshot_bytes", "max_frame_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.idle_timeout_s <= 0 or self.max_duration_s <= 0:
+            raise ValueError("idle_timeout_s and max_duration_s must be positive")
+        if self.max_frame_bytes <= self.max_screenshot_bytes:
+            raise ValueError("max_frame_bytes must exceed max_screenshot_bytes")

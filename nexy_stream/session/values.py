@@ -1,0 +1,87 @@
+"""Domain values shared by the session core, the transports and the pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class TextMode(Enum):
+    """How a piece of text combines with the text buffered so far."""
+
+    SNAPSHOT = "snapshot"  # the whole hypothesis so far: replaces
+    DELTA = "delta"  # a continuation: appended as is
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+    mode: TextMode = TextMode.SNAPSHOT
+
+    def merged_into(self, buffered: str) -> str:
+        return buffered + self.text if self.mode is TextMode.DELTA else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Screenshot:
+    data: bytes
+    mime_type: str
+    width: int = 0
+    height: int = 0
+    digest: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: de-duplication compares content, never the bytes twice.
+        object.__setattr__(self, "digest", hashlib.blake2b(self.data, digest_size=16).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    name: str = ""
+    version: str = ""
+    platform: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSize:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedRequest:
+    """What the pipeline receives: the merged utterance, handed over exactly once."""
+
+    session_id: str
+    device_id: str
+    text: str
+    screenshot: Screenshot | None = None
+    screen: ScreenSize | None = None
+    client: ClientInfo = field(default_factory=ClientInfo)
+
+
+class EndReason(Enum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Outcome(Enum):
+    """How a session ended; a bounded set, fit for metric labels."""
+
+    COMMITTED = "committed"
+    CANCELLED = "cancelled"
+    DISCONNECTED = "disconnected"
+    TIMED_OUT = "timed_out"
+    REFUSED = "refused"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds between the moments of a session; ``None`` where a moment never came."""
+
+    collect: float
+    total: float
+    commit_to_first_output: float | None = None
+    pipeline: float | None = None

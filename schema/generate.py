@@ -1,0 +1,85 @@
+"""Generate the Python code of the contract in ``schema/`` (``make proto``).
+
+The generated modules are committed. ``--check`` regenerates into a temporary folder and
+fails when the committed copy differs, so the code never drifts from the schema.
+
+protoc writes absolute imports (``from nexy.stream.v1 import session_pb2``) that only work
+with the output folder on ``sys.path``; they are rewritten to live under ``nexy_stream._proto``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import re
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from grpc_tools import protoc
+
+SCHEMA = Path(__file__).resolve().parent
+ROOT = SCHEMA.parent
+PACKAGE = "nexy_stream._proto"
+OUTPUT = ROOT / "nexy_stream" / "_proto"
+PROTOS = sorted(p.relative_to(SCHEMA).as_posix() for p in SCHEMA.rglob("*.proto"))
+
+
+def generate(out: Path) -> None:
+    """Run protoc on every schema file into ``out`` and make the result a package."""
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    out.mkdir(parents=True, exist_ok=True)
+    args = [
+        "protoc",
+        f"-I{SCHEMA}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        *PROTOS,
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    packages = {p.split("/")[0] for p in PROTOS if "/" in p}
+    pattern = re.compile(rf"^(from|import) ({'|'.join(sorted(packages))})\b", re.MULTILINE)
+    for path in out.rglob("*.py*"):
+        text = pattern.sub(rf"\1 {PACKAGE}.\2", path.read_text())
+        path.write_text(text)
+    for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        (folder / "__init__.py").touch()
+
+
+def differences(expected: Path, actual: Path) -> list[str]:
+    """Names of the files that differ between two generated trees."""
+    found: list[str] = []
+    comparison = [filecmp.dircmp(expected, actual, ignore=["__pycache__"])]
+    while comparison:
+        c = comparison.pop()
+        found += [f"{c.left}/{n}" for n in c.left_only + c.right_only + c.diff_files]
+        found += [
+            f"{c.left}/{n}"
+            for n in filecmp.cmpfiles(c.left, c.right, c.same_files, shallow=False)[1]
+        ]
+        comparison += c.subdirs.values()
+    return sorted(set(found))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail when the committed code drifts")
+    if not parser.parse_args().check:
+        generate(OUTPUT)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "_proto"
+        generate(fresh)
+        drift = differences(fresh, OUTPUT)
+    if drift:
+        print("generated code drifts from schema/ (run `make proto`):", *drift, sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
