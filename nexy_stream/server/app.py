@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.config import ServerConfig
+from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.stream import SessionStream
 
@@ -19,7 +20,10 @@ SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 
 
 def session_service(
-    registry: SessionRegistry, pipeline: Pipeline, config: ServerConfig
+    registry: SessionRegistry,
+    pipeline: Pipeline,
+    config: ServerConfig,
+    observers: tuple[SessionObserver, ...] = (),
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
     host, so an undecodable frame gets an in-band answer instead of a transport error."""
@@ -27,7 +31,7 @@ def session_service(
     async def session(
         _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
     ) -> None:
-        await SessionStream(context, registry, pipeline, config.limits).run()
+        await SessionStream(context, registry, pipeline, config.limits, observers).run()
 
     return grpc.method_handlers_generic_handler(
         SESSION_SERVICE,
@@ -58,10 +62,12 @@ class RunningServer:
         await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
 
 
-async def start_server(config: ServerConfig, pipeline: Pipeline) -> RunningServer:
+async def start_server(
+    config: ServerConfig, pipeline: Pipeline, observers: tuple[SessionObserver, ...] = ()
+) -> RunningServer:
     registry = SessionRegistry(config.max_live_sessions)
     server = grpc.aio.server(options=config.grpc_options())
-    server.add_generic_rpc_handlers([session_service(registry, pipeline, config)])
+    server.add_generic_rpc_handlers([session_service(registry, pipeline, config, observers)])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server import codec
+from nexy_stream.server.observer import HostedSession, SessionObserver, WireProtocol
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import (
     Accept,
@@ -29,7 +30,6 @@ from nexy_stream.session import (
     PipelineFinished,
     Refuse,
     Reject,
-    SessionActor,
     Tick,
     Unreadable,
 )
@@ -54,11 +54,13 @@ class SessionStream:
         registry: SessionRegistry,
         pipeline: Pipeline,
         limits: Limits,
+        observers: tuple[SessionObserver, ...] = (),
     ) -> None:
         self._context = context
         self._registry = registry
         self._pipeline = pipeline
-        self._actor = SessionActor(limits, anyio.current_time())
+        self._session = HostedSession(limits, WireProtocol.STREAM, observers)
+        self._actor = self._session.actor
         self._write_lock = anyio.Lock(fast_acquire=True)
         self._last: Finish | Fail | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -79,7 +81,7 @@ class SessionStream:
         await self._send_last()
 
     def _handle(self, event: Event) -> Effect | None:
-        return self._actor.handle(event, anyio.current_time())
+        return self._session.handle(event)
 
     async def _read_frames(self) -> None:
         while True:

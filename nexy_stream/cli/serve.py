@@ -1,0 +1,91 @@
+"""``nexy-stream serve``: run the server with the embedded echo pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+import anyio
+
+from nexy_stream.cli.options import env_option
+from nexy_stream.pipeline import EchoPipeline
+from nexy_stream.server import ServerConfig, start_server
+from nexy_stream.session import Limits
+
+_DEFAULT_CONFIG = ServerConfig()
+_DEFAULT_LIMITS = Limits()
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the server with the embedded echo pipeline")
+    c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
+    env_option(serve, "--host", str, c.host, "address to listen on")
+    env_option(serve, "--port", int, c.port, "port to listen on (0: any free port)")
+    env_option(serve, "--max-live-sessions", int, c.max_live_sessions, "sessions open at once")
+    env_option(serve, "--max-text-bytes", int, lim.max_text_bytes, "largest text of a session")
+    env_option(serve, "--max-chunks", int, lim.max_chunks, "collect frames applied per session")
+    env_option(serve, "--max-screenshot-bytes", int, lim.max_screenshot_bytes, "largest screenshot")
+    env_option(serve, "--max-frame-bytes", int, lim.max_frame_bytes, "largest frame read")
+    env_option(
+        serve, "--idle-timeout", float, lim.idle_timeout_s, "seconds without a frame before commit"
+    )
+    env_option(serve, "--max-duration", float, lim.max_duration_s, "seconds a session may last")
+    env_option(
+        serve,
+        "--shutdown-grace",
+        float,
+        c.shutdown_grace_s,
+        "seconds sessions get to finish on stop",
+    )
+    env_option(
+        serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words"
+    )
+    env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
+    serve.set_defaults(run=run)
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    limits = Limits(
+        max_text_bytes=args.max_text_bytes,
+        max_chunks=args.max_chunks,
+        max_screenshot_bytes=args.max_screenshot_bytes,
+        max_frame_bytes=args.max_frame_bytes,
+        idle_timeout_s=args.idle_timeout,
+        max_duration_s=args.max_duration,
+    )
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        limits=limits,
+        max_live_sessions=args.max_live_sessions,
+        shutdown_grace_s=args.shutdown_grace,
+        echo_word_delay_s=args.echo_word_delay,
+    )
+
+
+async def serve(config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
+    logging.getLogger("nexy_stream").info("serving nexy.stream.v1 on %s", running.target)
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            logging.getLogger("nexy_stream").info(
+                "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
+            )
+            break
+    await running.stop()
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        config = config_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        anyio.run(serve, config, backend="asyncio")
+    except OSError as exc:
+        print(f"nexy-stream: {exc}", file=sys.stderr)
+        return 1
+    return 0
