@@ -1,0 +1,97 @@
+"""A raw v1 client for tests, built on the generated stubs only (no SDK)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import grpc
+
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+
+DELTA = pb.TEXT_MODE_DELTA
+SNAPSHOT = pb.TEXT_MODE_SNAPSHOT
+
+
+def open_frame(session_id: str | None = None, device_id: str = "device-1") -> pb.ClientFrame:
+    return pb.ClientFrame(
+        open=pb.Open(session_id=session_id or str(uuid.uuid4()), device_id=device_id)
+    )
+
+
+def text_frame(seq: int, text: str, mode: int = SNAPSHOT) -> pb.ClientFrame:
+    return pb.ClientFrame(collect=pb.Collect(chunk_seq=seq, text=pb.Text(text=text, mode=mode)))
+
+
+def screenshot_frame(seq: int, data: bytes, mime_type: str = "image/webp") -> pb.ClientFrame:
+    shot = pb.Screenshot(data=data, mime_type=mime_type, width=10, height=10)
+    return pb.ClientFrame(collect=pb.Collect(chunk_seq=seq, screenshot=shot))
+
+
+def commit_frame(text: str | None = None, mode: int = SNAPSHOT) -> pb.ClientFrame:
+    commit = pb.Commit()
+    if text is not None:
+        commit.final_text.CopyFrom(pb.Text(text=text, mode=mode))
+    return pb.ClientFrame(commit=commit)
+
+
+def cancel_frame(reason: str = "") -> pb.ClientFrame:
+    return pb.ClientFrame(cancel=pb.Cancel(reason=reason))
+
+
+@dataclass
+class Answer:
+    """Everything the server sent after commit, and how the stream closed."""
+
+    frames: list[pb.ServerFrame] = field(default_factory=list)
+    code: grpc.StatusCode | None = None
+    details: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(f.output.text for f in self.frames if f.output.HasField("text"))
+
+    @property
+    def audio(self) -> list[pb.Audio]:
+        return [f.output.audio for f in self.frames if f.output.HasField("audio")]
+
+    def kinds(self) -> list[str]:
+        return [str(f.WhichOneof("kind")) for f in self.frames]
+
+
+class RawSession:
+    """One session stream driven frame by frame."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.call = rpc.SessionServiceStub(channel).Session()
+
+    async def send(self, frame: pb.ClientFrame) -> None:
+        await self.call.write(frame)
+
+    async def recv(self) -> pb.ServerFrame:
+        frame = await self.call.read()
+        assert frame is not grpc.aio.EOF, "the stream ended"
+        return frame
+
+    async def exchange(self, frame: pb.ClientFrame) -> pb.ServerFrame:
+        await self.send(frame)
+        return await self.recv()
+
+    async def open(self, session_id: str | None = None, device_id: str = "device-1") -> pb.Accepted:
+        reply = await self.exchange(open_frame(session_id, device_id))
+        assert reply.WhichOneof("kind") == "accepted", reply
+        return reply.accepted
+
+    async def drain(self) -> Answer:
+        """Read to the end of the stream, recording the closing status."""
+        answer = Answer()
+        try:
+            while (frame := await self.call.read()) is not grpc.aio.EOF:
+                answer.frames.append(frame)
+        except grpc.aio.AioRpcError as error:
+            answer.code, answer.details = error.code(), error.details() or ""
+            return answer
+        answer.code = await self.call.code()
+        answer.details = await self.call.details() or ""
+        return answer
