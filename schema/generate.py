@@ -43,8 +43,12 @@ def generate(out: Path) -> None:
         raise SystemExit("protoc failed")
     packages = {p.split("/")[0] for p in PROTOS if "/" in p}
     pattern = re.compile(rf"^(from|import) ({'|'.join(sorted(packages))})\b", re.MULTILINE)
+    # A file at the root of schema/ (the legacy streaming.proto) is imported as a bare module.
+    roots = sorted(f"{Path(p).stem}_pb2" for p in PROTOS if "/" not in p) or ["(?!)"]
+    root_import = re.compile(rf"^import ({'|'.join(roots)}) as\b", re.MULTILINE)
     for path in out.rglob("*.py*"):
         text = pattern.sub(rf"\1 {PACKAGE}.\2", path.read_text())
+        text = root_import.sub(rf"from {PACKAGE} import \1 as", text)
         path.write_text(text)
     for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
         (folder / "__init__.py").touch()
