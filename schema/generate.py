@@ -10,7 +10,9 @@ with the output folder on ``sys.path``; they are rewritten to live under ``nexy_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
+import os
 import re
 import sys
 import tempfile
@@ -24,6 +26,9 @@ ROOT = SCHEMA.parent
 PACKAGE = "nexy_stream._proto"
 OUTPUT = ROOT / "nexy_stream" / "_proto"
 PROTOS = sorted(p.relative_to(SCHEMA).as_posix() for p in SCHEMA.rglob("*.proto"))
+# The client SDK's typed messages (betterproto2 dataclasses) cover the v1 stream contract.
+MESSAGES = ROOT / "nexy_stream" / "client" / "_messages"
+MESSAGE_PROTOS = [p for p in PROTOS if p.startswith("nexy/stream/")]
 
 
 def generate(out: Path) -> None:
@@ -54,6 +59,32 @@ def generate(out: Path) -> None:
         (folder / "__init__.py").touch()
 
 
+def generate_messages(out: Path) -> None:
+    """Run the betterproto2 plugin on the v1 stream contract into ``out`` (relative imports).
+
+    The plugin formats its output with the ``ruff`` found on PATH and the ruff settings of
+    the working folder: the pinned ruff beside this interpreter and the project's settings
+    are used, so the output does not depend on where it is run from.
+    """
+    tools = Path(sys.executable).parent
+    os.environ["PATH"] = f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"
+    out.mkdir(parents=True, exist_ok=True)
+    args = [
+        "protoc",
+        f"-I{SCHEMA}",
+        f"-I{resources.files('grpc_tools') / '_proto'}",
+        f"--plugin=protoc-gen-python_betterproto2={tools / 'protoc-gen-python_betterproto2'}",
+        f"--python_betterproto2_out=client_generation=none:{out}",
+        *MESSAGE_PROTOS,
+    ]
+    with contextlib.chdir(ROOT):
+        if protoc.main(args) != 0:
+            raise SystemExit("protoc (betterproto2) failed")
+
+
+TARGETS = ((generate, OUTPUT), (generate_messages, MESSAGES))
+
+
 def differences(expected: Path, actual: Path) -> list[str]:
     """Names of the files that differ between two generated trees."""
     found: list[str] = []
@@ -73,12 +104,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the committed code drifts")
     if not parser.parse_args().check:
-        generate(OUTPUT)
+        for make, output in TARGETS:
+            make(output)
         return 0
+    drift: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / "_proto"
-        generate(fresh)
-        drift = differences(fresh, OUTPUT)
+        for make, output in TARGETS:
+            fresh = Path(tmp) / output.name
+            make(fresh)
+            drift += differences(fresh, output)
     if drift:
         print("generated code drifts from schema/ (run `make proto`):", *drift, sep="\n  ")
         return 1
