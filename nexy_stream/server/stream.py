@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 import anyio
 import grpc
 from google.protobuf.message import DecodeError
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
-from nexy_stream.pipeline import Pipeline
+from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
+from nexy_stream.server.drive import STATUS, run_pipeline, watch_deadline
 from nexy_stream.server.observer import HostedSession, SessionObserver, WireProtocol
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import (
@@ -25,18 +24,10 @@ from nexy_stream.session import (
     Finish,
     HalfClosed,
     Limits,
-    OutputSent,
-    PipelineFailed,
-    PipelineFinished,
     Refuse,
     Reject,
-    Tick,
     Unreadable,
 )
-
-logger = logging.getLogger(__name__)
-
-STATUS = {code.value[0]: code for code in grpc.StatusCode}
 
 
 class SessionStream:
@@ -70,7 +61,7 @@ class SessionStream:
             async with anyio.create_task_group() as tasks:
                 self._tasks = tasks
                 tasks.start_soon(self._read_frames)
-                tasks.start_soon(self._watch_deadline)
+                tasks.start_soon(watch_deadline, self._session, self._apply)
         except anyio.get_cancelled_exc_class():
             # The client went away (or the server stopped): clean up and let it propagate,
             # swallowing it leaks the call in grpcio.
@@ -99,11 +90,6 @@ class SessionStream:
             return Unreadable("not a nexy.stream.v1.ClientFrame")
         return codec.decode(frame) or Unreadable("the frame has no kind set")
 
-    async def _watch_deadline(self) -> None:
-        while True:
-            await anyio.sleep_until(self._actor.deadline)
-            await self._apply(self._handle(Tick()))
-
     async def _apply(self, effect: Effect | None) -> None:
         match effect:
             case None:
@@ -128,15 +114,10 @@ class SessionStream:
                 self._tasks.cancel_scope.cancel()
 
     async def _run_pipeline(self, request: CommittedRequest) -> None:
-        try:
-            async for item in self._pipeline.run(request):
-                await self._write(codec.output(item))
-                self._handle(OutputSent())
-        except Exception as exc:  # a failing pipeline ends its session, never the server
-            logger.exception("pipeline failed for session %s", request.session_id)
-            await self._apply(self._handle(PipelineFailed(type(exc).__name__)))
-            return
-        await self._apply(self._handle(PipelineFinished()))
+        async def send(item: Output) -> None:
+            await self._write(codec.output(item))
+
+        await self._apply(await run_pipeline(self._session, self._pipeline, request, send))
 
     async def _write(self, frame: pb.ServerFrame) -> None:
         async with self._write_lock:

@@ -1,0 +1,1 @@
+"""The compatibility endpoint for deployed clients: ``streaming.StreamingService``."""

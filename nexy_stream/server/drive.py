@@ -1,0 +1,58 @@
+"""The steps every transport takes with a hosted actor, whatever its wire protocol.
+
+The v1 stream and the legacy endpoint both run the pipeline and watch the session's
+deadline the same way; only how an output or a verdict reaches the client differs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import anyio
+import grpc
+
+from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.observer import HostedSession
+from nexy_stream.session import (
+    CommittedRequest,
+    Effect,
+    OutputSent,
+    PipelineFailed,
+    PipelineFinished,
+    Tick,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS = {code.value[0]: code for code in grpc.StatusCode}
+"""gRPC status codes by wire number (the numbers :class:`nexy_stream.session.Code` uses)."""
+
+Apply = Callable[[Effect | None], Awaitable[None]]
+
+
+async def run_pipeline(
+    session: HostedSession,
+    pipeline: Pipeline,
+    request: CommittedRequest,
+    send: Callable[[Output], Awaitable[None]],
+) -> Effect | None:
+    """Sends every output of one committed request; returns the actor's closing verdict.
+
+    A failing pipeline ends its session (the verdict is a ``Fail``), never the server.
+    """
+    try:
+        async for item in pipeline.run(request):
+            await send(item)
+            session.handle(OutputSent())
+    except Exception as exc:
+        logger.exception("pipeline failed for session %s", request.session_id)
+        return session.handle(PipelineFailed(type(exc).__name__))
+    return session.handle(PipelineFinished())
+
+
+async def watch_deadline(session: HostedSession, apply: Apply) -> None:
+    """Tells the actor whenever its deadline passes; runs until cancelled."""
+    while True:
+        await anyio.sleep_until(session.actor.deadline)
+        await apply(session.handle(Tick()))
