@@ -10,6 +10,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.ops.admin import ADMIN_SERVICE
+from nexy_stream.ops.operations import Operations
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.config import ServerConfig
 from nexy_stream.server.observer import SessionObserver
@@ -50,6 +52,7 @@ class RunningServer:
     registry: SessionRegistry
     health: Any  # grpc_health ships no type information
     config: ServerConfig
+    ops: Operations
 
     @property
     def target(self) -> str:
@@ -58,16 +61,22 @@ class RunningServer:
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Refuse new sessions, let running ones finish for the grace period, then stop."""
+        self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+        await self.ops.stop()
 
 
 async def start_server(
     config: ServerConfig, pipeline: Pipeline, observers: tuple[SessionObserver, ...] = ()
 ) -> RunningServer:
     registry = SessionRegistry(config.max_live_sessions)
+    ops = Operations(config.ops, registry)
+    observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options())
     server.add_generic_rpc_handlers([session_service(registry, pipeline, config, observers)])
+    if ops.admin_on_public_server:
+        server.add_generic_rpc_handlers([ops.admin.handler()])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -75,13 +84,19 @@ async def start_server(
             SESSION_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
+            *([ADMIN_SERVICE] if ops.admin_on_public_server else []),
         ],
         server,
     )
     port = server.add_insecure_port(config.address)
     if port == 0:
         raise OSError(f"cannot listen on {config.address}")
-    await server.start()
+    await ops.start()
+    try:
+        await server.start()
+    except BaseException:
+        await ops.stop()
+        raise
     for service in ("", SESSION_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, registry, health_servicer, config)
+    return RunningServer(server, port, registry, health_servicer, config, ops)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 
 
@@ -21,6 +22,8 @@ class ServerConfig:
     # Connections are recycled after this long (load balancing); streams get max_duration to end.
     max_connection_age_s: float = 1800.0
     echo_word_delay_s: float = 0.0
+    # Admin feed and metrics endpoints (see nexy_stream.ops).
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
     @property
     def address(self) -> str:

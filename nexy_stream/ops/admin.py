@@ -1,0 +1,103 @@
+"""The admin gRPC service: ``Watch`` streams the feed to one watcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import grpc
+
+from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
+from nexy_stream.ops import wire
+from nexy_stream.ops.feed import FeedClosed, FeedHub, Watcher, WatchFilter
+from nexy_stream.ops.live import LiveSessions
+from nexy_stream.ops.stats import Rollup
+
+ADMIN_SERVICE = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
+MIN_INTERVAL_S, MAX_INTERVAL_S, DEFAULT_INTERVAL_S = 0.1, 3600.0, 1.0
+MAX_DEVICE_ID_CHARS = 128
+_OUTCOMES = {number: outcome for outcome, number in wire.OUTCOMES.items()}
+
+
+def watch_options(request: apb.WatchRequest) -> tuple[WatchFilter, float]:
+    """The filter and aggregate interval a request asks for; ``ValueError`` says what is wrong."""
+    if len(request.device_id) > MAX_DEVICE_ID_CHARS:
+        raise ValueError(
+            f"device_id has {len(request.device_id)} characters, over {MAX_DEVICE_ID_CHARS}"
+        )
+    unknown = [number for number in request.outcomes if number not in _OUTCOMES]
+    if unknown:
+        raise ValueError(f"outcomes holds {unknown[0]}, which is not an Outcome to filter by")
+    interval = DEFAULT_INTERVAL_S
+    if request.HasField("aggregate_interval"):
+        interval = request.aggregate_interval.ToNanoseconds() / 1e9
+        if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+            raise ValueError(
+                f"aggregate_interval is {interval:g}s, outside {MIN_INTERVAL_S:g}s.."
+                f"{MAX_INTERVAL_S:g}s"
+            )
+    outcomes = frozenset(_OUTCOMES[number] for number in request.outcomes)
+    return WatchFilter(request.device_id, outcomes), interval
+
+
+class AdminService:
+    def __init__(self, hub: FeedHub, live: LiveSessions, rollup: Rollup) -> None:
+        self._hub = hub
+        self._live = live
+        self._rollup = rollup
+
+    def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
+        return grpc.method_handlers_generic_handler(
+            ADMIN_SERVICE,
+            {
+                "Watch": grpc.unary_stream_rpc_method_handler(
+                    self.watch,
+                    request_deserializer=apb.WatchRequest.FromString,
+                    response_serializer=apb.WatchEvent.SerializeToString,
+                )
+            },
+        )
+
+    async def watch(
+        self, request: apb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        try:
+            wants, interval = watch_options(request)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            with self._hub.watch(wants) as watcher:
+                # The sender may be stuck writing to a watcher that does not read; ending
+                # the watcher cancels it, so the status still goes out.
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._send, watcher, context)
+                    tasks.start_soon(self._aggregate, watcher, interval)
+                    await watcher.ended.wait()
+                    tasks.cancel_scope.cancel()
+                assert watcher.reason is not None
+                raise watcher.reason
+        except FeedClosed as closed:
+            await context.abort(closed.code, closed.message)
+
+    @staticmethod
+    async def _send(watcher: Watcher, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        while (queued := await watcher.take()) is not None:
+            await context.write(queued.event())
+
+    async def _aggregate(self, watcher: Watcher, interval: float) -> None:
+        previous = self._rollup.totals()
+        while True:
+            await anyio.sleep(interval)
+            current = self._rollup.totals()
+            text, screenshots = self._live.buffered_bytes()
+            watcher.offer(
+                wire.aggregate(
+                    previous,
+                    current,
+                    self._live.counts(),
+                    text + screenshots,
+                    self._rollup.latencies(),
+                    self._rollup.window_s,
+                )
+            )
+            previous = current

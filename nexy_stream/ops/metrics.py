@@ -1,0 +1,152 @@
+"""Prometheus metrics of the sessions, and the HTTP endpoint that serves them.
+
+Each server has its own :class:`CollectorRegistry`, so several servers can run in one
+process (tests). Live figures are read from the session registry when scraped rather
+than counted up and down, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+import anyio
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from nexy_stream.ops.lifecycle import Change, ChangeKind
+from nexy_stream.ops.live import LIVE_PHASES, LiveSessions
+from nexy_stream.server.observer import WireProtocol
+from nexy_stream.session import CollectResult, Outcome
+
+# From a millisecond to half a minute: an echo answers in about a millisecond, a real
+# pipeline (LLM, TTS) in seconds.
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class LiveCollector(Collector):
+    """Live sessions by phase and protocol, and bytes buffered, read at scrape time."""
+
+    def __init__(self, live: LiveSessions) -> None:
+        self._live = live
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._live.counts()
+        text, screenshots = self._live.buffered_bytes()
+        sessions, buffered = self._families()
+        for phase in LIVE_PHASES:
+            for protocol in WireProtocol:
+                sessions.add_metric([phase.value, protocol.value], counts[phase, protocol])
+        buffered.add_metric(["text"], text)
+        buffered.add_metric(["screenshot"], screenshots)
+        yield sessions
+        yield buffered
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "nexy_live_sessions",
+                "Sessions open now, by phase (collecting, processing) and wire protocol.",
+                labels=["phase", "protocol"],
+            ),
+            GaugeMetricFamily(
+                "nexy_buffered_bytes",
+                "Bytes held in the buffers of the live sessions, by kind (text, screenshot).",
+                labels=["kind"],
+            ),
+        )
+
+
+class SessionMetrics:
+    """A sink for lifecycle changes that keeps the Prometheus metrics."""
+
+    def __init__(self, live: LiveSessions) -> None:
+        self.registry = CollectorRegistry()
+        self._started = Counter(
+            "nexy_sessions_started",
+            "Sessions whose open frame was accepted, by wire protocol.",
+            ["protocol"],
+            registry=self.registry,
+        )
+        self._ended = Counter(
+            "nexy_sessions_ended",
+            "Sessions ended, by outcome and wire protocol (refused: also before opening).",
+            ["protocol", "outcome"],
+            registry=self.registry,
+        )
+        self._collect = Counter(
+            "nexy_collect_frames",
+            "Collect frames handled, by result (applied, stale, duplicate_screenshot, rejected).",
+            ["protocol", "result"],
+            registry=self.registry,
+        )
+        self._first_output = Histogram(
+            "nexy_commit_to_first_output_seconds",
+            "Seconds from an accepted commit to the first output frame sent.",
+            ["protocol"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._pipeline = Histogram(
+            "nexy_pipeline_duration_seconds",
+            "Seconds from an accepted commit to the session's end, by outcome.",
+            ["protocol", "outcome"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.registry.register(LiveCollector(live))
+        for protocol in WireProtocol:  # every series exists from the start, at zero
+            self._started.labels(protocol.value)
+            self._first_output.labels(protocol.value)
+            for outcome in Outcome:
+                self._ended.labels(protocol.value, outcome.value)
+            for result in CollectResult:
+                self._collect.labels(protocol.value, result.value)
+
+    def record(self, change: Change) -> None:
+        protocol = change.protocol.value
+        match change.kind:
+            case ChangeKind.OPENED:
+                self._started.labels(protocol).inc()
+            case ChangeKind.COLLECTED if change.collect is not None:
+                self._collect.labels(protocol, change.collect.value).inc()
+            case ChangeKind.FIRST_OUTPUT if change.timings is not None:
+                latency = change.timings.commit_to_first_output
+                if latency is not None:
+                    self._first_output.labels(protocol).observe(latency)
+            case ChangeKind.ENDED if change.outcome is not None:
+                outcome = change.outcome.value
+                self._ended.labels(protocol, outcome).inc()
+                if change.timings is not None and change.timings.pipeline is not None:
+                    self._pipeline.labels(protocol, outcome).observe(change.timings.pipeline)
+
+
+class MetricsEndpoint:
+    """``/metrics`` over HTTP on a thread of its own (prometheus_client's server)."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @classmethod
+    def start(cls, registry: CollectorRegistry, host: str, port: int) -> MetricsEndpoint:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+        return cls(server, thread)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    async def stop(self) -> None:
+        def shut() -> None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+
+        await anyio.to_thread.run_sync(shut)
