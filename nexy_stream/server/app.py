@@ -10,6 +10,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.legacy.keeper import LegacySessions
+from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
 from nexy_stream.pipeline import Pipeline
@@ -53,6 +55,7 @@ class RunningServer:
     health: Any  # grpc_health ships no type information
     config: ServerConfig
     ops: Operations
+    legacy: LegacySessions
 
     @property
     def target(self) -> str:
@@ -64,6 +67,7 @@ class RunningServer:
         self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+        await self.legacy.aclose()
         await self.ops.stop()
 
 
@@ -75,6 +79,9 @@ async def start_server(
     observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options())
     server.add_generic_rpc_handlers([session_service(registry, pipeline, config, observers)])
+    # Old clients' per-call protocol, hosted on the same actors, registry and pipeline.
+    legacy = LegacySessions(registry, config.limits, observers)
+    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export
@@ -82,6 +89,7 @@ async def start_server(
     reflection.enable_server_reflection(
         [
             SESSION_SERVICE,
+            LEGACY_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
             *([ADMIN_SERVICE] if ops.admin_on_public_server else []),
@@ -97,6 +105,7 @@ async def start_server(
     except BaseException:
         await ops.stop()
         raise
-    for service in ("", SESSION_SERVICE):
+    legacy.start()
+    for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, registry, health_servicer, config, ops)
+    return RunningServer(server, port, registry, health_servicer, config, ops, legacy)

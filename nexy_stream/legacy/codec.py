@@ -1,0 +1,132 @@
+"""Translation between the legacy ``streaming`` messages and the session core's values.
+
+Checks that only the legacy contract has (a UUID version 4, base64 screenshots, the
+hardware id checked first) live here; every buffer rule stays with the session actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from nexy_stream._proto import streaming_pb2 as pb
+from nexy_stream.legacy.audio import CHANNELS, SAMPLE_RATE_HZ, legacy_pcm
+from nexy_stream.pipeline import Output, TextOutput
+from nexy_stream.session import (
+    Code,
+    Collect,
+    Limits,
+    Screenshot,
+    ScreenSize,
+    SessionError,
+    Text,
+)
+
+COLLECT_OK = "collect_ok"
+COMPLETED = "completed"
+INTERRUPTED = "interrupted"
+SCREENSHOT_MIME_TYPE = "image/webp"
+
+_UNKNOWN = "unknown"
+
+
+def hardware_problem(hardware_id: str, limits: Limits) -> SessionError | None:
+    """What is wrong with a hardware id, if anything."""
+    if not hardware_id.strip() or hardware_id.strip().casefold() == _UNKNOWN:
+        return SessionError(
+            Code.INVALID_ARGUMENT, "hardware_id is required (not empty, not 'unknown')"
+        )
+    if len(hardware_id) > limits.max_id_chars:
+        return SessionError(
+            Code.INVALID_ARGUMENT,
+            f"hardware_id has {len(hardware_id)} characters, over {limits.max_id_chars}",
+        )
+    return None
+
+
+def session_key(request: pb.StreamRequest, limits: Limits) -> str | SessionError:
+    """The canonical session id, or what is wrong with the ids (the hardware id first)."""
+    problem = hardware_problem(request.hardware_id, limits)
+    if problem is not None:
+        return problem
+    given = request.session_id
+    try:
+        if len(given) > limits.max_id_chars:
+            raise ValueError
+        parsed = uuid.UUID(given)
+    except ValueError:
+        return SessionError(
+            Code.INVALID_ARGUMENT, f"session_id must be a UUID version 4, got {given[:64]!r}"
+        )
+    if parsed.version != 4:
+        return SessionError(
+            Code.INVALID_ARGUMENT,
+            f"session_id must be a UUID version 4, got version {parsed.version}",
+        )
+    return str(parsed)
+
+
+def chunk_seq_problem(request: pb.StreamRequest) -> SessionError | None:
+    """Collect calls number their chunks from 1 (commits send 0)."""
+    if request.chunk_seq > 0:
+        return None
+    return SessionError(
+        Code.INVALID_ARGUMENT,
+        f"chunk_seq must be above 0 on a collect call, got {request.chunk_seq}",
+    )
+
+
+def screen(request: pb.StreamRequest) -> ScreenSize | None:
+    if request.HasField("screen_width") and request.HasField("screen_height"):
+        return ScreenSize(request.screen_width, request.screen_height)
+    return None
+
+
+def screenshot(request: pb.StreamRequest) -> Screenshot | SessionError | None:
+    """The decoded screenshot; an empty one counts as none (commits always carry the field)."""
+    if not request.screenshot:
+        return None
+    try:
+        data = base64.b64decode("".join(request.screenshot.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return SessionError(Code.INVALID_ARGUMENT, "screenshot is not valid base64")
+    return Screenshot(data, SCREENSHOT_MIME_TYPE)
+
+
+def collect_events(chunk_seq: int, text: Text | None, shot: Screenshot | None) -> list[Collect]:
+    """The actor's collect events for one legacy collect call.
+
+    A legacy call may carry a screenshot *and* text under one ``chunk_seq``, while the
+    actor takes one payload per sequence number. Call ``n`` therefore maps to actor numbers
+    ``2n - 1`` (the screenshot, when the call has both) and ``2n`` (its last payload): the
+    order of calls is kept, and a repeated or older call maps at or below ``2n`` of the
+    newest call, so it is dropped as stale like any repeated frame.
+    """
+    payloads: list[Text | Screenshot | None] = [p for p in (shot, text) if p is not None]
+    if not payloads:
+        return [Collect(2 * chunk_seq, None)]
+    last = 2 * chunk_seq
+    return [Collect(last - len(payloads) + 1 + i, p) for i, p in enumerate(payloads)]
+
+
+def output(item: Output) -> pb.StreamResponse:
+    if isinstance(item, TextOutput):
+        return pb.StreamResponse(text_chunk=item.text)
+    data = legacy_pcm(item)
+    chunk = pb.AudioChunk(
+        audio_data=data,
+        dtype="int16",
+        shape=[len(data) // (2 * CHANNELS)],
+        sample_rate=SAMPLE_RATE_HZ,
+        channels=CHANNELS,
+    )
+    return pb.StreamResponse(audio_chunk=chunk)
+
+
+def end(message: str) -> pb.StreamResponse:
+    return pb.StreamResponse(end_message=message)
+
+
+def failure(error: SessionError) -> pb.StreamResponse:
+    return pb.StreamResponse(error_message=error.message)

@@ -1,0 +1,208 @@
+"""``streaming.StreamingService``: old clients' calls, driven into the same session actors.
+
+A collect call feeds its chunk to the session's actor and answers ``collect_ok``; a commit
+call feeds the commit, runs the v1 server's pipeline exactly once and streams the output in
+the old shape. Every buffer rule is the actor's; this module only translates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import grpc
+
+from nexy_stream._proto import streaming_pb2 as pb
+from nexy_stream.legacy import codec
+from nexy_stream.legacy.keeper import LegacySession, LegacySessions
+from nexy_stream.legacy.merge import commit_text, merge
+from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.drive import STATUS, run_pipeline, watch_deadline
+from nexy_stream.session import (
+    Ack,
+    Code,
+    Commit,
+    CommittedRequest,
+    Disconnected,
+    Dispatch,
+    Effect,
+    EndReason,
+    Fail,
+    Finish,
+    Refuse,
+    Reject,
+    SessionError,
+)
+
+LEGACY_SERVICE = pb.DESCRIPTOR.services_by_name["StreamingService"].full_name
+
+Context = grpc.aio.ServicerContext[pb.StreamRequest, pb.StreamResponse]
+
+
+class LegacyService:
+    def __init__(self, sessions: LegacySessions, pipeline: Pipeline) -> None:
+        self._sessions = sessions
+        self._pipeline = pipeline
+        self._limits = sessions.limits
+
+    # -- StreamAudio ---------------------------------------------------------------------
+
+    async def stream_audio(self, request: pb.StreamRequest, context: Context) -> None:
+        if request.phase == pb.REQUEST_PHASE_COLLECT:
+            problem = await self._collect(request)
+            if problem is not None:
+                await self._refuse(context, problem)
+                return
+            await context.write(codec.end(codec.COLLECT_OK))
+            return
+        # COMMIT, or UNSPECIFIED: the oldest clients' single request is its own commit.
+        dispatched = await self._dispatch(request)
+        if isinstance(dispatched, SessionError):
+            await self._refuse(context, dispatched)
+            return
+        await self._process(*dispatched, context)
+
+    async def _collect(self, request: pb.StreamRequest) -> SessionError | None:
+        session_id = codec.session_key(request, self._limits)
+        if isinstance(session_id, SessionError):
+            return session_id
+        shot = codec.screenshot(request)
+        if isinstance(shot, SessionError):
+            return shot
+        problem = codec.chunk_seq_problem(request)
+        if problem is not None:
+            return problem
+        screen = codec.screen(request)
+        async with self._sessions.locked(session_id, request.hardware_id, screen) as session:
+            if isinstance(session, SessionError):
+                return session
+            text = (
+                merge(session.actor.text, request.chunk_text)
+                if request.HasField("chunk_text")
+                else None
+            )
+            for event in codec.collect_events(request.chunk_seq, text, shot):
+                effect = session.hosted.handle(event)
+                if isinstance(effect, Ack) and effect.error is not None:
+                    return effect.error
+        return None
+
+    async def _dispatch(
+        self, request: pb.StreamRequest
+    ) -> tuple[LegacySession, CommittedRequest] | SessionError:
+        """Commits the session (opening it first when nothing was collected)."""
+        session_id = codec.session_key(request, self._limits)
+        if isinstance(session_id, SessionError):
+            return session_id
+        shot = codec.screenshot(request)
+        if isinstance(shot, SessionError):
+            return shot
+        screen = codec.screen(request)
+        async with self._sessions.locked(session_id, request.hardware_id, screen) as session:
+            if isinstance(session, SessionError):
+                return session
+            if session.running is not None:
+                return SessionError(
+                    Code.RESOURCE_EXHAUSTED, f"session {session_id} is already being processed"
+                )
+            final_text = commit_text(session.actor.text, request.prompt)
+            effect = session.hosted.handle(Commit(final_text, shot))
+            if isinstance(effect, Dispatch):
+                self._sessions.start_commit(session)
+                return session, effect.request
+            # Old clients treat a refused commit as the end of the utterance: so does the server.
+            error = _error_of(effect)
+            session.hosted.handle(Refuse(error))
+            self._sessions.close(session)
+            return error
+
+    async def _process(
+        self, session: LegacySession, request: CommittedRequest, context: Context
+    ) -> None:
+        """Runs the pipeline once, then writes the last message.
+
+        No client deadline bounds the call: a vanished client cancels this handler, which
+        cancels the pipeline at once; InterruptSession and the session's own deadline stop
+        it through ``session.running``.
+        """
+        assert session.running is not None
+
+        async def send(item: Output) -> None:
+            await context.write(codec.output(item))
+
+        async def pipeline() -> None:
+            session.end(await run_pipeline(session.hosted, self._pipeline, request, send))
+
+        async def apply(effect: Effect | None) -> None:
+            session.end(effect)
+
+        try:
+            with session.running:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(pipeline)
+                    tasks.start_soon(watch_deadline, session.hosted, apply)
+        except anyio.get_cancelled_exc_class():
+            session.hosted.handle(Disconnected())
+            raise  # swallowing it leaks the call in grpcio
+        finally:
+            self._sessions.close(session)
+        match session.last:
+            case Finish(reason):
+                done = codec.COMPLETED if reason is EndReason.COMPLETED else codec.INTERRUPTED
+                await context.write(codec.end(done))
+            case Fail(error):
+                if session.actor.output_frames:
+                    await context.write(codec.failure(error))  # after data: the message only
+                else:
+                    await self._refuse(context, error)
+
+    @staticmethod
+    async def _refuse(context: Context, error: SessionError) -> None:
+        """One error_message, and the call closes with the error's status code."""
+        await context.write(codec.failure(error))
+        context.set_code(STATUS[int(error.code)])
+        context.set_details(error.message)
+
+    # -- InterruptSession ----------------------------------------------------------------
+
+    async def interrupt_session(
+        self, request: pb.InterruptRequest, _context: object
+    ) -> pb.InterruptResponse:
+        problem = codec.hardware_problem(request.hardware_id, self._limits)
+        if problem is not None:
+            return pb.InterruptResponse(success=False, message=problem.message)
+        stopped = self._sessions.interrupt(request.hardware_id)
+        message = (
+            f"interrupted {len(stopped)} running session(s)"
+            if stopped
+            else "nothing was running for this hardware_id"
+        )
+        return pb.InterruptResponse(success=True, interrupted_sessions=stopped, message=message)
+
+
+def _error_of(effect: Effect | None) -> SessionError:
+    if isinstance(effect, Reject | Fail):
+        return effect.error
+    return SessionError(Code.INTERNAL, f"the commit was not dispatched ({type(effect).__name__})")
+
+
+def legacy_service(
+    sessions: LegacySessions, pipeline: Pipeline
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """The handlers of ``streaming.StreamingService``, for ``add_generic_rpc_handlers``."""
+    service = LegacyService(sessions, pipeline)
+    return grpc.method_handlers_generic_handler(
+        LEGACY_SERVICE,
+        {
+            "StreamAudio": grpc.unary_stream_rpc_method_handler(
+                service.stream_audio,
+                request_deserializer=pb.StreamRequest.FromString,
+                response_serializer=pb.StreamResponse.SerializeToString,
+            ),
+            "InterruptSession": grpc.unary_unary_rpc_method_handler(
+                service.interrupt_session,
+                request_deserializer=pb.InterruptRequest.FromString,
+                response_serializer=pb.InterruptResponse.SerializeToString,
+            ),
+        },
+    )
