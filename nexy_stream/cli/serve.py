@@ -9,6 +9,7 @@ import sys
 
 import anyio
 
+from nexy_stream.cli import ops_options
 from nexy_stream.cli.options import env_option
 from nexy_stream.pipeline import EchoPipeline
 from nexy_stream.server import ServerConfig, start_server
@@ -43,6 +44,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words"
     )
     env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
+    ops_options.register(serve)
     serve.set_defaults(run=run)
 
 
@@ -62,6 +64,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         max_live_sessions=args.max_live_sessions,
         shutdown_grace_s=args.shutdown_grace,
         echo_word_delay_s=args.echo_word_delay,
+        ops=ops_options.config_from(args),
     )
 
 
@@ -69,6 +72,8 @@ async def serve(config: ServerConfig) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
     running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
     logging.getLogger("nexy_stream").info("serving nexy.stream.v1 on %s", running.target)
+    for line in ops_options.endpoints(running):
+        logging.getLogger("nexy_stream").info(line)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             logging.getLogger("nexy_stream").info(

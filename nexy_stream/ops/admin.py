@@ -14,6 +14,7 @@ from nexy_stream.ops.live import LiveSessions
 from nexy_stream.ops.stats import Rollup
 
 ADMIN_SERVICE = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
+WATCH_METHOD = f"/{ADMIN_SERVICE}/Watch"
 MIN_INTERVAL_S, MAX_INTERVAL_S, DEFAULT_INTERVAL_S = 0.1, 3600.0, 1.0
 MAX_DEVICE_ID_CHARS = 128
 _OUTCOMES = {number: outcome for outcome, number in wire.OUTCOMES.items()}

@@ -1,0 +1,57 @@
+"""The operations flags of ``nexy-stream serve``: admin feed, metrics and log format."""
+
+from __future__ import annotations
+
+import argparse
+
+from nexy_stream.cli.options import env_option
+from nexy_stream.ops.config import OpsConfig
+from nexy_stream.ops.logs import LOG_FORMATS, configure_logging
+from nexy_stream.server import RunningServer
+
+_DEFAULT = OpsConfig()
+
+
+def log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(value)
+    return value
+
+
+def register(serve: argparse.ArgumentParser) -> None:
+    c = _DEFAULT
+    env_option(
+        serve,
+        "--admin-port",
+        int,
+        c.admin_port,
+        "serve the admin feed (tail) on a port of its own; unset: on the public port",
+    )
+    env_option(serve, "--admin-host", str, c.admin_host, "address of the admin port")
+    env_option(
+        serve, "--metrics-port", int, c.metrics_port, "serve Prometheus /metrics (unset: off)"
+    )
+    env_option(serve, "--metrics-host", str, c.metrics_host, "address of the metrics port")
+    env_option(serve, "--log-format", log_format, "text", "text or json (one object per line)")
+
+
+def config_from(args: argparse.Namespace) -> OpsConfig:
+    configure_logging(args.log_level, args.log_format)
+    return OpsConfig(
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+    )
+
+
+def endpoints(running: RunningServer) -> list[str]:
+    """Where the admin feed and the metrics are, for the start-up log."""
+    ops = running.ops
+    admin = ops.admin_target or f"{running.target} (the public port)"
+    lines = [f"admin feed (nexy-stream tail --target ...) on {admin}"]
+    if ops.metrics_port is not None:
+        host = ops.config.metrics_host
+        host = f"[{host}]" if ":" in host else host
+        lines.append(f"Prometheus metrics on http://{host}:{ops.metrics_port}/metrics")
+    return lines

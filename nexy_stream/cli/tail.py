@@ -1,0 +1,136 @@
+"""``nexy-stream tail``: follow a server's live sessions (a live table, or JSON lines)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import TextIO
+
+import anyio
+import grpc
+from google.protobuf import json_format
+
+from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
+from nexy_stream.cli.options import env_option
+from nexy_stream.ops.admin import WATCH_METHOD
+from nexy_stream.ops.board import Board
+from nexy_stream.ops.wire import OUTCOMES
+from nexy_stream.server.codec import duration
+from nexy_stream.session import Outcome
+
+REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear screen
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tail = commands.add_parser("tail", help="follow the live sessions of a running server")
+    env_option(
+        tail,
+        "--target",
+        str,
+        "127.0.0.1:50051",
+        "the server's admin address: its public one unless it runs with --admin-port",
+    )
+    tail.add_argument(
+        "--json", action="store_true", help="print one JSON object per feed event (for jq)"
+    )
+    tail.add_argument("--device", default="", help="only the sessions of this device id")
+    tail.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        choices=[outcome.value for outcome in Outcome],
+        help="only the sessions that ended so (repeatable); live ones are then left out",
+    )
+    tail.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between figures and redraws"
+    )
+    tail.add_argument("--count", type=int, help="stop after this many session events")
+    tail.add_argument("--duration", type=float, help="stop after this many seconds")
+    tail.set_defaults(run=run)
+
+
+def watch_request(args: argparse.Namespace) -> apb.WatchRequest:
+    return apb.WatchRequest(
+        device_id=args.device,
+        outcomes=[OUTCOMES[Outcome(name)] for name in args.outcome],
+        aggregate_interval=duration(args.interval),
+    )
+
+
+class Printer:
+    """Writes the feed: a JSON line per event, or the board redrawn on every aggregate."""
+
+    def __init__(self, out: TextIO, as_json: bool, target: str) -> None:
+        self._out = out
+        self._board = None if as_json else Board()
+        self._redraw = REDRAW if out.isatty() else "\n"
+        self._target = target
+        self.shown = 0
+
+    def show(self, event: apb.WatchEvent) -> None:
+        self.shown += 1
+        if self._board is None:
+            line = json_format.MessageToJson(
+                event,
+                indent=None,
+                preserving_proto_field_name=True,
+                always_print_fields_with_no_presence=True,
+            )
+            self._out.write(line + "\n")
+        else:
+            self._board.apply(event)
+            if event.WhichOneof("kind") != "session":
+                self._out.write(self._redraw + self._board.render(self._target) + "\n")
+        self._out.flush()
+
+
+async def follow(args: argparse.Namespace, out: TextIO) -> int:
+    """Prints the feed until --count or --duration is reached (0) or the feed is lost (1)."""
+    printer = Printer(out, args.json, args.target)
+    async with grpc.aio.insecure_channel(args.target) as channel:
+        watch = channel.unary_stream(
+            WATCH_METHOD,
+            request_serializer=apb.WatchRequest.SerializeToString,
+            response_deserializer=apb.WatchEvent.FromString,
+        )
+        call = watch(watch_request(args))
+        try:
+            with anyio.move_on_after(math.inf if args.duration is None else args.duration):
+                if not await _print_feed(call, printer, args.count):
+                    print(f"nexy-stream tail: {args.target} ended the feed", file=sys.stderr)
+                    return 1
+        except grpc.aio.AioRpcError as error:
+            what = "lost the feed of" if printer.shown else "cannot watch"
+            print(
+                f"nexy-stream tail: {what} {args.target}: {error.code().name}: {error.details()}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            call.cancel()
+    return 0
+
+
+async def _print_feed(
+    call: grpc.aio.UnaryStreamCall[apb.WatchRequest, apb.WatchEvent],
+    printer: Printer,
+    count: int | None,
+) -> bool:
+    """Shows events until ``count`` session events were shown (True) or the feed ends."""
+    session_events = 0
+    while isinstance(event := await call.read(), apb.WatchEvent):  # not EOF
+        printer.show(event)
+        session_events += event.HasField("session")
+        if count is not None and session_events >= count:
+            return True
+    return False
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.interval <= 0 or (args.count is not None and args.count <= 0):
+        parser.error("--interval and --count must be positive")
+    try:
+        return anyio.run(follow, args, sys.stdout, backend="asyncio")
+    except KeyboardInterrupt:
+        return 0
