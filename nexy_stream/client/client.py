@@ -1,0 +1,125 @@
+"""The async client: one gRPC channel, one bidirectional stream per session."""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from importlib import metadata as package_metadata
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+
+from nexy_stream.client import frames
+from nexy_stream.client._messages.nexy.stream import v1 as wire
+from nexy_stream.client.errors import ProtocolUsageError
+from nexy_stream.client.session import Call, Session, open_session
+from nexy_stream.session import ClientInfo, Open, ScreenSize
+
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+def default_client_info() -> ClientInfo:
+    try:
+        version = package_metadata.version("nexy-stream")
+    except package_metadata.PackageNotFoundError:
+        version = ""
+    return ClientInfo("nexy-stream-sdk", version, platform.platform(terse=True))
+
+
+class Client:
+    """A connection to a nexy-stream server; ``async with`` it, then open sessions.
+
+    ``target`` is ``host:port``. TLS: pass ``credentials`` (any ``grpc.ChannelCredentials``,
+    e.g. from ``grpc.ssl_channel_credentials``), or ``tls=True`` with optional
+    ``root_certificates`` (PEM bytes; the system roots otherwise). ``metadata`` goes with
+    every session (e.g. an authorization header). ``open_timeout`` bounds connecting plus
+    the server's answer to ``open``; ``deadline`` (seconds, optional) bounds a whole
+    session; ``close_timeout`` bounds how long a cancel waits for the server's last frame.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        metadata: Metadata = (),
+        open_timeout: float = 10.0,
+        deadline: float | None = None,
+        close_timeout: float = 5.0,
+        client_info: ClientInfo | None = None,
+        channel_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        if credentials is None and (tls or root_certificates is not None):
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+        self.target = target
+        self._credentials = credentials
+        self._metadata = tuple(metadata)
+        self._open_timeout = open_timeout
+        self._deadline = deadline
+        self._close_timeout = close_timeout
+        self._client_info = client_info or default_client_info()
+        self._channel_options = list(channel_options)
+        self._channel: grpc.aio.Channel | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._credentials is None:
+            self._channel = grpc.aio.insecure_channel(self.target, self._channel_options)
+        else:
+            self._channel = grpc.aio.secure_channel(
+                self.target, self._credentials, self._channel_options
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+            self._channel = None
+
+    def session(
+        self,
+        device_id: str,
+        *,
+        session_id: str | None = None,
+        screen: tuple[int, int] | None = None,
+        client_info: ClientInfo | None = None,
+        metadata: Metadata = (),
+        deadline: float | None = None,
+    ) -> AbstractAsyncContextManager[Session]:
+        """One utterance: ``async with client.session(device_id=...) as s``.
+
+        Entering sends ``open`` and waits for the server to accept it (raising its refusal,
+        e.g. ``ALREADY_EXISTS`` for a live session id); leaving cancels whatever remains.
+        ``session_id`` defaults to a fresh UUID; ``screen`` is ``(width, height)``.
+        """
+        channel = self._channel
+        if channel is None:
+            raise ProtocolUsageError("open sessions inside `async with Client(...)`")
+
+        def start_call() -> Call:
+            return channel.stream_stream(
+                frames.METHOD,
+                request_serializer=bytes,
+                response_deserializer=wire.ServerFrame.parse,
+            )(
+                None,  # frames are written with call.write(), not from an iterator
+                metadata=(*self._metadata, *metadata),
+                timeout=deadline if deadline is not None else self._deadline,
+            )
+
+        opening = Open(
+            session_id=session_id or str(uuid.uuid4()),
+            device_id=device_id,
+            client=client_info or self._client_info,
+            screen=None if screen is None else ScreenSize(*screen),
+        )
+        return open_session(start_call, opening, self._open_timeout, self._close_timeout)

@@ -1,0 +1,313 @@
+"""One utterance over one bidirectional stream: the SDK's session, async core of both faces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import anyio
+import anyio.abc
+import grpc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from nexy_stream.client import frames
+from nexy_stream.client._messages.nexy.stream import v1 as wire
+from nexy_stream.client.errors import NexyError, ServerError, TransportError
+from nexy_stream.client.events import (
+    AudioChunk,
+    Ended,
+    Event,
+    SessionStats,
+    TextChunk,
+)
+from nexy_stream.client.outbox import Outbox
+from nexy_stream.session import (
+    Cancel,
+    CollectResult,
+    Limits,
+    Open,
+    Screenshot,
+    Text,
+    TextMode,
+    Timings,
+)
+
+Call: TypeAlias = "grpc.aio.StreamStreamCall[wire.ClientFrame, wire.ServerFrame]"
+
+
+class Session:
+    """One session (utterance): interims and screenshots, one commit, then the answer.
+
+    Obtained from ``Client.session(...)``. Frames are sent by one sender task through an
+    :class:`~nexy_stream.client.outbox.Outbox`, so ``interim``, ``screenshot`` and ``commit``
+    never wait for the network: under flow-control pressure pending interims are conflated
+    (the rule is documented in ``outbox.py``). The answer comes from ``events()`` (or
+    ``async for event in session``) and is buffered in memory until read.
+
+    Any server error (a fatal ``error`` frame, a rejected frame, a broken stream) fails the
+    session: ``events()`` raises it after the events that preceded it, and so does every
+    later call. A rejected frame also makes the SDK cancel the session, since the answer
+    would not match what the application sent.
+    """
+
+    def __init__(self, call: Call, close_timeout: float) -> None:
+        self._call = call
+        self._close_timeout = close_timeout
+        self.stats = SessionStats()
+        self._outbox = Outbox(self.stats)
+        self._wakeup = anyio.Event()
+        self._inbox_send: MemoryObjectSendStream[Event | NexyError]
+        self._inbox: MemoryObjectReceiveStream[Event | NexyError]
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream[Event | NexyError](
+            max_buffer_size=float("inf")
+        )
+        self._finished = anyio.Event()
+        self._io = anyio.CancelScope()
+        self._discarding = False  # after cancel or an error, output is stale
+        self._opened_at = anyio.current_time()
+        self._committed_at: float | None = None
+        self._first_output_at: float | None = None
+        self.session_id = ""
+        self.limits = Limits()
+        self.error: NexyError | None = None
+        self.ended: Ended | None = None
+
+    # -- what applications call ----------------------------------------------------------
+
+    async def interim(self, text: str, delta: bool = False) -> None:
+        """Collect an interim transcript: the whole hypothesis so far (snapshot), or a
+        continuation appended as is (``delta=True``)."""
+        self._raise_error()
+        self._outbox.add_text(Text(text, TextMode.DELTA if delta else TextMode.SNAPSHOT))
+        await self._wake()
+
+    async def screenshot(
+        self, data: bytes, *, mime_type: str, width: int = 0, height: int = 0
+    ) -> None:
+        """Collect an early screenshot; one equal to the newest sent is not sent again."""
+        self._raise_error()
+        self._outbox.add_screenshot(Screenshot(data, mime_type, width, height))
+        await self._wake()
+
+    async def commit(
+        self,
+        final_text: str | None = None,
+        delta: bool = False,
+        screenshot: Screenshot | None = None,
+    ) -> None:
+        """End the collect phase: the server merges its buffer with this, runs the pipeline
+        once and answers through ``events()``. Returns at once; a second commit raises
+        :class:`ProtocolUsageError` without touching the network."""
+        self._raise_error()
+        text = None
+        if final_text is not None:
+            text = Text(final_text, TextMode.DELTA if delta else TextMode.SNAPSHOT)
+        self._outbox.add_commit(text, screenshot)
+        self._committed_at = anyio.current_time()
+        await self._wake()
+
+    async def cancel(self, reason: str = "") -> Ended | None:
+        """Abandon the session (before commit: the buffer is dropped; after: the pipeline
+        stops) and wait for its end. Output not yet read is discarded: it is stale.
+
+        Returns the last event (reason ``COMPLETED`` when the answer was already complete),
+        or ``None`` when the session failed or the server did not confirm in time.
+        """
+        if not self._finished.is_set():
+            self._outbox.add_cancel(reason)
+            self._discarding = True
+            self._wakeup.set()
+            with anyio.move_on_after(self._close_timeout):
+                await self._finished.wait()
+            self._io.cancel()
+        return self.ended
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """The answer, in order: ``Committed``, ``TextChunk``/``AudioChunk`` pieces, then
+        ``Ended``; raises the session's error in its place."""
+        async for item in self._inbox:
+            if isinstance(item, NexyError):
+                raise item
+            if self._discarding and isinstance(item, TextChunk | AudioChunk):
+                continue
+            yield item
+        self._raise_error()
+
+    def __aiter__(self) -> AsyncGenerator[Event, None]:
+        return self.events()
+
+    # -- the stream ----------------------------------------------------------------------
+
+    async def _wake(self) -> None:
+        self._wakeup.set()
+        await anyio.lowlevel.checkpoint()  # let the sender run between bursts
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _fail(self, error: NexyError) -> None:
+        """Records the session's first error; later ones are consequences of it."""
+        if self.error is None:
+            self.error = error
+            self._discarding = True
+            self._inbox_send.send_nowait(error)
+
+    async def _open(self, opening: Open, wait_s: float) -> None:
+        """Send ``open`` and wait for the server's answer; raise its refusal."""
+        try:
+            with anyio.fail_after(wait_s):
+                await self._call.write(frames.encode(opening))
+                self.stats.frames_sent += 1
+                reply = await self._read()
+        except TimeoutError:
+            raise TransportError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the server did not accept the session within {wait_s:g}s (open_timeout)",
+            ) from None
+        except grpc.aio.AioRpcError as exc:
+            raise TransportError(exc.code(), exc.details() or "") from None
+        if reply is None:
+            raise TransportError(grpc.StatusCode.INTERNAL, "the stream ended before accepted")
+        if reply.error is not None:
+            raise frames.server_error(reply.error)
+        if reply.accepted is None:
+            raise TransportError(grpc.StatusCode.INTERNAL, f"expected accepted, got {reply!r}")
+        self.session_id = reply.accepted.session_id
+        self.limits = frames.limits(reply.accepted.limits)
+
+    async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """The session's I/O: the sender and the reader, cancelled together by ``_io``."""
+        with self._io:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._send_frames)
+                tasks.start_soon(self._read_frames)
+                task_status.started()
+
+    async def _close(self) -> None:
+        """Leaving the session: cancel what remains, then stop its tasks."""
+        with anyio.CancelScope(shield=True):
+            await self.cancel("the application left the session")
+        self._io.cancel()
+
+    async def _read(self) -> wire.ServerFrame | None:
+        """The next server frame; ``None`` at the end of the stream."""
+        message = await self._call.read()
+        return message if isinstance(message, wire.ServerFrame) else None
+
+    async def _send_frames(self) -> None:
+        try:
+            while True:
+                frame = self._outbox.take()
+                if frame is None:
+                    await self._wakeup.wait()
+                    self._wakeup = anyio.Event()
+                    continue
+                await self._call.write(frames.encode(frame))
+                self.stats.frames_sent += 1
+                if isinstance(frame, Cancel):
+                    await self._call.done_writing()
+                    return
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            return  # the stream is over; the reader tells why
+
+    async def _read_frames(self) -> None:
+        try:
+            while not self._finished.is_set():
+                try:
+                    message = await self._read()
+                except grpc.aio.AioRpcError as exc:
+                    self._fail(TransportError(exc.code(), exc.details() or ""))
+                    return
+                if message is None:
+                    self._fail(
+                        TransportError(
+                            grpc.StatusCode.INTERNAL, "the stream ended without an end frame"
+                        )
+                    )
+                    return
+                self._on_frame(message)
+        finally:
+            self._finished.set()
+            self._inbox_send.close()
+            self._io.cancel()  # the sender has nothing left to do
+
+    def _on_frame(self, message: wire.ServerFrame) -> None:
+        if message.collect_ack is not None:
+            ack = frames.ack(message.collect_ack)
+            self.stats.count(ack)
+            if ack.result is CollectResult.REJECTED and message.collect_ack.error is not None:
+                self._reject(frames.server_error(message.collect_ack.error))
+        elif message.output is not None:
+            if self._first_output_at is None:
+                self._first_output_at = anyio.current_time()
+            piece = frames.output(message.output)
+            if piece is not None and not self._discarding:
+                self._inbox_send.send_nowait(piece)
+        elif message.commit_accepted is not None:
+            self._inbox_send.send_nowait(frames.committed(message.commit_accepted))
+        elif message.end is not None:
+            self.ended = Ended(
+                frames.end_reason(message.end),
+                frames.timings(message.end.timings),
+                message.end.output_frames,
+                self._measured(),
+            )
+            self._inbox_send.send_nowait(self.ended)
+            self._finished.set()
+        elif message.error is not None:
+            error = frames.server_error(message.error)
+            if error.fatal:
+                self._fail(error)
+                self._finished.set()
+            else:
+                self._reject(error)
+
+    def _reject(self, error: ServerError) -> None:
+        """A rejected frame fails the session and cancels it on the server."""
+        self._fail(error)
+        self._outbox.add_cancel(f"a frame was rejected: {error.message}")
+        self._wakeup.set()
+
+    def _measured(self) -> Timings:
+        now, opened, committed = anyio.current_time(), self._opened_at, self._committed_at
+        first = self._first_output_at
+        return Timings(
+            collect=(committed if committed is not None else now) - opened,
+            total=now - opened,
+            commit_to_first_output=(
+                first - committed if committed is not None and first is not None else None
+            ),
+            pipeline=now - committed if committed is not None else None,
+        )
+
+
+@asynccontextmanager
+async def open_session(
+    start_call: Callable[[], Call], opening: Open, open_timeout: float, close_timeout: float
+) -> AsyncIterator[Session]:
+    """Opens a session on a new call and owns its tasks: leaving cancels whatever remains.
+
+    The task group is exited with no exception on purpose: an error of the application's
+    block then propagates as itself, not wrapped in an exception group (the session's own
+    tasks never raise).
+    """
+    call = start_call()
+    session = Session(call, close_timeout)
+    try:
+        await session._open(opening, open_timeout)
+    except BaseException:
+        call.cancel()
+        raise
+    tasks = anyio.create_task_group()
+    await tasks.__aenter__()
+    try:
+        await tasks.start(session._run)
+        yield session
+    finally:
+        try:
+            await session._close()
+        finally:
+            await tasks.__aexit__(None, None, None)
