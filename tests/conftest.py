@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import grpc
 import pytest
+from anyio.from_thread import start_blocking_portal
 
 from nexy_stream.pipeline import EchoPipeline, Pipeline
 from nexy_stream.server import RunningServer, ServerConfig, start_server
+from nexy_stream.server.observer import SessionObserver
 from nexy_stream.session import Limits
 
 StartServer = Callable[..., Awaitable[RunningServer]]
@@ -25,10 +27,13 @@ async def start() -> AsyncIterator[StartServer]:
     running: list[RunningServer] = []
 
     async def _start(
-        pipeline: Pipeline | None = None, limits: Limits | None = None, **config: object
+        pipeline: Pipeline | None = None,
+        limits: Limits | None = None,
+        observers: tuple[SessionObserver, ...] = (),
+        **config: object,
     ) -> RunningServer:
         settings = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits(), **config)  # type: ignore[arg-type]
-        server = await start_server(settings, pipeline or EchoPipeline())
+        server = await start_server(settings, pipeline or EchoPipeline(), observers)
         running.append(server)
         return server
 
@@ -46,3 +51,14 @@ async def server(start: StartServer) -> RunningServer:
 async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(server.target) as opened:
         yield opened
+
+
+@pytest.fixture
+def threaded_server() -> Iterator[RunningServer]:
+    """The real server on an event loop thread of its own, for synchronous tests (the sync
+    client, CLI commands that run their own loop)."""
+    with start_blocking_portal(backend="asyncio") as portal:
+        settings = ServerConfig(host="127.0.0.1", port=0)
+        running = portal.call(start_server, settings, EchoPipeline())
+        yield running
+        portal.call(running.stop, 0)
