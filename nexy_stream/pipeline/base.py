@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,9 +31,9 @@ Output = TextOutput | AudioOutput
 class Pipeline(Protocol):
     """Runs once per committed session.
 
-    ``run`` is an async generator. The server cancels it the moment the client cancels
+    ``run`` is an async generator; the server closes it when the session ends early. The server cancels it the moment the client cancels
     or goes away, so an implementation must not shield its upstream calls from
     cancellation (no orphaned LLM requests). An exception ends the session with INTERNAL.
     """
 
-    def run(self, request: CommittedRequest) -> AsyncIterator[Output]: ...
+    def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import anyio
 
@@ -39,7 +39,7 @@ class EchoPipeline:
         self.sample_rate_hz = sample_rate_hz
         self._tone = tone(tone_s, sample_rate_hz)
 
-    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         for match in _WORD.finditer(request.text):
             if self.word_delay_s:
                 await anyio.sleep(self.word_delay_s)

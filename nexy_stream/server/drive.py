@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 
 import anyio
 import grpc
@@ -39,15 +40,22 @@ async def run_pipeline(
 ) -> Effect | None:
     """Sends every output of one committed request; returns the actor's closing verdict.
 
-    A failing pipeline ends its session (the verdict is a ``Fail``), never the server.
+    Only what the pipeline raises is a pipeline failure (a ``Fail`` verdict that ends its
+    session, never the server); what ``send`` raises is the transport's and propagates.
+    The generator is closed on every path, so an abandoned run releases its upstream calls
+    at once.
     """
-    try:
-        async for item in pipeline.run(request):
+    async with aclosing(pipeline.run(request)) as outputs:
+        while True:
+            try:
+                item = await anext(outputs)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                logger.exception("pipeline failed for session %s", request.session_id)
+                return session.handle(PipelineFailed(type(exc).__name__))
             await send(item)
             session.handle(OutputSent())
-    except Exception as exc:
-        logger.exception("pipeline failed for session %s", request.session_id)
-        return session.handle(PipelineFailed(type(exc).__name__))
     return session.handle(PipelineFinished())
 
 

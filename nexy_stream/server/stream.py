@@ -121,7 +121,12 @@ class SessionStream:
 
     async def _write(self, frame: pb.ServerFrame) -> None:
         async with self._write_lock:
-            await self._context.write(frame)
+            try:
+                await self._context.write(frame)
+            except Exception:  # grpcio raises internal errors once the peer is gone
+                self._handle(Disconnected())
+                if self._tasks is not None:
+                    self._tasks.cancel_scope.cancel()
 
     async def _send_last(self) -> None:
         match self._last:
