@@ -31,9 +31,10 @@ Output = TextOutput | AudioOutput
 class Pipeline(Protocol):
     """Runs once per committed session.
 
-    ``run`` is an async generator; the server closes it when the session ends early. The server cancels it the moment the client cancels
-    or goes away, so an implementation must not shield its upstream calls from
-    cancellation (no orphaned LLM requests). An exception ends the session with INTERNAL.
+    ``run`` is an async generator. The server cancels it, or closes it at its ``yield``,
+    the moment the client cancels or goes away, so an implementation must not shield its
+    upstream calls from cancellation (no orphaned LLM requests). An exception ends the
+    session with INTERNAL.
     """
 
     def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]: ...
