@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nexy_stream.cli import serve
+from nexy_stream.cli import serve, tail
 
-SUBCOMMANDS = (serve,)
+SUBCOMMANDS = (serve, tail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

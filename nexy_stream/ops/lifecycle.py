@@ -90,12 +90,16 @@ class LifecycleObserver:
     ) -> None:
         try:
             change = self._change(actor, event, effect, protocol)
-            if change is None:
-                return
-            for sink in self._sinks:
-                sink(change)
         except Exception:  # observing must never break a session
             logger.exception("a session observer failed")
+            return
+        if change is None:
+            return
+        for sink in self._sinks:
+            try:
+                sink(change)
+            except Exception:  # nor one broken sink the others
+                logger.exception("a session observer failed")
 
     def _change(
         self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
