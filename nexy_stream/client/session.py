@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeAlias
@@ -10,7 +11,6 @@ from typing import TypeAlias
 import anyio
 import anyio.abc
 import grpc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
@@ -37,6 +37,33 @@ from nexy_stream.session import (
 Call: TypeAlias = "grpc.aio.StreamStreamCall[wire.ClientFrame, wire.ServerFrame]"
 
 
+class _Inbox:
+    """The answer as received, until the application reads it: a FIFO the reader task
+    fills without ever waiting, so a cancel is never stuck behind unread output."""
+
+    def __init__(self) -> None:
+        self._items: deque[Event | NexyError] = deque()
+        self._arrived = anyio.Event()
+        self._closed = False
+
+    def put(self, item: Event | NexyError) -> None:
+        self._items.append(item)
+        self._arrived.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._arrived.set()
+
+    async def get(self) -> Event | NexyError | None:
+        """The next item; ``None`` once closed and empty."""
+        while not self._items:
+            if self._closed:
+                return None
+            await self._arrived.wait()
+            self._arrived = anyio.Event()
+        return self._items.popleft()
+
+
 class Session:
     """One session (utterance): interims and screenshots, one commit, then the answer.
 
@@ -58,11 +85,7 @@ class Session:
         self.stats = SessionStats()
         self._outbox = Outbox(self.stats)
         self._wakeup = anyio.Event()
-        self._inbox_send: MemoryObjectSendStream[Event | NexyError]
-        self._inbox: MemoryObjectReceiveStream[Event | NexyError]
-        self._inbox_send, self._inbox = anyio.create_memory_object_stream[Event | NexyError](
-            max_buffer_size=float("inf")
-        )
+        self._inbox = _Inbox()
         self._finished = anyio.Event()
         self._io = anyio.CancelScope()
         self._discarding = False  # after cancel or an error, output is stale
@@ -127,7 +150,7 @@ class Session:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer, in order: ``Committed``, ``TextChunk``/``AudioChunk`` pieces, then
         ``Ended``; raises the session's error in its place."""
-        async for item in self._inbox:
+        while (item := await self._inbox.get()) is not None:
             if isinstance(item, NexyError):
                 raise item
             if self._discarding and isinstance(item, TextChunk | AudioChunk):
@@ -153,7 +176,7 @@ class Session:
         if self.error is None:
             self.error = error
             self._discarding = True
-            self._inbox_send.send_nowait(error)
+            self._inbox.put(error)
 
     async def _open(self, opening: Open, wait_s: float) -> None:
         """Send ``open`` and wait for the server's answer; raise its refusal."""
@@ -231,7 +254,7 @@ class Session:
                 self._on_frame(message)
         finally:
             self._finished.set()
-            self._inbox_send.close()
+            self._inbox.close()
             self._io.cancel()  # the sender has nothing left to do
 
     def _on_frame(self, message: wire.ServerFrame) -> None:
@@ -245,9 +268,9 @@ class Session:
                 self._first_output_at = anyio.current_time()
             piece = frames.output(message.output)
             if piece is not None and not self._discarding:
-                self._inbox_send.send_nowait(piece)
+                self._inbox.put(piece)
         elif message.commit_accepted is not None:
-            self._inbox_send.send_nowait(frames.committed(message.commit_accepted))
+            self._inbox.put(frames.committed(message.commit_accepted))
         elif message.end is not None:
             self.ended = Ended(
                 frames.end_reason(message.end),
@@ -255,7 +278,7 @@ class Session:
                 message.end.output_frames,
                 self._measured(),
             )
-            self._inbox_send.send_nowait(self.ended)
+            self._inbox.put(self.ended)
             self._finished.set()
         elif message.error is not None:
             error = frames.server_error(message.error)
