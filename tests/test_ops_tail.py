@@ -1,0 +1,117 @@
+"""`nexy-stream tail` run as a user runs it, against the real server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
+from nexy_stream.ops.board import Board
+from tests.ops_client import committed_session
+
+pytestmark = pytest.mark.anyio
+
+NEXY_STREAM = str(Path(sys.executable).parent / "nexy-stream")
+
+
+async def tail(*args: str) -> Process:
+    return await anyio.open_process([NEXY_STREAM, "tail", "--duration", "60", *args])
+
+
+async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
+    process = await tail("--target", server.target, "--json", "--count", "5", "--device", "d-7")
+    async with process:
+        assert process.stdout is not None
+        lines = BufferedByteReceiveStream(process.stdout)
+        with anyio.fail_after(30):
+            first = json.loads(await lines.receive_until(b"\n", 1 << 20))
+            assert "snapshot" in first  # watching: now run what it should see
+            await committed_session(channel, "device-other")
+            await committed_session(channel, "d-7")
+            rest = [json.loads(line) for line in (await read_all(lines)).splitlines()]
+            assert await process.wait() == 0
+    sessions = [line["session"] for line in rest if "session" in line]
+    assert [next(k for k in s if k in CHANGES) for s in sessions] == list(CHANGES)
+    assert {s["device_id"] for s in sessions} == {"d-7"}
+    assert sessions[-1]["ended"]["outcome"] == "OUTCOME_COMMITTED"
+    assert sessions[-1]["protocol"] == "PROTOCOL_STREAM"
+
+
+CHANGES = ("opened", "collected", "committed", "first_output", "ended")
+
+
+async def read_all(lines: BufferedByteReceiveStream) -> str:
+    chunks = [lines.buffer]
+    try:
+        while True:
+            chunks.append(await lines.receive())
+    except anyio.EndOfStream:
+        return b"".join(chunks).decode()
+
+
+async def test_tail_says_so_when_the_server_goes_away(start):
+    server = await start()
+    process = await tail("--target", server.target)  # the table, not a terminal here
+    async with process:
+        assert process.stdout is not None and process.stderr is not None
+        with anyio.fail_after(30):
+            frame = await BufferedByteReceiveStream(process.stdout).receive_until(b"\n\n", 1 << 20)
+            assert b"nexy-stream tail" in frame
+            await server.stop(0)
+            assert await process.wait() == 1
+            said = (await read_all(BufferedByteReceiveStream(process.stderr))).strip()
+    assert said.startswith(f"nexy-stream tail: lost the feed of {server.target}: UNAVAILABLE")
+    assert "stopping" in said
+
+
+async def test_tail_says_so_when_there_is_no_server():
+    process = await tail("--target", "127.0.0.1:1", "--json")
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(30):
+            assert await process.wait() == 1
+            said = await read_all(BufferedByteReceiveStream(process.stderr))
+    assert said.startswith("nexy-stream tail: cannot watch 127.0.0.1:1: UNAVAILABLE")
+
+
+def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
+    board = Board()
+    snapshot = apb.WatchEvent(
+        snapshot=apb.Snapshot(
+            sessions=[
+                apb.LiveSession(
+                    session_id="aaaaaaaa-0000",
+                    device_id="laptop-1",
+                    protocol=apb.PROTOCOL_LEGACY,
+                    phase=apb.PHASE_COLLECTING,
+                    applied_chunks=3,
+                )
+            ],
+            matching=1,
+        )
+    )
+    ended = apb.WatchEvent(
+        session=apb.SessionEvent(
+            session_id="aaaaaaaa-0000",
+            device_id="laptop-1",
+            protocol=apb.PROTOCOL_LEGACY,
+            ended=apb.Ended(outcome=apb.OUTCOME_TIMED_OUT, applied_chunks=3),
+        )
+    )
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate(started_per_second=2.5))
+    aggregate.aggregate.commit_to_first_output.samples = 4
+    aggregate.aggregate.commit_to_first_output.p50.FromMilliseconds(12)
+    board.apply(snapshot)
+    assert "laptop-1" in board.render("here:1") and "collecting" in board.render("here:1")
+    board.apply(ended)
+    board.apply(aggregate)
+    shown = board.render("here:1")
+    assert "LIVE SESSIONS (0)" in shown
+    assert "timed_out" in shown and "aaaaaaaa" in shown
+    assert "started 2.5/s" in shown and "12.0ms" in shown
