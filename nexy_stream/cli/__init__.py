@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nexy_stream.cli import serve, tail
+from nexy_stream.cli import load, serve, tail
 
-SUBCOMMANDS = (serve, tail)
+SUBCOMMANDS = (serve, load, tail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

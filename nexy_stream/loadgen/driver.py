@@ -1,0 +1,259 @@
+"""Plays one utterance over one v1 session stream and checks every answer against the model.
+
+Raw generated stubs (protobuf/upb) keep the client cheap, so under load it is the server
+that gets measured. A writer sends the utterance while a reader takes the answers as they
+come, as a real client does; a deliberate disconnect happens only once both are idle, so no
+read or write is pending when the call is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import cast
+
+import anyio
+import grpc
+
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+from nexy_stream.loadgen import frames
+from nexy_stream.loadgen.model import SessionModel
+from nexy_stream.loadgen.utterances import Ending, Utterance
+from nexy_stream.session import Code, CollectResult
+
+_RESULTS = {
+    pb.COLLECT_RESULT_APPLIED: CollectResult.APPLIED,
+    pb.COLLECT_RESULT_STALE: CollectResult.STALE,
+    pb.COLLECT_RESULT_DUPLICATE_SCREENSHOT: CollectResult.DUPLICATE_SCREENSHOT,
+    pb.COLLECT_RESULT_REJECTED: CollectResult.REJECTED,
+}
+_COMMITTING = (Ending.COMMIT, Ending.CANCEL_AFTER_COMMIT, Ending.DISCONNECT_AFTER_COMMIT)
+_DISCONNECTING = (Ending.DISCONNECT, Ending.DISCONNECT_AFTER_COMMIT)
+
+
+@dataclass
+class SessionRecord:
+    """What one session saw, and which promises it found broken."""
+
+    session_id: str
+    ending: Ending
+    collects_sent: int = 0
+    acks: int = 0
+    expected_text: str | None = None  # what the model says the commit merges to
+    commits_accepted: int = 0
+    committed_text: str | None = None  # what CommitAccepted said
+    output_text: str = ""
+    end_reasons: list[int] = field(default_factory=list)
+    rejections: list[pb.Error] = field(default_factory=list)
+    commit_to_first_output_s: float | None = None
+    status: grpc.StatusCode | None = None  # None: the client disconnected on purpose
+    details: str = ""
+    cancel_sent: bool = False
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def cancel_raced_end(self) -> bool:
+        """A cancel sent after commit reached a stream the server had already closed.
+
+        The pipeline finished first. grpc.aio then fails the client's write and the call
+        loses the frames it had received but not yet read (the status turns INTERNAL, or
+        stays OK with the frames gone), so the end of such a session cannot be checked.
+        """
+        return (
+            self.ending is Ending.CANCEL_AFTER_COMMIT
+            and self.cancel_sent
+            and not self.end_reasons
+            and self.status in (grpc.StatusCode.OK, grpc.StatusCode.INTERNAL)
+        )
+
+    @property
+    def completed(self) -> bool:
+        """The pipeline ran to its end and the client saw all of it."""
+        return self.end_reasons == [pb.END_REASON_COMPLETED]
+
+    def violated(self, promise: str) -> None:
+        self.violations.append(f"session {self.session_id} ({self.ending.value}): {promise}")
+
+
+async def next_frame(
+    call: grpc.aio.StreamStreamCall[pb.ClientFrame, pb.ServerFrame],
+) -> pb.ServerFrame | None:
+    """The next server frame, ``None`` at the end of the stream."""
+    frame = await call.read()
+    if frame is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+        return None
+    return cast(pb.ServerFrame, frame)
+
+
+class _Play:
+    """The state shared by the writer and the reader of one session."""
+
+    def __init__(
+        self,
+        call: grpc.aio.StreamStreamCall[pb.ClientFrame, pb.ServerFrame],
+        record: SessionRecord,
+        utterance: Utterance,
+    ) -> None:
+        self.call = call
+        self.record = record
+        self.utterance = utterance
+        self.model = SessionModel()
+        self.expected: deque[tuple[int, CollectResult, int]] = deque()
+        self.highest_seen = 0
+        self.commit_sent_at: float | None = None
+
+    async def write(self, pace: float) -> None:
+        # The session may end early (a cancel racing the end): the reader records how.
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            await self._write(pace)
+
+    async def _write(self, pace: float) -> None:
+        utterance, record = self.utterance, self.record
+        for chunk in utterance.chunks:
+            if pace and chunk.gap_s:
+                await anyio.sleep(chunk.gap_s * pace)
+            result = self.model.collect(chunk.seq, chunk.payload)
+            self.expected.append((chunk.seq, result, self.model.highest_applied_seq))
+            await self.call.write(frames.collect_frame(chunk.seq, chunk.payload))
+            record.collects_sent += 1
+        if utterance.ending in _COMMITTING:
+            record.expected_text = self.model.commit(utterance.final_text)
+            self.commit_sent_at = time.perf_counter()
+            await self.call.write(
+                frames.commit_frame(utterance.final_text, utterance.final_screenshot)
+            )
+        if utterance.ending in (Ending.CANCEL, Ending.CANCEL_AFTER_COMMIT):
+            self.record.cancel_sent = True
+            await self.call.write(frames.cancel_frame("load test"))
+        if utterance.ending not in _DISCONNECTING:
+            await self.call.done_writing()
+
+    async def read(self) -> None:
+        """Reads answers until the stream ends, or until a disconnecting client has seen
+        what it waits for."""
+        try:
+            await self._read()
+        except grpc.aio.AioRpcError as error:
+            self.record.status, self.record.details = error.code(), error.details() or ""
+
+    async def _read(self) -> None:
+        record = self.record
+        while True:
+            frame = await next_frame(self.call)
+            if frame is None:
+                record.status = await self.call.code()
+                return
+            kind = frame.WhichOneof("kind")
+            if kind == "collect_ack":
+                self._ack(frame.collect_ack)
+                if record.ending is Ending.DISCONNECT and record.acks == len(self.utterance.chunks):
+                    return
+            elif kind == "commit_accepted":
+                self._commit_accepted(frame.commit_accepted)
+                if record.ending is Ending.DISCONNECT_AFTER_COMMIT:
+                    return
+            elif kind == "output":
+                if record.commit_to_first_output_s is None and self.commit_sent_at is not None:
+                    record.commit_to_first_output_s = time.perf_counter() - self.commit_sent_at
+                record.output_text += frame.output.text
+            elif kind == "end":
+                record.end_reasons.append(frame.end.reason)
+            elif kind == "error":
+                record.rejections.append(frame.error)
+                if record.ending is Ending.DISCONNECT_AFTER_COMMIT and not frame.error.fatal:
+                    return  # the commit was rejected: nothing more will come before the drop
+            else:
+                record.violated(f"unexpected frame {kind}")
+
+    def _ack(self, ack: pb.CollectAck) -> None:
+        record = self.record
+        record.acks += 1
+        if not self.expected:
+            record.violated(f"an ack for chunk {ack.chunk_seq} that was never sent")
+            return
+        seq, result, highest = self.expected.popleft()
+        got = _RESULTS.get(ack.result)
+        if (ack.chunk_seq, got, ack.highest_applied_seq) != (seq, result, highest):
+            record.violated(
+                f"ack {ack.chunk_seq}/{got}/highest {ack.highest_applied_seq}, "
+                f"expected {seq}/{result}/highest {highest}"
+            )
+        if ack.highest_applied_seq < self.highest_seen:
+            record.violated(f"highest_applied_seq went back to {ack.highest_applied_seq}")
+        self.highest_seen = max(self.highest_seen, ack.highest_applied_seq)
+
+    def _commit_accepted(self, accepted: pb.CommitAccepted) -> None:
+        record = self.record
+        record.commits_accepted += 1
+        record.committed_text = accepted.text
+        if accepted.text != record.expected_text:
+            record.violated(f"committed {accepted.text!r}, expected {record.expected_text!r}")
+        if record.acks != record.collects_sent:
+            record.violated("commit accepted before every collect was acked")
+
+
+async def drive(
+    stub: rpc.SessionServiceStub, session_id: str, utterance: Utterance, pace: float = 0.0
+) -> SessionRecord:
+    """Plays ``utterance`` (pauses scaled by ``pace``; 0 means none) and checks the answers."""
+    record = SessionRecord(session_id, utterance.ending)
+    call = stub.Session()
+    play = _Play(call, record, utterance)
+    try:
+        await call.write(frames.open_frame(session_id, utterance.device_id))
+        first = await next_frame(call)
+        if first is None or first.WhichOneof("kind") != "accepted":
+            record.violated(f"open answered with {first}")
+            record.status = await call.code()
+            return record
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(play.read)
+            await play.write(pace)
+    except grpc.aio.AioRpcError as error:
+        record.status, record.details = error.code(), error.details() or ""
+    if utterance.ending in _DISCONNECTING and record.status is None:
+        call.cancel()
+    check(record)
+    return record
+
+
+def check(record: SessionRecord) -> None:
+    """The promises a finished session must have kept, given how it ended."""
+    if record.cancel_raced_end:
+        return
+    if record.status not in (None, grpc.StatusCode.OK):
+        record.violated(f"the stream closed with {record.status}: {record.details}")
+        return
+    if record.acks != record.collects_sent:
+        record.violated(f"{record.collects_sent} collect frames but {record.acks} acks")
+    ending = record.ending
+    rejected = ending in _COMMITTING and record.expected_text is None
+    if rejected:
+        codes = [(e.code, e.fatal) for e in record.rejections]
+        if codes != [(Code.INVALID_ARGUMENT, False)]:
+            record.violated(f"an empty commit must be rejected once, got {codes}")
+    elif record.rejections:
+        record.violated(f"unexpected errors {[e.message for e in record.rejections]}")
+    expected_commits = 1 if ending in _COMMITTING and not rejected else 0
+    if record.commits_accepted != expected_commits:
+        record.violated(f"{record.commits_accepted} CommitAccepted, expected {expected_commits}")
+    if ending in _DISCONNECTING:
+        return
+    completed, cancelled = [pb.END_REASON_COMPLETED], [pb.END_REASON_CANCELLED]
+    if ending is Ending.COMMIT and not rejected:
+        allowed = [completed]
+    elif ending is Ending.CANCEL_AFTER_COMMIT and not rejected:
+        allowed = [completed, cancelled]  # the pipeline may finish before the cancel arrives
+    else:
+        allowed = [cancelled]
+    if record.end_reasons not in allowed:
+        record.violated(f"end frames {record.end_reasons}, expected one of {allowed}")
+    committed = record.committed_text or ""
+    if record.completed and record.output_text != committed:
+        record.violated(f"echoed {record.output_text!r}, committed {committed!r}")
+    if not committed.startswith(record.output_text):
+        record.violated(f"output {record.output_text!r} is not part of {committed!r}")
