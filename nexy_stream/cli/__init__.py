@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nexy_stream.cli import load, serve, tail
+from nexy_stream.cli import load, say, serve, tail
 
-SUBCOMMANDS = (serve, load, tail)
+SUBCOMMANDS = (serve, say, load, tail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
