@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from google.protobuf.duration_pb2 import Duration
@@ -145,15 +145,12 @@ class Board:
         agg = self.aggregate
         if agg is None:
             return ["(waiting for the first figures)"]
-        live: dict[str, int] = {}
+        live: Counter[str] = Counter()
+        protocols: Counter[str] = Counter()
         for count in agg.live:
-            key = _name(apb.Phase, count.phase, "PHASE_")
-            live[key] = live.get(key, 0) + count.sessions
-        by_protocol = ", ".join(
-            f"{_name(apb.Protocol, c.protocol, 'PROTOCOL_')} "
-            f"{_name(apb.Phase, c.phase, 'PHASE_')} {c.sessions}"
-            for c in agg.live
-        )
+            live[_name(apb.Phase, count.phase, "PHASE_")] += count.sessions
+            protocols[_name(apb.Protocol, count.protocol, "PROTOCOL_")] += count.sessions
+        by_protocol = ", ".join(f"{name} {n}" for name, n in sorted(protocols.items()))
         ended = "  ".join(
             f"{_name(apb.Outcome, c.outcome, 'OUTCOME_')} {c.sessions}" for c in agg.ended
         )
