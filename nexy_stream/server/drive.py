@@ -17,6 +17,7 @@ from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.observer import HostedSession
 from nexy_stream.session import (
     CommittedRequest,
+    Disconnected,
     Effect,
     OutputSent,
     PipelineFailed,
@@ -41,7 +42,8 @@ async def run_pipeline(
     """Sends every output of one committed request; returns the actor's closing verdict.
 
     Only what the pipeline raises is a pipeline failure (a ``Fail`` verdict that ends its
-    session, never the server); what ``send`` raises is the transport's and propagates.
+    session, never the server). A ``send`` that fails means the client is gone (grpcio
+    raises its internals before it cancels the handler): the session ends as disconnected.
     The generator is closed on every path, so an abandoned run releases its upstream calls
     at once.
     """
@@ -54,7 +56,10 @@ async def run_pipeline(
             except Exception as exc:
                 logger.exception("pipeline failed for session %s", request.session_id)
                 return session.handle(PipelineFailed(type(exc).__name__))
-            await send(item)
+            try:
+                await send(item)
+            except Exception:
+                return session.handle(Disconnected())
             session.handle(OutputSent())
     return session.handle(PipelineFinished())
 
