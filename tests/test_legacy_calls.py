@@ -1,0 +1,330 @@
+"""The legacy endpoint's collect and commit calls, over real gRPC with the frozen contract."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import anyio
+import grpc
+import pytest
+
+from nexy_stream.pipeline import EchoPipeline, Output
+from nexy_stream.server import RunningServer
+from nexy_stream.session import CommittedRequest, Limits
+from tests.conftest import StartServer
+from tests.legacy_wire import (
+    COMMIT,
+    UNSPECIFIED,
+    LegacyClient,
+    Reply,
+    assert_answered,
+    assert_collect_ok,
+    assert_refused,
+    new_session_id,
+    settled,
+    webp,
+)
+from tests.wire import RawSession, open_frame
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingPipeline:
+    """The echo pipeline, remembering every request it ran for."""
+
+    def __init__(self) -> None:
+        self.requests: list[CommittedRequest] = []
+        self._echo = EchoPipeline(tone_s=0.01)
+
+    def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        self.requests.append(request)
+        return self._echo.run(request)
+
+
+@pytest.fixture
+def pipeline() -> RecordingPipeline:
+    return RecordingPipeline()
+
+
+@pytest.fixture
+async def served(start: StartServer, pipeline: RecordingPipeline) -> RunningServer:
+    return await start(pipeline)
+
+
+@pytest.fixture
+async def channel(served: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(served.target) as opened:
+        yield opened
+
+
+@pytest.fixture
+def legacy(channel: grpc.aio.Channel) -> LegacyClient:
+    return LegacyClient(channel)
+
+
+# -- collect ------------------------------------------------------------------------------
+
+
+async def test_collect_is_acked_and_only_buffered(legacy, pipeline, served):
+    session = new_session_id()
+    assert_collect_ok(await legacy.collect(session, 1, "open"))
+    assert_collect_ok(await legacy.collect(session, 2, "open safari"))
+    assert pipeline.requests == []
+    assert len(served.registry) == 1
+    assert_answered(await legacy.commit(session), "open safari")
+    assert len(pipeline.requests) == 1
+    assert len(served.registry) == 0
+
+
+async def test_stale_or_repeated_chunk_is_dropped(legacy):
+    session = new_session_id()
+    assert_collect_ok(await legacy.collect(session, 2, "hello world"))
+    assert_collect_ok(await legacy.collect(session, 1, "goodbye"))  # older: dropped
+    assert_collect_ok(await legacy.collect(session, 2, "goodbye"))  # repeated: dropped
+    assert_answered(await legacy.commit(session), "hello world")
+
+
+async def test_revised_snapshot_replaces_instead_of_gluing(legacy):
+    session = new_session_id()
+    await legacy.collect(session, 1, "open safari")
+    await legacy.collect(session, 2, "Open Safari.")
+    assert_answered(await legacy.commit(session), "Open Safari.")
+
+
+async def test_tail_chunk_is_appended(legacy):
+    session = new_session_id()
+    await legacy.collect(session, 1, "open safari")
+    await legacy.collect(session, 2, "and mail")
+    assert_answered(await legacy.commit(session), "open safari and mail")
+
+
+async def test_screenshot_and_text_share_one_chunk_seq(legacy, pipeline):
+    session = new_session_id()
+    first, second = b"RIFF-first-webp", b"RIFF-second-webp"
+    await legacy.collect(session, 1, "look", screenshot=webp(first))
+    await legacy.collect(session, 1, "stale", screenshot=webp(second))  # the same call again
+    await legacy.collect(session, 2, screenshot=webp(second))
+    assert_answered(await legacy.commit(session), "look")
+    shot = pipeline.requests[0].screenshot
+    assert shot is not None
+    assert (shot.data, shot.mime_type) == (second, "image/webp")
+
+
+async def test_any_uuid_spelling_names_the_same_session(legacy):
+    session = uuid.uuid4()
+    await legacy.collect(str(session).upper(), 1, "hello")
+    await legacy.collect("{" + str(session) + "}", 2, "hello there")
+    assert_answered(await legacy.commit(session.urn), "hello there")
+
+
+# -- commit -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("collected", "prompt", "expected"),
+    [
+        (["open safari"], "Open Safari.", "Open Safari."),  # the full final text replaces
+        (["open safari"], "and mail", "open safari and mail"),  # a tail is appended
+        (["open safari"], "", "open safari"),  # no prompt: what was collected
+    ],
+)
+async def test_commit_merges_collected_text_with_its_prompt(legacy, collected, prompt, expected):
+    session = new_session_id()
+    for seq, text in enumerate(collected, start=1):
+        await legacy.collect(session, seq, text)
+    assert_answered(await legacy.commit(session, prompt), expected)
+
+
+@pytest.mark.parametrize("phase", [UNSPECIFIED, COMMIT])
+async def test_commit_without_collect_is_the_old_single_request(legacy, pipeline, phase, served):
+    session = new_session_id()
+    request = legacy.commit_request(session, "hello there", phase, screenshot=webp(b"img"))
+    reply = await legacy.call(request)
+    assert_answered(reply, "hello there")
+    assert pipeline.requests[0].screenshot is not None
+    assert pipeline.requests[0].device_id == "hw-1"
+    assert len(served.registry) == 0
+
+
+async def test_audio_has_the_shape_old_clients_play(legacy):
+    reply = await legacy.commit(new_session_id(), "hi")
+    (chunk,) = reply.audio
+    assert (chunk.dtype, chunk.sample_rate, chunk.channels) == ("int16", 48_000, 1)
+    assert list(chunk.shape) == [len(chunk.audio_data) // 2]
+    assert any(chunk.audio_data)  # audible: all-zero PCM would count as silence
+    assert reply.kinds() == ["text_chunk", "audio_chunk", "end_message"]
+
+
+async def test_empty_commit_with_nothing_collected_is_invalid(legacy, served):
+    reply = await legacy.commit(new_session_id(), "  ")
+    assert_refused(reply, grpc.StatusCode.INVALID_ARGUMENT, "nothing to commit")
+    assert len(served.registry) == 0
+
+
+async def test_a_collect_after_its_commit_is_refused_and_not_stored(legacy, pipeline, served):
+    session = new_session_id()
+    await legacy.collect(session, 1, "hello")
+    assert_answered(await legacy.commit(session), "hello")
+    late = await legacy.collect(session, 2, "hello again")
+    assert_refused(late, grpc.StatusCode.FAILED_PRECONDITION, "already committed")
+    repeated = await legacy.commit(session, "hello")
+    assert_refused(repeated, grpc.StatusCode.FAILED_PRECONDITION, "once")
+    assert len(pipeline.requests) == 1
+    assert len(served.registry) == 0
+
+
+async def test_concurrent_collects_and_commit_are_serialized(legacy, pipeline, served):
+    session = new_session_id()
+    words = [f"w{i}" for i in range(1, 13)]
+    replies: dict[int, Reply] = {}
+
+    async def collect(seq: int) -> None:
+        replies[seq] = await legacy.collect(session, seq, " ".join(words[:seq]))
+
+    async def commit() -> None:
+        replies[0] = await legacy.commit(session, " ".join(words))
+
+    await legacy.collect(session, 1, "w1")  # the session exists before the race starts
+    async with anyio.create_task_group() as tasks:
+        for seq in range(2, len(words) + 1):
+            tasks.start_soon(collect, seq)
+        tasks.start_soon(commit)
+    assert_answered(replies.pop(0), " ".join(words))
+    for reply in replies.values():  # each collect came before the commit, or was refused
+        if reply.kinds() != ["end_message"]:
+            assert_refused(reply, grpc.StatusCode.FAILED_PRECONDITION)
+    assert len(pipeline.requests) == 1
+    assert len(served.registry) == 0
+
+
+async def test_a_second_commit_while_processing_is_resource_exhausted(start):
+    server = await start(EchoPipeline(word_delay_s=0.05))
+    session = new_session_id()
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        client = LegacyClient(channel)
+        first = client.start(client.commit_request(session, "one two three four five six"))
+        assert (await first.read()).HasField("text_chunk")  # the pipeline runs
+        second = await client.commit(session, "again")
+        assert_refused(second, grpc.StatusCode.RESOURCE_EXHAUSTED, "already being processed")
+        first.cancel()
+    await settled(server)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+BAD_IDS = [
+    ("", new_session_id(), "hardware_id"),
+    ("UnKnown", new_session_id(), "hardware_id"),
+    ("h" * 129, new_session_id(), "hardware_id has 129 characters, over 128"),
+    ("unknown", "not-a-uuid", "hardware_id"),  # the hardware id is checked first
+    ("hw-1", "not-a-uuid", "session_id must be a UUID version 4"),
+    ("hw-1", str(uuid.uuid1()), "version 1"),
+    ("hw-1", "", "session_id"),
+]
+
+
+@pytest.mark.parametrize(("hardware_id", "session_id", "named"), BAD_IDS)
+async def test_bad_ids_are_invalid_argument(legacy, hardware_id, session_id, named, served):
+    collect = await legacy.collect(session_id, 1, "hi", hardware_id=hardware_id)
+    assert_refused(collect, grpc.StatusCode.INVALID_ARGUMENT, named)
+    commit = await legacy.commit(session_id, "hi", hardware_id=hardware_id)
+    assert_refused(commit, grpc.StatusCode.INVALID_ARGUMENT, named)
+    assert len(served.registry) == 0
+
+
+@pytest.fixture
+async def small(start: StartServer) -> AsyncIterator[tuple[LegacyClient, RunningServer]]:
+    limits = Limits(max_text_bytes=16, max_chunks=2, max_screenshot_bytes=8, max_frame_bytes=4096)
+    server = await start(limits=limits)
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        yield LegacyClient(channel), server
+
+
+async def test_oversized_fields_are_refused_with_their_limit(small):
+    small, server = small
+    session = new_session_id()
+    text = await small.collect(session, 1, "x" * 17)
+    assert_refused(text, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_text_bytes=16")
+    shot = await small.collect(session, 2, screenshot=webp(b"123456789"))
+    assert_refused(shot, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_screenshot_bytes=8")
+    await small.collect(session, 3, "a")
+    await small.collect(session, 4, "ab")
+    chunks = await small.collect(session, 5, "abc")
+    assert_refused(chunks, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_chunks=2")
+    prompt = await small.commit(session, "y" * 17)
+    assert_refused(prompt, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_text_bytes=16")
+    assert len(server.registry) == 0  # a refused commit ends the utterance
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "named"),
+    [
+        ({"chunk_seq": 0}, grpc.StatusCode.INVALID_ARGUMENT, "chunk_seq must be above 0"),
+        ({"screenshot": "not base64!"}, grpc.StatusCode.INVALID_ARGUMENT, "base64"),
+        ({}, grpc.StatusCode.INVALID_ARGUMENT, "needs text or a screenshot"),
+        ({"screen_width": 0, "screen_height": 10}, grpc.StatusCode.INVALID_ARGUMENT, "screen"),
+    ],
+)
+async def test_malformed_collect_is_refused(legacy, fields, code, named):
+    fields.setdefault("chunk_seq", 1)
+    request = legacy.request(new_session_id(), phase=1, **fields)
+    assert_refused(await legacy.call(request), code, named)
+
+
+async def test_a_session_is_held_by_one_hardware_id(legacy):
+    session = new_session_id()
+    await legacy.collect(session, 1, "hello")
+    other = await legacy.collect(session, 2, "hijack", hardware_id="hw-2")
+    assert_refused(other, grpc.StatusCode.FAILED_PRECONDITION, "another hardware_id")
+    assert_answered(await legacy.commit(session), "hello")
+
+
+async def test_too_many_live_sessions_is_resource_exhausted(start):
+    server = await start(max_live_sessions=1)
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        client = LegacyClient(channel)
+        await client.collect(new_session_id(), 1, "holds the only slot")
+        reply = await client.commit(new_session_id(), "hello")
+        assert_refused(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_live_sessions")
+
+
+# -- one registry for both protocols ------------------------------------------------------
+
+
+async def test_a_live_id_is_one_session_whatever_the_protocol(legacy, channel):
+    session = new_session_id()
+    v1 = RawSession(channel)
+    await v1.open(session)
+    taken = await legacy.collect(session, 1, "hello")
+    assert_refused(taken, grpc.StatusCode.ALREADY_EXISTS, "already live")
+
+    other = new_session_id()
+    await legacy.collect(other, 1, "hello")
+    late_v1 = RawSession(channel)
+    await late_v1.send(open_frame(other))
+    assert (await late_v1.drain()).code is grpc.StatusCode.ALREADY_EXISTS
+
+
+# -- expiry ---------------------------------------------------------------------------------
+
+
+async def test_uncommitted_state_expires(start):
+    server = await start(limits=Limits(idle_timeout_s=0.2))
+    session = new_session_id()
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        client = LegacyClient(channel)
+        assert_collect_ok(await client.collect(session, 1, "forgotten"))
+        await settled(server)
+        assert len(server.legacy) == 0
+        reply = await client.commit(session)  # the buffer is gone: nothing to commit
+        assert_refused(reply, grpc.StatusCode.INVALID_ARGUMENT, "nothing to commit")
+
+
+async def test_stopping_the_server_forgets_collected_state(start):
+    server = await start()
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        await LegacyClient(channel).collect(new_session_id(), 1, "pending")
+    assert len(server.registry) == 1
+    await server.stop(0)
+    assert len(server.registry) == 0
