@@ -125,19 +125,21 @@ class LegacyService:
         cancels the pipeline at once; InterruptSession and the session's own deadline stop
         it through ``session.running``.
         """
-        assert session.running is not None
+        running = session.running
+        assert running is not None
 
         async def send(item: Output) -> None:
             await context.write(codec.output(item))
 
         async def pipeline() -> None:
             session.end(await run_pipeline(session.hosted, self._pipeline, request, send))
+            running.cancel()  # the run is over (no verdict when the client is gone)
 
         async def apply(effect: Effect | None) -> None:
             session.end(effect)
 
         try:
-            with session.running:
+            with running:
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(pipeline)
                     tasks.start_soon(watch_deadline, session.hosted, apply)
