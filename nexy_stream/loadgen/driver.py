@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -42,6 +42,7 @@ class SessionRecord:
     session_id: str
     ending: Ending
     collects_sent: int = 0
+    predicted: Counter[CollectResult] = field(default_factory=Counter)  # of the frames sent
     acks: int = 0
     expected_text: str | None = None  # what the model says the commit merges to
     commits_accepted: int = 0
@@ -57,11 +58,12 @@ class SessionRecord:
 
     @property
     def cancel_raced_end(self) -> bool:
-        """A cancel sent after commit reached a stream the server had already closed.
+        """A cancel sent after commit raced the end of the stream, and the client lost it.
 
-        The pipeline finished first. grpc.aio then fails the client's write and the call
-        loses the frames it had received but not yet read (the status turns INTERNAL, or
-        stays OK with the frames gone), so the end of such a session cannot be checked.
+        When the server closes the stream as the cancel is written, grpc.aio fails the call
+        on the client and drops the frames received but not yet read (the status turns
+        INTERNAL, or stays OK with the frames gone). The server ran the pipeline at most
+        once and ended the session as committed or cancelled; which, the client cannot tell.
         """
         return (
             self.ending is Ending.CANCEL_AFTER_COMMIT
@@ -120,6 +122,7 @@ class _Play:
             self.expected.append((chunk.seq, result, self.model.highest_applied_seq))
             await self.call.write(frames.collect_frame(chunk.seq, chunk.payload))
             record.collects_sent += 1
+            record.predicted[result] += 1
         if utterance.ending in _COMMITTING:
             record.expected_text = self.model.commit(utterance.final_text)
             self.commit_sent_at = time.perf_counter()
