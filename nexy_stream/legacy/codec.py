@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy.audio import CHANNELS, SAMPLE_RATE_HZ, legacy_pcm
@@ -22,49 +21,21 @@ from nexy_stream.session import (
     SessionError,
     Text,
 )
+from nexy_stream.session.ids import canonical_session_id, device_problem
 
 COLLECT_OK = "collect_ok"
 COMPLETED = "completed"
 INTERRUPTED = "interrupted"
 SCREENSHOT_MIME_TYPE = "image/webp"
 
-_UNKNOWN = "unknown"
-
-
-def hardware_problem(hardware_id: str, limits: Limits) -> SessionError | None:
-    """What is wrong with a hardware id, if anything."""
-    if not hardware_id.strip() or hardware_id.strip().casefold() == _UNKNOWN:
-        return SessionError(
-            Code.INVALID_ARGUMENT, "hardware_id is required (not empty, not 'unknown')"
-        )
-    if len(hardware_id) > limits.max_id_chars:
-        return SessionError(
-            Code.INVALID_ARGUMENT,
-            f"hardware_id has {len(hardware_id)} characters, over {limits.max_id_chars}",
-        )
-    return None
-
 
 def session_key(request: pb.StreamRequest, limits: Limits) -> str | SessionError:
-    """The canonical session id, or what is wrong with the ids (the hardware id first)."""
-    problem = hardware_problem(request.hardware_id, limits)
-    if problem is not None:
-        return problem
-    given = request.session_id
-    try:
-        if len(given) > limits.max_id_chars:
-            raise ValueError
-        parsed = uuid.UUID(given)
-    except ValueError:
-        return SessionError(
-            Code.INVALID_ARGUMENT, f"session_id must be a UUID version 4, got {given[:64]!r}"
-        )
-    if parsed.version != 4:
-        return SessionError(
-            Code.INVALID_ARGUMENT,
-            f"session_id must be a UUID version 4, got version {parsed.version}",
-        )
-    return str(parsed)
+    """The canonical session id, or what is wrong with the ids (the hardware id first,
+    as the previous server checked them)."""
+    longest = limits.max_id_chars
+    return device_problem(request.hardware_id, longest, "hardware_id") or canonical_session_id(
+        request.session_id, longest, version=4
+    )
 
 
 def chunk_seq_problem(request: pb.StreamRequest) -> SessionError | None:

@@ -33,6 +33,7 @@ from nexy_stream.session import (
     Reject,
     SessionError,
 )
+from nexy_stream.session.ids import device_problem
 
 LEGACY_SERVICE = pb.DESCRIPTOR.services_by_name["StreamingService"].full_name
 
@@ -170,7 +171,7 @@ class LegacyService:
     async def interrupt_session(
         self, request: pb.InterruptRequest, _context: object
     ) -> pb.InterruptResponse:
-        problem = codec.hardware_problem(request.hardware_id, self._limits)
+        problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
             return pb.InterruptResponse(success=False, message=problem.message)
         stopped = self._sessions.interrupt(request.hardware_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from enum import Enum
 
 from nexy_stream.session.effects import (
@@ -31,6 +30,7 @@ from nexy_stream.session.events import (
     Tick,
     Unreadable,
 )
+from nexy_stream.session.ids import canonical_session_id, device_problem
 from nexy_stream.session.limits import Limits
 from nexy_stream.session.values import (
     ClientInfo,
@@ -50,9 +50,6 @@ class Phase(Enum):
     COLLECTING = "collecting"
     PROCESSING = "processing"
     ENDED = "ended"
-
-
-_UNKNOWN_DEVICE = "unknown"
 
 
 class SessionActor:
@@ -177,22 +174,7 @@ class SessionActor:
     def _check_ids(self, session_id: str, device_id: str) -> str | SessionError:
         """The canonical session id, or what is wrong with the ids."""
         longest = self.limits.max_id_chars
-        if not device_id.strip() or device_id.strip().lower() == _UNKNOWN_DEVICE:
-            return SessionError(
-                Code.INVALID_ARGUMENT, "device_id is required (not empty, not 'unknown')"
-            )
-        if len(device_id) > longest:
-            return SessionError(
-                Code.INVALID_ARGUMENT, f"device_id has {len(device_id)} characters, over {longest}"
-            )
-        try:
-            if len(session_id) > longest:
-                raise ValueError
-            return str(uuid.UUID(session_id))
-        except ValueError:
-            return SessionError(
-                Code.INVALID_ARGUMENT, f"session_id must be a UUID, got {session_id[:64]!r}"
-            )
+        return device_problem(device_id, longest) or canonical_session_id(session_id, longest)
 
     def _collect(self, event: Collect) -> Ack:
         seq = event.chunk_seq
