@@ -12,6 +12,7 @@ import grpc
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream._proto import streaming_pb2_grpc as rpc
 from nexy_stream.server import RunningServer
+from tests.wire import read_to_end
 
 HARDWARE_ID = "hw-1"
 COLLECT = pb.REQUEST_PHASE_COLLECT
@@ -53,16 +54,7 @@ class Reply:
 
 
 async def drain(call: grpc.aio.UnaryStreamCall[pb.StreamRequest, pb.StreamResponse]) -> Reply:
-    reply = Reply()
-    try:
-        while (response := await call.read()) is not grpc.aio.EOF:
-            reply.responses.append(response)
-    except grpc.aio.AioRpcError as error:
-        reply.code, reply.details = error.code(), error.details() or ""
-        return reply
-    reply.code = await call.code()
-    reply.details = await call.details() or ""
-    return reply
+    return Reply(*await read_to_end(call))
 
 
 class LegacyClient:

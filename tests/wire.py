@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -60,6 +61,17 @@ class Answer:
         return [str(f.WhichOneof("kind")) for f in self.frames]
 
 
+async def read_to_end(call: Any) -> tuple[list[Any], grpc.StatusCode, str]:
+    """Every message of a server stream, then the status it closed with (errors included)."""
+    messages: list[Any] = []
+    try:
+        while (message := await call.read()) is not grpc.aio.EOF:
+            messages.append(message)
+    except grpc.aio.AioRpcError as error:
+        return messages, error.code(), error.details() or ""
+    return messages, await call.code(), await call.details() or ""
+
+
 class RawSession:
     """One session stream driven frame by frame."""
 
@@ -85,13 +97,4 @@ class RawSession:
 
     async def drain(self) -> Answer:
         """Read to the end of the stream, recording the closing status."""
-        answer = Answer()
-        try:
-            while (frame := await self.call.read()) is not grpc.aio.EOF:
-                answer.frames.append(frame)
-        except grpc.aio.AioRpcError as error:
-            answer.code, answer.details = error.code(), error.details() or ""
-            return answer
-        answer.code = await self.call.code()
-        answer.details = await self.call.details() or ""
-        return answer
+        return Answer(*await read_to_end(self.call))
