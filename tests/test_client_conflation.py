@@ -96,8 +96,11 @@ async def test_a_burst_of_snapshots_is_conflated_to_the_newest(slow):
 
 
 async def test_pending_deltas_concatenate_and_a_snapshot_replaces_them(slow):
+    # About 100 bytes each, so that ten frames fill the 1 KiB window whatever the timing.
     pieces = [
-        Text(f"restart {i}", TextMode.SNAPSHOT) if i % 97 == 0 else Text(f" w{i}", TextMode.DELTA)
+        Text(f"restart {i:04d}" * 8, TextMode.SNAPSHOT)
+        if i % 97 == 0
+        else Text(f" word {i:04d}" * 10, TextMode.DELTA)
         for i in range(BURST)
     ]
     expected = ""
