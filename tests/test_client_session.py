@@ -23,10 +23,7 @@ from nexy_stream.client import (
     TextChunk,
     TransportError,
 )
-from nexy_stream.pipeline import EchoPipeline, Output, TextOutput
-from nexy_stream.server.app import session_service
-from nexy_stream.server.config import ServerConfig
-from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.pipeline import Output, TextOutput
 from nexy_stream.session import Commit, CommittedRequest, Limits, Outcome
 from tests.conftest import StartServer
 from tests.recorder import Recorder
@@ -273,28 +270,3 @@ async def test_no_server_is_a_transport_error():
                 async with client.session(device_id="mac-1"):
                     pass
     assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-
-
-async def test_metadata_reaches_the_server(start: StartServer):
-    seen: list[tuple[str, str]] = []
-
-    class Spy(grpc.aio.ServerInterceptor):
-        async def intercept_service(self, continuation, details):
-            seen.extend(details.invocation_metadata)
-            return await continuation(details)
-
-    server = grpc.aio.server(interceptors=[Spy()])
-    service = session_service(SessionRegistry(10), EchoPipeline(), ServerConfig(port=0))
-    server.add_generic_rpc_handlers([service])
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with (
-            Client(f"127.0.0.1:{port}", metadata=[("authorization", "Bearer t")]) as client,
-            client.session("mac-1", metadata=[("x-trace", "42")]) as s,
-        ):
-            await s.commit("hi")
-            await answer(s)
-    finally:
-        await server.stop(0)
-    assert ("authorization", "Bearer t") in seen and ("x-trace", "42") in seen
