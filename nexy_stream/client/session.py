@@ -150,13 +150,18 @@ class Session:
     async def events(self) -> AsyncGenerator[Event, None]:
         """The answer, in order: ``Committed``, ``TextChunk``/``AudioChunk`` pieces, then
         ``Ended``; raises the session's error in its place."""
+        while (event := await self.next_event()) is not None:
+            yield event
+
+    async def next_event(self) -> Event | None:
+        """The next event of the answer, ``None`` after the last; raises as ``events()``."""
         while (item := await self._inbox.get()) is not None:
             if isinstance(item, NexyError):
                 raise item
-            if self._discarding and isinstance(item, TextChunk | AudioChunk):
-                continue
-            yield item
+            if not (self._discarding and isinstance(item, TextChunk | AudioChunk)):
+                return item
         self._raise_error()
+        return None
 
     def __aiter__(self) -> AsyncGenerator[Event, None]:
         return self.events()

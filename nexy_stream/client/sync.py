@@ -6,7 +6,7 @@ An anyio blocking portal owns the loop; every method hands its work to the async
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -18,15 +18,6 @@ from nexy_stream.client.errors import NexyError, ProtocolUsageError
 from nexy_stream.client.events import Ended, Event, SessionStats
 from nexy_stream.client.session import Session
 from nexy_stream.session import ClientInfo, Limits, Screenshot
-
-_DONE = object()
-
-
-async def _next(events: AsyncGenerator[Event, None]) -> Event | object:
-    try:
-        return await anext(events)
-    except StopAsyncIteration:  # kept inside the loop: it cannot cross a future
-        return _DONE
 
 
 class SyncSession:
@@ -56,13 +47,8 @@ class SyncSession:
         return self._portal.call(self._session.cancel, reason)
 
     def events(self) -> Iterator[Event]:
-        events = self._session.events()
-        try:
-            while (event := self._portal.call(_next, events)) is not _DONE:
-                assert not isinstance(event, NexyError)
-                yield event  # type: ignore[misc]  # not _DONE, so an Event
-        finally:
-            self._portal.call(events.aclose)
+        while (event := self._portal.call(self._session.next_event)) is not None:
+            yield event
 
     def __iter__(self) -> Iterator[Event]:
         return self.events()
