@@ -1,4 +1,4 @@
-"""``nexy-stream say`` and the README's SDK program, against the real server."""
+"""``nexy-stream say`` and the README's programs, against the real server."""
 
 from __future__ import annotations
 
@@ -34,10 +34,22 @@ def test_say_reports_an_unreachable_server(capsys):
     assert "UNAVAILABLE" in capsys.readouterr().err
 
 
-def test_the_readme_program_works_as_written(threaded_server, capsys):
-    section = README.read_text().split("## Client SDK", 1)[1]
-    program = section.split("```python\n", 1)[1].split("```", 1)[0]
+def run_readme_program(section: str, target: str) -> None:
+    """Runs the first Python block of a README section, with only the address swapped."""
+    text = README.read_text().split(f"## {section}\n", 1)[1]
+    program = text.split("```python\n", 1)[1].split("```", 1)[0]
     assert "127.0.0.1:50051" in program
-    program = program.replace("127.0.0.1:50051", threaded_server.target)
+    program = program.replace("127.0.0.1:50051", target)
     exec(compile(program, str(README), "exec"), {"__name__": "__main__"})
+
+
+def test_the_readme_sdk_program_works_as_written(threaded_server, capsys):
+    run_readme_program("Client SDK", threaded_server.target)
     assert capsys.readouterr().out == "what is on my screen"
+
+
+def test_the_readme_raw_stub_program_works_as_written(threaded_server, capsys):
+    run_readme_program("Talk to it", threaded_server.target)
+    out = capsys.readouterr().out
+    assert 'commit_accepted {\n  text: "hello there"' in out
+    assert "reason: END_REASON_COMPLETED" in out
