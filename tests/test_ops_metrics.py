@@ -6,6 +6,7 @@ import grpc
 import pytest
 
 from nexy_stream.ops.config import OpsConfig
+from tests.legacy_wire import LegacyClient, assert_answered, assert_collect_ok, new_session_id
 from tests.ops_client import committed_session, scrape, value
 from tests.wire import RawSession, cancel_frame, open_frame, text_frame
 
@@ -61,3 +62,24 @@ async def test_metrics_are_off_unless_asked_for(start):
     server = await start()
     assert server.ops.metrics_port is None
     assert server.ops.metrics is None
+
+
+async def test_legacy_sessions_carry_their_protocol_label(start):
+    server = await start(ops=OpsConfig(metrics_port=0))
+    port = server.ops.metrics_port
+    assert port is not None
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        legacy = LegacyClient(channel)
+        session = new_session_id()
+        assert_collect_ok(await legacy.collect(session, 1, "open"))
+        assert_collect_ok(await legacy.collect(session, 2, "open safari"))
+        during = await scrape(port)
+        assert_answered(await legacy.commit(session), "open safari")
+        after = await scrape(port)
+    assert value(during, "nexy_live_sessions", phase="collecting", protocol="legacy") == 1
+    assert value(during, "nexy_live_sessions", phase="collecting", protocol="stream") == 0
+    assert value(during, "nexy_collect_frames_total", protocol="legacy", result="applied") == 2
+    assert value(after, "nexy_sessions_started_total", protocol="legacy") == 1
+    assert value(after, "nexy_sessions_ended_total", protocol="legacy", outcome="committed") == 1
+    assert value(after, "nexy_commit_to_first_output_seconds_count", protocol="legacy") == 1
+    assert value(after, "nexy_sessions_started_total", protocol="stream") == 0

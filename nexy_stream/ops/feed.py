@@ -123,7 +123,8 @@ class FeedHub:
         event: apb.SessionEvent | None = None
         for watcher in self._watchers:
             if watcher.filter.wants(change):
-                event = event or wire.session_event(change)
+                if event is None:  # built once, and only when someone watches
+                    event = wire.session_event(change)
                 watcher.offer(event, change.wall_time)
 
     @contextmanager
