@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import grpc
 import pytest
 
@@ -83,3 +85,12 @@ async def test_legacy_sessions_carry_their_protocol_label(start):
     assert value(after, "nexy_sessions_ended_total", protocol="legacy", outcome="committed") == 1
     assert value(after, "nexy_commit_to_first_output_seconds_count", protocol="legacy") == 1
     assert value(after, "nexy_sessions_started_total", protocol="stream") == 0
+
+
+async def test_a_taken_metrics_port_is_named_in_the_error(start):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=rf"127\.0\.0\.1:{port} \(metrics\)"):
+            await start(ops=OpsConfig(metrics_port=port))

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from nexy_stream.ops.config import address
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.live import LIVE_PHASES, LiveSessions
 from nexy_stream.server.observer import WireProtocol
@@ -136,7 +137,10 @@ class MetricsEndpoint:
 
     @classmethod
     def start(cls, registry: CollectorRegistry, host: str, port: int) -> MetricsEndpoint:
-        server, thread = start_http_server(port, addr=host, registry=registry)
+        try:
+            server, thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:
+            raise OSError(f"cannot listen on {address(host, port)} (metrics): {exc}") from exc
         return cls(server, thread)
 
     @property
