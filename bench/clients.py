@@ -1,0 +1,236 @@
+"""The client side of the benchmarks, run as a process of its own; prints one JSON object.
+
+``python -m bench.clients frames|legacy|latency|idle --target HOST:PORT [...]``
+
+The same client code drives nexy-stream and the bare server, so the ratios compare servers.
+It is kept cheap (frames built once per sequence number, replies counted, not parsed, where
+their content does not matter) so that the server, not the client, is what saturates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import grpc
+
+from nexy_stream._proto import streaming_pb2 as legacy_pb
+from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.legacy.servicer import LEGACY_SERVICE
+from nexy_stream.loadgen.stats import latency_ms
+from nexy_stream.server.app import SESSION_SERVICE
+
+SESSION_METHOD = f"/{SESSION_SERVICE}/Session"
+LEGACY_METHOD = f"/{LEGACY_SERVICE}/StreamAudio"
+WORDS = ["open", "safari", "and", "search", "for", "the", "weather", "in", "zurich", "tomorrow"]
+# Many streams go over a few connections, as behind a load balancer; one connection would
+# make HTTP/2 framing of a single socket the bottleneck.
+STREAMS_PER_CHANNEL = 500
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+def open_frame() -> bytes:
+    frame = pb.ClientFrame(open=pb.Open(session_id=str(uuid.uuid4()), device_id="bench"))
+    return frame.SerializeToString()
+
+
+def collect_frame(seq: int) -> bytes:
+    text = pb.Text(text=" ".join(WORDS[: 1 + seq % len(WORDS)]))
+    return pb.ClientFrame(collect=pb.Collect(chunk_seq=seq, text=text)).SerializeToString()
+
+
+COMMIT_FRAME = pb.ClientFrame(commit=pb.Commit()).SerializeToString()
+CANCEL_FRAME = pb.ClientFrame(cancel=pb.Cancel()).SerializeToString()
+
+
+def raw_session(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall[bytes, bytes]:
+    return channel.stream_stream(SESSION_METHOD)()  # bytes in, bytes out
+
+
+def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
+    count = max(1, -(-streams // STREAMS_PER_CHANNEL))
+    return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
+
+
+async def measure_window(
+    warmup_s: float, seconds: float, count: Callable[[], int], workers: Callable[[Any], Any]
+) -> float:
+    """Runs ``workers`` in a task group; returns ``count()`` per second over the window
+    that follows the warm-up."""
+    async with anyio.create_task_group() as tasks:
+        workers(tasks)
+        await anyio.sleep(warmup_s)
+        start_count, start = count(), time.perf_counter()
+        await anyio.sleep(seconds)
+        rate = (count() - start_count) / (time.perf_counter() - start)
+        tasks.cancel_scope.cancel()
+    return rate
+
+
+async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """Collect frames per second, one ack each, over ``streams`` open sessions."""
+    acked = 0
+    pool = channels(target, streams)
+
+    async def stream(channel: grpc.aio.Channel) -> None:
+        nonlocal acked
+        call = raw_session(channel)
+        await call.write(open_frame())
+        await call.read()
+
+        async def write() -> None:
+            seq = 0
+            while True:
+                seq += 1
+                await call.write(collect_frame(seq))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write)
+            while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                acked += 1
+
+    def start(tasks: Any) -> None:
+        for index in range(streams):
+            tasks.start_soon(stream, pool[index % len(pool)])
+
+    rate = await measure_window(warmup_s, seconds, lambda: acked, start)
+    for channel in pool:
+        await channel.close()
+    return {"frames_per_s": round(rate, 1), "streams": streams}
+
+
+async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """Collect frames per second through the legacy endpoint: one StreamAudio call each."""
+    answered = 0
+    pool = channels(target, streams)
+
+    async def client(channel: grpc.aio.Channel) -> None:
+        nonlocal answered
+        call_audio = channel.unary_stream(
+            LEGACY_METHOD,
+            request_serializer=legacy_pb.StreamRequest.SerializeToString,
+            response_deserializer=None,
+        )
+        session_id, seq = str(uuid.uuid4()), 0
+        while True:
+            seq += 1
+            request = legacy_pb.StreamRequest(
+                hardware_id="bench",
+                session_id=session_id,
+                phase=legacy_pb.REQUEST_PHASE_COLLECT,
+                chunk_seq=seq,
+                chunk_text=" ".join(WORDS[: 1 + seq % len(WORDS)]),
+            )
+            call = call_audio(request)
+            while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                pass
+            answered += 1
+
+    def start(tasks: Any) -> None:
+        for index in range(streams):
+            tasks.start_soon(client, pool[index % len(pool)])
+
+    rate = await measure_window(warmup_s, seconds, lambda: answered, start)
+    for channel in pool:
+        await channel.close()
+    return {"frames_per_s": round(rate, 1), "streams": streams}
+
+
+async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
+    """Commit -> first output, with ``sessions`` sessions running at once, each committing
+    ``rounds`` utterances one after another (open, two collects, commit, read the answer)."""
+    samples: list[float] = []
+    pool = channels(target, sessions)
+
+    async def utterances(channel: grpc.aio.Channel) -> None:
+        for _ in range(rounds):
+            call = channel.stream_stream(
+                SESSION_METHOD, response_deserializer=pb.ServerFrame.FromString
+            )()
+            await call.write(open_frame())
+            await call.read()
+            for seq in (1, 2):
+                await call.write(collect_frame(seq))
+                await call.read()
+            committed = time.perf_counter()
+            await call.write(COMMIT_FRAME)
+            first: float | None = None
+            while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                if first is None and frame.WhichOneof("kind") == "output":
+                    first = time.perf_counter()
+            if first is not None:
+                samples.append(first - committed)
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tasks:
+        for index in range(sessions):
+            tasks.start_soon(utterances, pool[index % len(pool)])
+    elapsed = time.perf_counter() - started
+    for channel in pool:
+        await channel.close()
+    return {
+        "sessions": sessions,
+        "utterances": len(samples),
+        "utterances_per_s": round(len(samples) / elapsed, 1),
+        **latency_ms(samples),
+    }
+
+
+async def idle(target: str, counts: list[int]) -> dict[str, Any]:
+    """Opens idle sessions up to each of ``counts``, printing ``ready N`` and waiting for a
+    line on stdin after each (the caller measures the server meanwhile); then closes them."""
+    pool = channels(target, max(counts))
+    calls: list[grpc.aio.StreamStreamCall[bytes, bytes]] = []
+
+    async def open_one(channel: grpc.aio.Channel) -> None:
+        call = raw_session(channel)
+        await call.write(open_frame())
+        await call.read()
+        calls.append(call)
+
+    for target_count in counts:
+        while len(calls) < target_count:
+            batch = min(250, target_count - len(calls))
+            async with anyio.create_task_group() as tasks:
+                for index in range(batch):
+                    tasks.start_soon(open_one, pool[(len(calls) + index) % len(pool)])
+        print(f"ready {len(calls)}", flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)
+    for call in calls:
+        call.cancel()
+    for channel in pool:
+        await channel.close()
+    return {"opened": len(calls)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["frames", "legacy", "latency", "idle"])
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--counts", default="1000,10000")
+    args = parser.parse_args()
+    if args.mode == "frames":
+        result = anyio.run(frames, args.target, args.streams, args.warmup, args.seconds)
+    elif args.mode == "legacy":
+        result = anyio.run(legacy, args.target, args.streams, args.warmup, args.seconds)
+    elif args.mode == "latency":
+        result = anyio.run(latency, args.target, args.sessions, args.rounds)
+    else:
+        counts = [int(n) for n in args.counts.split(",")]
+        result = anyio.run(idle, args.target, counts)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

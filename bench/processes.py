@@ -1,0 +1,94 @@
+"""Servers and clients of the benchmarks, each a process of its own on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import psutil
+
+PYTHON = sys.executable
+READY_TIMEOUT_S = 30.0
+CLIENT_TIMEOUT_S = 180.0  # a hung client fails the run instead of stalling it
+
+# nexy-stream as operators run it, with limits wide enough for a long benchmark stream.
+NEXY = [
+    *(PYTHON, "-m", "nexy_stream", "serve", "--host", "127.0.0.1", "--log-level", "WARNING"),
+    *("--max-live-sessions", "20000", "--max-chunks", "100000000"),
+    *("--idle-timeout", "3600", "--max-duration", "3600", "--shutdown-grace", "0"),
+]
+BARE = [PYTHON, "-m", "bench.bare_server"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    target: str
+
+    def rss(self) -> int:
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+
+@contextlib.contextmanager
+def server(name: str, command: list[str]) -> Iterator[Server]:
+    """Starts a server on a free port and waits until it accepts calls."""
+    port = free_port()
+    process = subprocess.Popen([*command, "--port", str(port)])
+    target = f"127.0.0.1:{port}"
+    try:
+        with grpc.insecure_channel(target) as channel:
+            grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+        yield Server(name, process, target)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def client(mode: str, target: str, *args: str) -> dict[str, Any]:
+    """Runs one client measurement to its end and returns its JSON result."""
+    command = [PYTHON, "-m", "bench.clients", mode, "--target", target, *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def idle_session_bytes(server: Server, counts: list[int]) -> dict[int, float]:
+    """Server RSS growth per idle open session, at each of ``counts`` open sessions."""
+    client("latency", server.target, "--sessions", "50", "--rounds", "2")  # warm up
+    before = server.rss()
+    command = [PYTHON, "-m", "bench.clients", "idle", "--target", server.target]
+    command += ["--counts", ",".join(map(str, counts))]
+    per_session: dict[int, float] = {}
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as idle:
+        assert idle.stdin is not None and idle.stdout is not None
+        for line in idle.stdout:
+            if not line.startswith("ready "):
+                break
+            opened = int(line.split()[1])
+            per_session[opened] = (server.rss() - before) / opened
+            idle.stdin.write("\n")
+            idle.stdin.flush()
+        idle.wait(timeout=CLIENT_TIMEOUT_S)
+    return per_session
