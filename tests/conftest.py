@@ -30,10 +30,11 @@ async def start() -> AsyncIterator[StartServer]:
         pipeline: Pipeline | None = None,
         limits: Limits | None = None,
         observers: tuple[SessionObserver, ...] = (),
+        interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         **config: object,
     ) -> RunningServer:
         settings = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits(), **config)  # type: ignore[arg-type]
-        server = await start_server(settings, pipeline or EchoPipeline(), observers)
+        server = await start_server(settings, pipeline or EchoPipeline(), observers, interceptors)
         running.append(server)
         return server
 

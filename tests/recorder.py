@@ -22,15 +22,16 @@ class Recorder:
     def __init__(self) -> None:
         self.steps: list[tuple[Event, Effect | None]] = []
         self.outcomes: list[Outcome] = []
-        self._ended: set[int] = set()
+        # Actors, not their id(): an id is reused once its actor is freed.
+        self._ended: set[SessionActor] = set()
         self.first_end = anyio.Event()
 
     def step(
         self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
     ) -> None:
         self.steps.append((event, effect))
-        if actor.phase is Phase.ENDED and id(actor) not in self._ended:
-            self._ended.add(id(actor))
+        if actor.phase is Phase.ENDED and actor not in self._ended:
+            self._ended.add(actor)
             assert actor.outcome is not None
             self.outcomes.append(actor.outcome)
             self.first_end.set()

@@ -30,6 +30,7 @@ from nexy_stream.session import (
     Dispatch,
     Fail,
     Finish,
+    GoAway,
     HalfClosed,
     Limits,
     Open,
@@ -41,6 +42,7 @@ from nexy_stream.session import (
     Reject,
     Screenshot,
     SessionActor,
+    ShuttingDown,
     Text,
     TextMode,
     Tick,
@@ -83,6 +85,7 @@ class ActorMachine(RuleBasedStateMachine):
         self.chunks = 0
         self.last_frame = self.now
         self.dispatched: list[str] = []
+        self.shutdown_at: float | None = None
 
     def step(self, event: object) -> object:
         previous = self.actor.highest_applied_seq
@@ -240,6 +243,21 @@ class ActorMachine(RuleBasedStateMachine):
             assert self.actor.outcome is Outcome.COMMITTED
         self.end()
 
+    @rule(time_left=st.sampled_from([0.0, 1.0, 30.0]))
+    def server_shuts_down(self, time_left: float) -> None:
+        effect = self.step(ShuttingDown(time_left))
+        if self.phase is Phase.AWAITING_OPEN:
+            assert isinstance(effect, Fail) and effect.error.code == Code.UNAVAILABLE
+            self.end()
+        elif not self.live() or self.shutdown_at is not None:
+            assert effect is None
+        elif time_left == 0.0:
+            assert isinstance(effect, Fail) and effect.error.code == Code.UNAVAILABLE
+            self.end()
+        else:
+            assert isinstance(effect, GoAway)
+            self.shutdown_at = self.now + time_left
+
     @rule(seconds=st.sampled_from([0.5, 2.0, 4.9, 5.0, 12.0]))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
@@ -247,7 +265,11 @@ class ActorMachine(RuleBasedStateMachine):
         started = self.started
         idle = self.phase is not Phase.PROCESSING and self.now >= self.last_frame + 5.0
         expired = self.phase is not Phase.ENDED and (idle or self.now >= started + 20.0)
-        if expired:
+        shut = self.shutdown_at is not None and self.now >= self.shutdown_at
+        if self.phase is not Phase.ENDED and shut:
+            assert isinstance(effect, Fail) and effect.error.code == Code.UNAVAILABLE
+            self.end()
+        elif expired:
             assert isinstance(effect, Fail) and effect.error.code == Code.DEADLINE_EXCEEDED
             assert effect.error.limit in ("idle_timeout", "max_duration")
             assert self.actor.outcome is Outcome.TIMED_OUT

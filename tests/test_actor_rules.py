@@ -16,6 +16,7 @@ from nexy_stream.session import (
     Dispatch,
     Fail,
     Finish,
+    GoAway,
     Limits,
     Open,
     Outcome,
@@ -24,6 +25,7 @@ from nexy_stream.session import (
     Reject,
     Screenshot,
     SessionActor,
+    ShuttingDown,
     Text,
     TextMode,
     Tick,
@@ -189,3 +191,24 @@ def test_an_ended_actor_ignores_everything():
     actor.handle(Tick(), 1e9)
     for event in (Collect(1, Text("x")), Commit(Text("x")), Open(str(uuid.uuid4()), "d")):
         assert actor.handle(event, 1e9) is None
+
+
+def test_a_shutdown_gives_the_session_time_then_ends_it_clearly():
+    actor = opened(Limits(idle_timeout_s=30.0))
+    actor.handle(Collect(1, Text("quick")), 1.0)
+    effect = actor.handle(ShuttingDown(2.0), 1.0)
+    assert isinstance(effect, GoAway) and effect.time_left_s == 2.0
+    assert actor.handle(ShuttingDown(2.0), 1.5) is None  # told once
+    assert actor.deadline == 3.0
+    assert isinstance(actor.handle(Commit(), 2.0), Dispatch)  # committing is still fine
+    effect = actor.handle(Tick(), 3.0)
+    assert isinstance(effect, Fail) and effect.error.code is Code.UNAVAILABLE
+    assert "shut down before the session ended" in effect.error.message
+    assert actor.outcome is Outcome.ERROR
+
+
+def test_a_shutdown_refuses_a_session_not_yet_open():
+    actor = SessionActor(Limits(), now=0.0)
+    effect = actor.handle(ShuttingDown(5.0), 0.0)
+    assert isinstance(effect, Fail) and effect.error.code is Code.UNAVAILABLE
+    assert actor.outcome is Outcome.REFUSED

@@ -27,7 +27,7 @@ def start_serve(
     )
     assert process.stderr is not None
     for line in process.stderr:
-        found = re.search(r"serving nexy.stream.v1 on (\S+)", line)
+        found = re.search(r"serving nexy.stream.v1 .* on (\S+) \(", line)
         if found:
             return process, found.group(1)
     process.kill()

@@ -20,6 +20,7 @@ from nexy_stream.client import Client, Committed, TextChunk
 from nexy_stream.pipeline import EchoPipeline
 from nexy_stream.server.app import SESSION_SERVICE, session_service
 from nexy_stream.server.config import ServerConfig
+from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import Text, TextMode
 from tests.recorder import Recorder
@@ -52,7 +53,8 @@ class GatedContext:
 async def slow() -> AsyncIterator[SimpleNamespace]:
     """The real session service behind a gate and a 1 KiB flow-control window."""
     gate, recorder, config = anyio.Event(), Recorder(), ServerConfig(port=0)
-    service = session_service(SessionRegistry(10), EchoPipeline(), config, (recorder,))
+    hosting = Hosting(config.limits, (recorder,))
+    service = session_service(SessionRegistry(10), EchoPipeline(), hosting)
     method = f"/{SESSION_SERVICE}/Session"
     real = service.service(SimpleNamespace(method=method, invocation_metadata=()))  # type: ignore[arg-type]
     assert real is not None

@@ -1,45 +1,21 @@
-"""The client's transport options: TLS and per-call metadata, against the real session
-service on a server built here (the `start` fixture serves plaintext, without interceptors)."""
+"""The client's transport options and the server's: TLS, mutual TLS and per-call metadata,
+against the real server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 
 from nexy_stream.client import Client, Committed, TransportError
-from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.server.app import session_service
-from nexy_stream.server.config import ServerConfig
-from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.server.config import TlsFiles
 
 pytestmark = pytest.mark.anyio
 
 TLS = Path(__file__).resolve().parent / "tls"  # self-signed for localhost and 127.0.0.1
 CERTIFICATE = (TLS / "localhost.pem").read_bytes()
-
-
-@asynccontextmanager
-async def session_server(
-    credentials: grpc.ServerCredentials | None = None,
-    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> AsyncIterator[str]:
-    """The v1 session service on 127.0.0.1:0; yields its target."""
-    server = grpc.aio.server(interceptors=interceptors)
-    service = session_service(SessionRegistry(10), EchoPipeline(), ServerConfig(port=0))
-    server.add_generic_rpc_handlers([service])
-    if credentials is None:
-        port = server.add_insecure_port("127.0.0.1:0")
-    else:
-        port = server.add_secure_port("127.0.0.1:0", credentials)
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
+SERVER_TLS = TlsFiles(TLS / "localhost.pem", TLS / "localhost.key")
 
 
 async def one_utterance(client: Client) -> str:
@@ -51,30 +27,27 @@ async def one_utterance(client: Client) -> str:
     return committed.text
 
 
-async def test_tls_with_the_server_root_certificate():
-    key = (TLS / "localhost.key").read_bytes()
-    credentials = grpc.ssl_server_credentials([(key, CERTIFICATE)])
-    async with session_server(credentials) as target:
-        async with Client(target, root_certificates=CERTIFICATE) as client:
-            assert await one_utterance(client) == "over tls"
-        async with Client(target, credentials=grpc.ssl_channel_credentials(CERTIFICATE)) as client:
-            assert await one_utterance(client) == "over tls"
-        async with Client(target, open_timeout=10) as plaintext:
-            with pytest.raises(TransportError) as raised:
-                await one_utterance(plaintext)
-            assert raised.value.code is grpc.StatusCode.UNAVAILABLE
+async def test_tls_with_the_server_root_certificate(start):
+    target = (await start(tls=SERVER_TLS)).target
+    async with Client(target, root_certificates=CERTIFICATE) as client:
+        assert await one_utterance(client) == "over tls"
+    async with Client(target, credentials=grpc.ssl_channel_credentials(CERTIFICATE)) as client:
+        assert await one_utterance(client) == "over tls"
+    async with Client(target, open_timeout=10) as plaintext:
+        with pytest.raises(TransportError) as raised:
+            await one_utterance(plaintext)
+        assert raised.value.code is grpc.StatusCode.UNAVAILABLE
 
 
-async def test_tls_refuses_an_unknown_certificate():
-    key = (TLS / "localhost.key").read_bytes()
-    credentials = grpc.ssl_server_credentials([(key, CERTIFICATE)])
-    async with session_server(credentials) as target, Client(target, tls=True) as client:
+async def test_tls_refuses_an_unknown_certificate(start):
+    target = (await start(tls=SERVER_TLS)).target
+    async with Client(target, tls=True) as client:
         with pytest.raises(TransportError) as raised:
             await one_utterance(client)
     assert raised.value.code is grpc.StatusCode.UNAVAILABLE
 
 
-async def test_metadata_reaches_the_server():
+async def test_metadata_reaches_the_server(start):
     seen: list[tuple[str, str]] = []
 
     class Spy(grpc.aio.ServerInterceptor):
@@ -82,11 +55,27 @@ async def test_metadata_reaches_the_server():
             seen.extend(details.invocation_metadata)
             return await continuation(details)
 
+    target = (await start(interceptors=(Spy(),))).target
     async with (
-        session_server(interceptors=[Spy()]) as target,
         Client(target, metadata=[("authorization", "Bearer t")]) as client,
         client.session("mac-1", metadata=[("x-trace", "42")]) as s,
     ):
         await s.commit("hi")
         assert [event async for event in s]
     assert ("authorization", "Bearer t") in seen and ("x-trace", "42") in seen
+
+
+async def test_mutual_tls_requires_a_client_certificate(start):
+    """The test certificate doubles as the client CA and the client's own certificate."""
+    mutual = TlsFiles(
+        SERVER_TLS.cert_file, SERVER_TLS.key_file, client_ca_file=SERVER_TLS.cert_file
+    )
+    target = (await start(tls=mutual)).target
+    key = SERVER_TLS.key_file.read_bytes()
+    with_certificate = grpc.ssl_channel_credentials(CERTIFICATE, key, CERTIFICATE)
+    async with Client(target, credentials=with_certificate) as client:
+        assert await one_utterance(client) == "over tls"
+    async with Client(target, root_certificates=CERTIFICATE) as anonymous:
+        with pytest.raises(TransportError) as raised:
+            await one_utterance(anonymous)
+        assert raised.value.code is grpc.StatusCode.UNAVAILABLE

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import anyio
 
@@ -13,6 +14,7 @@ from nexy_stream.cli import ops_options
 from nexy_stream.cli.options import env_option
 from nexy_stream.pipeline import EchoPipeline
 from nexy_stream.server import ServerConfig, start_server
+from nexy_stream.server.config import TlsFiles
 from nexy_stream.session import Limits
 
 _DEFAULT_CONFIG = ServerConfig()
@@ -24,6 +26,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
     env_option(serve, "--host", str, c.host, "address to listen on")
     env_option(serve, "--port", int, c.port, "port to listen on (0: any free port)")
+    env_option(serve, "--tls-cert", str, "", "PEM certificate chain: serve TLS (with --tls-key)")
+    env_option(serve, "--tls-key", str, "", "PEM private key of --tls-cert")
+    env_option(serve, "--tls-client-ca", str, "", "PEM CA: require client certificates (mTLS)")
     env_option(serve, "--max-live-sessions", int, c.max_live_sessions, "sessions open at once")
     env_option(serve, "--max-text-bytes", int, lim.max_text_bytes, "largest text of a session")
     env_option(serve, "--max-chunks", int, lim.max_chunks, "collect frames applied per session")
@@ -60,6 +65,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         host=args.host,
         port=args.port,
+        tls=tls_from(args),
         limits=limits,
         max_live_sessions=args.max_live_sessions,
         shutdown_grace_s=args.shutdown_grace,
@@ -68,10 +74,23 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+def tls_from(args: argparse.Namespace) -> TlsFiles | None:
+    if not (args.tls_cert or args.tls_key or args.tls_client_ca):
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together (and --tls-client-ca needs both)")
+    ca = Path(args.tls_client_ca) if args.tls_client_ca else None
+    return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
+
+
 async def serve(config: ServerConfig) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
     running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
-    logging.getLogger("nexy_stream").info("serving nexy.stream.v1 on %s", running.target)
+    logging.getLogger("nexy_stream").info(
+        "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
+        running.target,
+        "plaintext" if config.tls is None else "TLS",
+    )
     for line in ops_options.endpoints(running):
         logging.getLogger("nexy_stream").info(line)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -24,6 +24,7 @@ from nexy_stream.client.events import (
     Committed,
     Ended,
     Event,
+    GoingAway,
     SessionStats,
     TextChunk,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "EndReason",
     "Ended",
     "Event",
+    "GoingAway",
     "Limits",
     "NexyError",
     "ProtocolUsageError",

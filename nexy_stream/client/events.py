@@ -53,7 +53,15 @@ class Ended:
     measured: Timings
 
 
-Event = Committed | TextChunk | AudioChunk | Ended
+@dataclass(frozen=True, slots=True)
+class GoingAway:
+    """The server is shutting down: commit within ``time_left_s`` and read the answer, or the
+    session fails with UNAVAILABLE; open the next session on another server."""
+
+    time_left_s: float
+
+
+Event = Committed | TextChunk | AudioChunk | GoingAway | Ended
 
 
 @dataclass(frozen=True, slots=True)

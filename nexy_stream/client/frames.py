@@ -12,7 +12,7 @@ import grpc
 
 from nexy_stream.client._messages.nexy.stream import v1 as wire
 from nexy_stream.client.errors import ServerError
-from nexy_stream.client.events import Ack, AudioChunk, Committed, TextChunk
+from nexy_stream.client.events import Ack, AudioChunk, Committed, GoingAway, TextChunk
 from nexy_stream.session import (
     Cancel,
     ClientInfo,
@@ -133,6 +133,10 @@ def ack(message: wire.CollectAck) -> Ack:
         buffered_text_bytes=message.buffered_text_bytes,
         applied_chunks=message.applied_chunks,
     )
+
+
+def going_away(message: wire.GoingAway) -> GoingAway:
+    return GoingAway(_seconds(message.time_left) or 0.0)
 
 
 def committed(message: wire.CommitAccepted) -> Committed:

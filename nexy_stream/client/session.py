@@ -276,6 +276,8 @@ class Session:
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
             self._inbox.put(frames.committed(message.commit_accepted))
+        elif message.going_away is not None:
+            self._inbox.put(frames.going_away(message.going_away))
         elif message.end is not None:
             self.ended = Ended(
                 frames.end_reason(message.end),

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from nexy_stream.server.observer import HostedSession, SessionObserver, WireProtocol
+from nexy_stream.server.hosting import HostedSession, Hosting
+from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import (
     Cancel,
@@ -25,7 +26,6 @@ from nexy_stream.session import (
     Effect,
     Fail,
     Finish,
-    Limits,
     Open,
     Refuse,
     ScreenSize,
@@ -70,12 +70,11 @@ class LegacySessions:
     def __init__(
         self,
         registry: SessionRegistry,
-        limits: Limits,
-        observers: tuple[SessionObserver, ...] = (),
+        hosting: Hosting,
     ) -> None:
-        self.limits = limits
+        self.limits = hosting.limits
         self._registry = registry
-        self._observers = observers
+        self._hosting = hosting
         self._sessions: dict[str, LegacySession] = {}
         self._committed: dict[str, float] = {}  # session id -> forgotten at (monotonic)
         self._running: dict[str, set[LegacySession]] = {}  # hardware id -> running commits
@@ -153,7 +152,7 @@ class LegacySessions:
                 Code.FAILED_PRECONDITION,
                 f"session {session_id} is already committed; the pipeline runs once per session",
             )
-        hosted = HostedSession(self.limits, WireProtocol.LEGACY, self._observers)
+        hosted = self._hosting.session(WireProtocol.LEGACY)
         effect = hosted.handle(Open(session_id, hardware_id, screen=screen))
         if isinstance(effect, Fail):
             return effect.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,18 +17,17 @@ from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.config import ServerConfig
+from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.stream import SessionStream
 
 SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
+_LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
 
 
 def session_service(
-    registry: SessionRegistry,
-    pipeline: Pipeline,
-    config: ServerConfig,
-    observers: tuple[SessionObserver, ...] = (),
+    registry: SessionRegistry, pipeline: Pipeline, hosting: Hosting
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
     host, so an undecodable frame gets an in-band answer instead of a transport error."""
@@ -35,7 +35,7 @@ def session_service(
     async def session(
         _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
     ) -> None:
-        await SessionStream(context, registry, pipeline, config.limits, observers).run()
+        await SessionStream(context, registry, pipeline, hosting).run()
 
     return grpc.method_handlers_generic_handler(
         SESSION_SERVICE,
@@ -56,6 +56,7 @@ class RunningServer:
     config: ServerConfig
     ops: Operations
     legacy: LegacySessions
+    hosting: Hosting
 
     @property
     def target(self) -> str:
@@ -63,24 +64,35 @@ class RunningServer:
         return f"{host}:{self.port}"
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Refuse new sessions, let running ones finish for the grace period, then stop."""
+        """Refuse new sessions, tell the live ones how long they have (``going_away``),
+        end those still open after the grace period with UNAVAILABLE, then stop.
+
+        gRPC gets a moment more than the sessions, so each ends with its own in-band
+        reason rather than a bare cancellation.
+        """
+        grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(self.config.shutdown_grace_s if grace_s is None else grace_s)
+        self.hosting.shutdown.announce(grace)
+        await self.server.stop(grace + _LAST_WORDS_S)
         await self.legacy.aclose()
         await self.ops.stop()
 
 
 async def start_server(
-    config: ServerConfig, pipeline: Pipeline, observers: tuple[SessionObserver, ...] = ()
+    config: ServerConfig,
+    pipeline: Pipeline,
+    observers: tuple[SessionObserver, ...] = (),
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> RunningServer:
+    """Starts serving; ``interceptors`` are where authentication and tracing plug in."""
     registry = SessionRegistry(config.max_live_sessions)
     ops = Operations(config.ops, registry)
-    observers = (*observers, ops.observer)
-    server = grpc.aio.server(options=config.grpc_options())
-    server.add_generic_rpc_handlers([session_service(registry, pipeline, config, observers)])
+    hosting = Hosting(config.limits, (*observers, ops.observer))
+    server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
+    server.add_generic_rpc_handlers([session_service(registry, pipeline, hosting)])
     # Old clients' per-call protocol, hosted on the same actors, registry and pipeline.
-    legacy = LegacySessions(registry, config.limits, observers)
+    legacy = LegacySessions(registry, hosting)
     server.add_generic_rpc_handlers([legacy_service(legacy, pipeline)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
@@ -96,7 +108,10 @@ async def start_server(
         ],
         server,
     )
-    port = server.add_insecure_port(config.address)
+    if config.tls is None:
+        port = server.add_insecure_port(config.address)
+    else:
+        port = server.add_secure_port(config.address, config.tls.credentials())
     if port == 0:
         raise OSError(f"cannot listen on {config.address}")
     await ops.start()
@@ -108,4 +123,4 @@ async def start_server(
     legacy.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, registry, health_servicer, config, ops, legacy)
+    return RunningServer(server, port, registry, health_servicer, config, ops, legacy, hosting)

@@ -18,6 +18,7 @@ from nexy_stream.session import (
     EndReason,
     Event,
     Finish,
+    GoAway,
     Limits,
     Open,
     Screenshot,
@@ -159,6 +160,10 @@ def end(effect: Finish) -> pb.ServerFrame:
             output_frames=effect.output_frames,
         )
     )
+
+
+def going_away(effect: GoAway) -> pb.ServerFrame:
+    return pb.ServerFrame(going_away=pb.GoingAway(time_left=duration(effect.time_left_s)))
 
 
 def failure(value: SessionError, fatal: bool) -> pb.ServerFrame:

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
 
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 
 
 @dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """PEM files of the public port's TLS; with ``client_ca_file``, clients must present a
+    certificate signed by it (mutual TLS)."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        """Reads the files now, so a missing or unreadable one stops start-up by name."""
+        ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
+        return grpc.ssl_server_credentials(
+            [(self.key_file.read_bytes(), self.cert_file.read_bytes())],
+            root_certificates=ca,
+            require_client_auth=ca is not None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051  # 0 picks a free port (tests)
+    tls: TlsFiles | None = None  # None: plaintext (loopback, or behind a TLS-terminating proxy)
     limits: Limits = field(default_factory=Limits)
     max_live_sessions: int = 10_000
     # How long a stopping server lets running sessions finish before cancelling them.

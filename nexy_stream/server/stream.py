@@ -10,7 +10,8 @@ from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
 from nexy_stream.server.drive import STATUS, run_pipeline, watch_deadline
-from nexy_stream.server.observer import HostedSession, SessionObserver, WireProtocol
+from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import (
     Accept,
@@ -22,8 +23,8 @@ from nexy_stream.session import (
     Event,
     Fail,
     Finish,
+    GoAway,
     HalfClosed,
-    Limits,
     Refuse,
     Reject,
     Unreadable,
@@ -44,13 +45,12 @@ class SessionStream:
         context: grpc.aio.ServicerContext[bytes, pb.ServerFrame],
         registry: SessionRegistry,
         pipeline: Pipeline,
-        limits: Limits,
-        observers: tuple[SessionObserver, ...] = (),
+        hosting: Hosting,
     ) -> None:
         self._context = context
         self._registry = registry
         self._pipeline = pipeline
-        self._session = HostedSession(limits, WireProtocol.STREAM, observers)
+        self._session = hosting.session(WireProtocol.STREAM)
         self._actor = self._session.actor
         self._write_lock = anyio.Lock(fast_acquire=True)
         self._last: Finish | Fail | None = None
@@ -104,6 +104,8 @@ class SessionStream:
                 await self._write(codec.ack(effect))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
+            case GoAway():
+                await self._write(codec.going_away(effect))
             case Dispatch():
                 await self._write(codec.commit_accepted(effect))
                 assert self._tasks is not None

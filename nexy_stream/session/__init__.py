@@ -13,6 +13,7 @@ from nexy_stream.session.effects import (
     Effect,
     Fail,
     Finish,
+    GoAway,
     Reject,
 )
 from nexy_stream.session.errors import Code, SessionError
@@ -28,6 +29,7 @@ from nexy_stream.session.events import (
     PipelineFailed,
     PipelineFinished,
     Refuse,
+    ShuttingDown,
     Tick,
     Unreadable,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "Event",
     "Fail",
     "Finish",
+    "GoAway",
     "HalfClosed",
     "Limits",
     "Open",
@@ -75,6 +78,7 @@ __all__ = [
     "Screenshot",
     "SessionActor",
     "SessionError",
+    "ShuttingDown",
     "Text",
     "TextMode",
     "Tick",

@@ -12,6 +12,7 @@ from nexy_stream.session.effects import (
     Effect,
     Fail,
     Finish,
+    GoAway,
     Reject,
 )
 from nexy_stream.session.errors import Code, SessionError
@@ -27,6 +28,7 @@ from nexy_stream.session.events import (
     PipelineFailed,
     PipelineFinished,
     Refuse,
+    ShuttingDown,
     Tick,
     Unreadable,
 )
@@ -79,6 +81,7 @@ class SessionActor:
         self.committed_at: float | None = None
         self.first_output_at: float | None = None
         self.ended_at: float | None = None
+        self.shutdown_at: float | None = None
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -110,6 +113,8 @@ class SessionActor:
             case PipelineFailed(message):
                 error = SessionError(Code.INTERNAL, f"the pipeline failed: {message}")
                 return self._fail(error, now, Outcome.ERROR)
+            case ShuttingDown(time_left_s):
+                return self._shutting_down(time_left_s, now)
             case Tick():
                 return self._check_deadline(now)
 
@@ -117,6 +122,8 @@ class SessionActor:
     def deadline(self) -> float:
         """When the session times out unless a frame comes first (monotonic seconds)."""
         hard = self.created_at + self.limits.max_duration_s
+        if self.shutdown_at is not None:
+            hard = min(hard, self.shutdown_at)
         if self.phase is Phase.PROCESSING:
             return hard
         return min(hard, self.last_frame_at + self.limits.idle_timeout_s)
@@ -308,9 +315,23 @@ class SessionActor:
             return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
         return None  # committed: the client only reads from now on
 
+    def _shutting_down(self, time_left_s: float, now: float) -> Effect | None:
+        if self.phase is Phase.AWAITING_OPEN:
+            error = SessionError(Code.UNAVAILABLE, "the server is shutting down")
+            return self._fail(error, now, Outcome.REFUSED)
+        if self.shutdown_at is not None:
+            return None  # told once
+        self.shutdown_at = now + time_left_s
+        return self._check_deadline(now) or GoAway(time_left_s)
+
     def _check_deadline(self, now: float) -> Fail | None:
         if now < self.deadline:
             return None
+        if self.shutdown_at is not None and now >= self.shutdown_at:
+            error = SessionError(
+                Code.UNAVAILABLE, "the server shut down before the session ended; open it again"
+            )
+            return self._fail(error, now, Outcome.ERROR)
         if now >= self.created_at + self.limits.max_duration_s:
             limit, seconds = "max_duration", self.limits.max_duration_s
             what = "the session lasted"

@@ -53,6 +53,13 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class GoAway:
+    """Tell the client the server is stopping and how long the session may still take."""
+
+    time_left_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: EndReason
     timings: Timings
@@ -65,4 +72,4 @@ class Fail:
     timings: Timings
 
 
-Effect = Accept | Ack | Dispatch | Reject | Finish | Fail
+Effect = Accept | Ack | Dispatch | Reject | GoAway | Finish | Fail

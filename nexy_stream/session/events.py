@@ -79,6 +79,13 @@ class PipelineFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ShuttingDown:
+    """The server is stopping; the session may take ``time_left_s`` more at most."""
+
+    time_left_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed; the actor checks its deadlines."""
 
@@ -95,5 +102,6 @@ Event = (
     | OutputSent
     | PipelineFinished
     | PipelineFailed
+    | ShuttingDown
     | Tick
 )

@@ -134,20 +134,28 @@ class Cancel(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("accepted", "collect_ack", "commit_accepted", "output", "end", "error")
+    __slots__ = ("accepted", "collect_ack", "commit_accepted", "output", "end", "error", "going_away")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     COLLECT_ACK_FIELD_NUMBER: _ClassVar[int]
     COMMIT_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
     accepted: Accepted
     collect_ack: CollectAck
     commit_accepted: CommitAccepted
     output: Output
     end: End
     error: Error
-    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., collect_ack: _Optional[_Union[CollectAck, _Mapping]] = ..., commit_accepted: _Optional[_Union[CommitAccepted, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., end: _Optional[_Union[End, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    going_away: GoingAway
+    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., collect_ack: _Optional[_Union[CollectAck, _Mapping]] = ..., commit_accepted: _Optional[_Union[CommitAccepted, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., end: _Optional[_Union[End, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., going_away: _Optional[_Union[GoingAway, _Mapping]] = ...) -> None: ...
+
+class GoingAway(_message.Message):
+    __slots__ = ("time_left",)
+    TIME_LEFT_FIELD_NUMBER: _ClassVar[int]
+    time_left: _duration_pb2.Duration
+    def __init__(self, time_left: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_frame_bytes", "max_text_bytes", "max_chunks", "max_screenshot_bytes", "idle_timeout", "max_duration")

@@ -18,6 +18,7 @@ __all__ = (
     "End",
     "EndReason",
     "Error",
+    "GoingAway",
     "Limits",
     "Open",
     "Output",
@@ -514,6 +515,26 @@ default_message_pool.register_message("nexy.stream.v1", "Error", Error)
 
 
 @dataclass(eq=False, repr=False)
+class GoingAway(betterproto2.Message):
+    """
+    Sent once to every live session when the server starts a graceful shutdown. The session
+    goes on: a client can still commit and read the answer within `time_left`. A session still
+    open after that ends with a fatal UNAVAILABLE error; new sessions belong on another server
+    (health checking reports NOT_SERVING from now on).
+    """
+
+    time_left: "datetime.timedelta | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    How long the session may still take.
+    """
+
+
+default_message_pool.register_message("nexy.stream.v1", "GoingAway", GoingAway)
+
+
+@dataclass(eq=False, repr=False)
 class Limits(betterproto2.Message):
     """
     The limits in force for a session, so a client can stay within them.
@@ -714,6 +735,13 @@ class ServerFrame(betterproto2.Message):
     )
     """
     A rejected frame (non-fatal) or the reason the session ended (fatal).
+    """
+
+    going_away: "GoingAway | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
+    )
+    """
+    The server is shutting down; the session has `time_left` to end.
     """
 
 
