@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy.audio import CHANNELS, SAMPLE_RATE_HZ, legacy_pcm
@@ -46,6 +47,27 @@ def chunk_seq_problem(request: pb.StreamRequest) -> SessionError | None:
         Code.INVALID_ARGUMENT,
         f"chunk_seq must be above 0 on a collect call, got {request.chunk_seq}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """What every StreamAudio call carries besides its text, checked."""
+
+    session_id: str
+    screenshot: Screenshot | None
+    screen: ScreenSize | None
+
+
+def identify(request: pb.StreamRequest, limits: Limits) -> Identified | SessionError:
+    """The call's canonical session id, screenshot and screen size, or the first problem
+    (the ids first, as the previous server checked them)."""
+    session_id = session_key(request, limits)
+    if isinstance(session_id, SessionError):
+        return session_id
+    shot = screenshot(request)
+    if isinstance(shot, SessionError):
+        return shot
+    return Identified(session_id, shot, screen(request))
 
 
 def screen(request: pb.StreamRequest) -> ScreenSize | None:

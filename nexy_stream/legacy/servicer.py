@@ -64,17 +64,16 @@ class LegacyService:
         await self._process(*dispatched, context)
 
     async def _collect(self, request: pb.StreamRequest) -> SessionError | None:
-        session_id = codec.session_key(request, self._limits)
-        if isinstance(session_id, SessionError):
-            return session_id
-        shot = codec.screenshot(request)
-        if isinstance(shot, SessionError):
-            return shot
+        call = codec.identify(request, self._limits)
+        if isinstance(call, SessionError):
+            return call
         problem = codec.chunk_seq_problem(request)
         if problem is not None:
             return problem
-        screen = codec.screen(request)
-        async with self._sessions.locked(session_id, request.hardware_id, screen) as session:
+        shot = call.screenshot
+        async with self._sessions.locked(
+            call.session_id, request.hardware_id, call.screen
+        ) as session:
             if isinstance(session, SessionError):
                 return session
             text = (
@@ -92,14 +91,11 @@ class LegacyService:
         self, request: pb.StreamRequest
     ) -> tuple[LegacySession, CommittedRequest] | SessionError:
         """Commits the session (opening it first when nothing was collected)."""
-        session_id = codec.session_key(request, self._limits)
-        if isinstance(session_id, SessionError):
-            return session_id
-        shot = codec.screenshot(request)
-        if isinstance(shot, SessionError):
-            return shot
-        screen = codec.screen(request)
-        async with self._sessions.locked(session_id, request.hardware_id, screen) as session:
+        call = codec.identify(request, self._limits)
+        if isinstance(call, SessionError):
+            return call
+        session_id, shot = call.session_id, call.screenshot
+        async with self._sessions.locked(session_id, request.hardware_id, call.screen) as session:
             if isinstance(session, SessionError):
                 return session
             if session.running is not None:
