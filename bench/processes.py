@@ -20,7 +20,7 @@ CLIENT_TIMEOUT_S = 180.0  # a hung client fails the run instead of stalling it
 
 # nexy-stream as operators run it, with limits wide enough for a long benchmark stream.
 NEXY = [
-    *(PYTHON, "-m", "nexy_stream", "serve", "--host", "127.0.0.1", "--log-level", "WARNING"),
+    *(PYTHON, "-m", "nexy_stream", "serve", "--host", "127.0.0.1", "--log-level", "ERROR"),
     *("--max-live-sessions", "20000", "--max-chunks", "100000000"),
     *("--idle-timeout", "3600", "--max-duration", "3600", "--shutdown-grace", "0"),
 ]
