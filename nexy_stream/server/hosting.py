@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import anyio
@@ -48,13 +49,16 @@ class HostedSession:
         observers: tuple[SessionObserver, ...],
         shutdown: ShutdownNotice,
     ) -> None:
-        self.actor = SessionActor(limits, anyio.current_time())
+        # The event loop's clock (what anyio.current_time reads), without anyio's layers:
+        # it is read twice per frame.
+        self._clock = asyncio.get_running_loop().time
+        self.actor = SessionActor(limits, self._clock())
         self.protocol = protocol
         self.shutdown = shutdown
         self._observers = observers
 
     def handle(self, event: Event) -> Effect | None:
-        effect = self.actor.handle(event, anyio.current_time())
+        effect = self.actor.handle(event, self._clock())
         for observer in self._observers:
             observer.step(self.actor, event, effect, self.protocol)
         return effect

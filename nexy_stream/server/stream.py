@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import grpc
 from google.protobuf.message import DecodeError
@@ -52,7 +54,9 @@ class SessionStream:
         self._pipeline = pipeline
         self._session = hosting.session(WireProtocol.STREAM)
         self._actor = self._session.actor
-        self._write_lock = anyio.Lock(fast_acquire=True)
+        # grpc allows one write in flight per call; asyncio's lock takes no checkpoint when
+        # free, which is every frame but those racing the pipeline.
+        self._write_lock = asyncio.Lock()
         self._last: Finish | Fail | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
 
