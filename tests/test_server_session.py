@@ -355,3 +355,39 @@ async def test_health_and_reflection_are_on(server, channel):
     await reflect.done_writing()
     names = {s.name for s in reply.list_services_response.service}
     assert "nexy.stream.v1.SessionService" in names
+
+
+async def test_max_duration_bounds_a_running_pipeline_after_half_close(start):
+    pipeline = GatedPipeline()  # never released: only the deadline can end it
+    server = await start(pipeline, limits=Limits(idle_timeout_s=0.1, max_duration_s=0.5))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        await session.open()
+        await session.send(commit_frame("long answer"))
+        await session.call.done_writing()  # the reader is done; the watcher is not
+        answer = await session.drain()
+    assert answer.text == "first"
+    assert answer.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert answer.details == "the session lasted 0.5s (max_duration)"
+    assert pipeline.cancelled.is_set()
+    await until_empty(server)
+
+
+async def test_deadlines_of_many_sessions_are_kept_apart(start):
+    """Sessions that keep talking outlive the idle timeout; the silent ones do not."""
+    server = await start(limits=Limits(idle_timeout_s=0.6))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        talkers = [RawSession(channel) for _ in range(5)]
+        silent = [RawSession(channel) for _ in range(5)]
+        for session in talkers + silent:
+            await session.open()
+        for seq in range(1, 13):  # 1.2 s of talking, twice the idle timeout
+            for session in talkers:
+                await session.exchange(text_frame(seq, f"word {seq}"))
+            await anyio.sleep(0.1)
+        for session in silent:
+            assert (await session.drain()).code is grpc.StatusCode.DEADLINE_EXCEEDED
+        for session in talkers:
+            await session.send(commit_frame())
+            assert (await session.drain()).text == "word 12"
+    await until_empty(server)

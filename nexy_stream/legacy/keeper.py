@@ -73,6 +73,7 @@ class LegacySessions:
         hosting: Hosting,
     ) -> None:
         self.limits = hosting.limits
+        self.deadlines = hosting.deadlines
         self._registry = registry
         self._hosting = hosting
         self._sessions: dict[str, LegacySession] = {}

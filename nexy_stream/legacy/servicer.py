@@ -17,7 +17,7 @@ from nexy_stream.legacy import codec
 from nexy_stream.legacy.keeper import LegacySession, LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
-from nexy_stream.server.drive import STATUS, run_pipeline, watch_deadline
+from nexy_stream.server.drive import STATUS, run_pipeline
 from nexy_stream.session import (
     Ack,
     Code,
@@ -138,8 +138,8 @@ class LegacyService:
         try:
             with running:
                 async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(pipeline)
-                    tasks.start_soon(watch_deadline, session.hosted, apply)
+                    with self._sessions.deadlines.watching(session.hosted, apply, tasks):
+                        await pipeline()
         except anyio.get_cancelled_exc_class():
             session.hosted.handle(Disconnected())
             raise  # swallowing it leaks the call in grpcio

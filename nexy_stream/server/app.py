@@ -73,8 +73,9 @@ class RunningServer:
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
-        self.hosting.shutdown.announce(grace)
+        self.hosting.deadlines.announce_shutdown(grace)
         await self.server.stop(grace + _LAST_WORDS_S)
+        await self.hosting.deadlines.aclose()
         await self.legacy.aclose()
         await self.ops.stop()
 
@@ -121,6 +122,7 @@ async def start_server(
         await ops.stop()
         raise
     legacy.start()
+    hosting.deadlines.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, registry, health_servicer, config, ops, legacy, hosting)

@@ -1,7 +1,8 @@
 """The steps every transport takes with a hosted actor, whatever its wire protocol.
 
-The v1 stream and the legacy endpoint both run the pipeline and watch the session's
-deadline the same way; only how an output or a verdict reaches the client differs.
+The v1 stream and the legacy endpoint both run the pipeline the same way (and have their
+deadlines watched by :class:`nexy_stream.server.deadlines.Deadlines`); only how an output
+or a verdict reaches the client differs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
-import anyio
 import grpc
 
 from nexy_stream.pipeline import Output, Pipeline
@@ -22,16 +22,12 @@ from nexy_stream.session import (
     OutputSent,
     PipelineFailed,
     PipelineFinished,
-    ShuttingDown,
-    Tick,
 )
 
 logger = logging.getLogger(__name__)
 
 STATUS = {code.value[0]: code for code in grpc.StatusCode}
 """gRPC status codes by wire number (the numbers :class:`nexy_stream.session.Code` uses)."""
-
-Apply = Callable[[Effect | None], Awaitable[None]]
 
 
 async def run_pipeline(
@@ -63,20 +59,3 @@ async def run_pipeline(
                 return session.handle(Disconnected())
             session.handle(OutputSent())
     return session.handle(PipelineFinished())
-
-
-async def watch_deadline(session: HostedSession, apply: Apply) -> None:
-    """Tells the actor when its deadline passes, and once when the server starts shutting
-    down; runs until cancelled. One task does both: an idle session costs one task less."""
-    announced = False
-    while True:
-        time_left: float | None = None
-        with anyio.CancelScope(deadline=session.actor.deadline):
-            if announced:
-                await anyio.sleep_forever()
-            time_left = await session.shutdown.wait()
-        if time_left is not None and not announced:
-            announced = True
-            await apply(session.handle(ShuttingDown(time_left)))
-        else:
-            await apply(session.handle(Tick()))

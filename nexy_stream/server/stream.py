@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
-from nexy_stream.server.drive import STATUS, run_pipeline, watch_deadline
+from nexy_stream.server.drive import STATUS, run_pipeline
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.registry import SessionRegistry
@@ -36,10 +36,11 @@ from nexy_stream.session import (
 class SessionStream:
     """Reads frames into the actor and carries out its effects.
 
-    Three tasks share one task group: the frame reader, the deadline watch and, after
-    commit, the pipeline. A terminal effect cancels the group, so nothing of the session
-    runs once its last frame is written; a vanished client cancels the handler, which
-    cancels the group the same way.
+    The frame reader runs in the handler's own task, inside a task group that holds, after
+    commit, the pipeline, and any deadline or shutdown notice the server's one deadline
+    watcher delivers; an idle session has no task of its own. A terminal effect cancels the
+    group, so nothing of the session runs once its last frame is written; a vanished client
+    cancels the handler, which cancels the group the same way.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class SessionStream:
         self._registry = registry
         self._pipeline = pipeline
         self._session = hosting.session(WireProtocol.STREAM)
+        self._deadlines = hosting.deadlines
         self._actor = self._session.actor
         # grpc allows one write in flight per call; asyncio's lock takes no checkpoint when
         # free, which is every frame but those racing the pipeline.
@@ -64,8 +66,11 @@ class SessionStream:
         try:
             async with anyio.create_task_group() as tasks:
                 self._tasks = tasks
-                tasks.start_soon(self._read_frames)
-                tasks.start_soon(watch_deadline, self._session, self._apply)
+                with self._deadlines.watching(self._session, self._apply, tasks):
+                    await self._read_frames()
+                    # The client only reads now; a terminal effect (the pipeline's end, a
+                    # deadline) cancels this wait like everything else of the session.
+                    await anyio.sleep_forever()
         except anyio.get_cancelled_exc_class():
             # The client went away (or the server stopped): clean up and let it propagate,
             # swallowing it leaks the call in grpcio.
