@@ -100,7 +100,9 @@ class SessionStream:
         return codec.decode(frame) or Unreadable("the frame has no kind set")
 
     async def _apply(self, effect: Effect | None) -> None:
-        match effect:
+        match effect:  # the most frequent first: one ack per collect frame
+            case Ack():
+                await self._write(codec.ack(effect))
             case None:
                 return
             case Accept():
@@ -109,8 +111,6 @@ class SessionStream:
                     await self._apply(self._handle(Refuse(refusal)))
                     return
                 await self._write(codec.accepted(effect))
-            case Ack():
-                await self._write(codec.ack(effect))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
             case GoAway():

@@ -154,11 +154,11 @@ class SessionActor:
                 Code.FAILED_PRECONDITION, f"the first frame must be open, got {kind}"
             )
             return self._fail(error, now, Outcome.REFUSED)
-        match event:
-            case Open():
-                return Reject(SessionError(Code.FAILED_PRECONDITION, "the session is already open"))
+        match event:  # the most frequent first
             case Collect():
                 return self._collect(event)
+            case Open():
+                return Reject(SessionError(Code.FAILED_PRECONDITION, "the session is already open"))
             case Commit():
                 return self._commit(event, now)
             case Cancel():
