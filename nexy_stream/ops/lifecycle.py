@@ -44,11 +44,13 @@ class ChangeKind(Enum):
     ENDED = "ended"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Change:
     """One lifecycle change of one session, with the figures it had at that moment.
 
-    Built from the actor at once: the actor goes on changing, a change does not.
+    Built from the actor at once: the actor goes on changing, a change does not (nothing
+    writes to one). Not frozen: one is built for every collect frame, and a frozen
+    dataclass's ``__init__`` costs four times as much.
     ``timings`` is set from commit on (``collect`` is then final); ``collect`` only for
     COLLECTED; ``error`` for a rejected frame or a failed session.
     """
