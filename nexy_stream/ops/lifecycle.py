@@ -106,20 +106,25 @@ class LifecycleObserver:
     def _change(
         self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
     ) -> Change | None:
+        if type(effect) is Ack:  # one per collect frame: built without the general path
+            return Change(
+                ChangeKind.COLLECTED,
+                actor.session_id,
+                actor.device_id,
+                protocol,
+                time.time(),
+                actor.applied_chunks,
+                actor.output_frames,
+                actor.text_bytes,
+                None,
+                effect.chunk_seq,
+                effect.result,
+                error=effect.error,
+            )
         match effect:
             case Accept():
                 self._on_open(actor, protocol)
                 return _change(ChangeKind.OPENED, actor, protocol, client=actor.client)
-            case Ack(chunk_seq=seq, result=result, error=error):
-                return _change(
-                    ChangeKind.COLLECTED,
-                    actor,
-                    protocol,
-                    chunk_seq=seq,
-                    collect=result,
-                    buffered_text_bytes=actor.text_bytes,
-                    error=error,
-                )
             case Dispatch(request=request):
                 return _change(
                     ChangeKind.COMMITTED,
