@@ -86,6 +86,9 @@ class SessionActor:
     # -- the one entry point -------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> Effect | None:
+        if type(event) is Collect and self.phase is Phase.COLLECTING:  # most events are
+            self.last_frame_at = now
+            return self._collect(event)
         if self.phase is Phase.ENDED:
             return None
         match event:
