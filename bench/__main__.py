@@ -21,7 +21,7 @@ import psutil
 from bench.processes import BARE, NEXY, client, idle_session_bytes, server
 
 RESULTS = Path(__file__).with_name("results.json")
-ROUNDS = 5
+ROUNDS = 7
 FRAME_ARGS = ("--streams", "16", "--warmup", "1", "--seconds", "4")
 LATENCY_LEVELS = {1: 200, 100: 5, 1000: 2}  # concurrent sessions: utterances each
 IDLE_COUNTS = [1000, 10000]
