@@ -106,19 +106,14 @@ class LifecycleObserver:
     def _change(
         self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
     ) -> Change | None:
-        if type(effect) is Ack:  # one per collect frame: built without the general path
-            return Change(
+        if type(effect) is Ack:  # one per collect frame: first, before the general match
+            return _change(
                 ChangeKind.COLLECTED,
-                actor.session_id,
-                actor.device_id,
+                actor,
                 protocol,
-                time.time(),
-                actor.applied_chunks,
-                actor.output_frames,
-                actor.text_bytes,
-                None,
-                effect.chunk_seq,
-                effect.result,
+                chunk_seq=effect.chunk_seq,
+                collect=effect.result,
+                buffered_text_bytes=actor.text_bytes,
                 error=effect.error,
             )
         match effect:
