@@ -87,9 +87,6 @@ class Deadlines:
         for entry in list(self._watched):
             entry.tasks.start_soon(self._deliver, entry, ShuttingDown(time_left_s))
 
-    def __len__(self) -> int:
-        return len(self._watched)
-
     def _push(self, entry: _Watched) -> None:
         at = entry.session.actor.deadline
         heapq.heappush(self._heap, (at, next(self._order), entry))
