@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import grpc
@@ -16,9 +17,29 @@ from nexy_stream.session import Limits
 StartServer = Callable[..., Awaitable[RunningServer]]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"  # grpc.aio runs under anyio's asyncio backend only
+
+
+@pytest.fixture(scope="session")
+async def one_event_loop(anyio_backend: str) -> AsyncIterator[None]:
+    """Holds anyio's test runner, so every async test runs on one event loop.
+
+    grpc.aio delivers each completion to the loop that started the operation. When a test's
+    loop closes while an abandoned call is still being torn down, the late completion is
+    handed to a closed loop and raises "Event loop is closed" inside whichever test runs
+    next. One loop for the whole session leaves no closed loop to hand it to.
+    """
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _async_tests_share_one_loop(request: pytest.FixtureRequest) -> None:
+    # Only async tests: pulling anyio's parametrized backend fixture into a synchronous
+    # hypothesis state machine's closure breaks hypothesis's pytest plugin.
+    if inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("one_event_loop")
 
 
 @pytest.fixture
@@ -54,10 +75,11 @@ async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
         yield opened
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def threaded_server() -> Iterator[RunningServer]:
     """The real server on an event loop thread of its own, for synchronous tests (the sync
-    client, CLI commands that run their own loop)."""
+    client, CLI commands that run their own loop). One for the session: its loop then
+    outlives every call made to it (see `one_event_loop`)."""
     with start_blocking_portal(backend="asyncio") as portal:
         settings = ServerConfig(host="127.0.0.1", port=0)
         running = portal.call(start_server, settings, EchoPipeline())
