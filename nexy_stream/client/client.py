@@ -14,6 +14,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
+from nexy_stream.client.channel import open_channel
 from nexy_stream.client.errors import ProtocolUsageError
 from nexy_stream.client.session import Call, Session, open_session
 from nexy_stream.session import ClientInfo, Open, ScreenSize
@@ -67,12 +68,7 @@ class Client:
         self._channel: grpc.aio.Channel | None = None
 
     async def __aenter__(self) -> Self:
-        if self._credentials is None:
-            self._channel = grpc.aio.insecure_channel(self.target, self._channel_options)
-        else:
-            self._channel = grpc.aio.secure_channel(
-                self.target, self._credentials, self._channel_options
-            )
+        self._channel = open_channel(self.target, self._credentials, self._channel_options)
         return self
 
     async def __aexit__(

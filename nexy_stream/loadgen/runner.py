@@ -14,6 +14,7 @@ import anyio
 import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+from nexy_stream.client.channel import open_channel
 from nexy_stream.loadgen.driver import SessionRecord, drive
 from nexy_stream.loadgen.stats import latency_ms
 from nexy_stream.loadgen.utterances import REALISTIC, Profile, build_utterance
@@ -93,12 +94,6 @@ class LoadReport:
         }
 
 
-def open_channel(plan: LoadPlan) -> grpc.aio.Channel:
-    if plan.credentials is None:
-        return grpc.aio.insecure_channel(plan.target)
-    return grpc.aio.secure_channel(plan.target, plan.credentials)
-
-
 async def run_load(
     plan: LoadPlan, progress: Callable[[LoadTally, float], None] | None = None
 ) -> LoadReport:
@@ -126,7 +121,7 @@ async def run_load(
             await anyio.sleep(0.5)
             show(tally, time.perf_counter() - began)
 
-    async with open_channel(plan) as channel:
+    async with open_channel(plan.target, plan.credentials) as channel:
         stub = rpc.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated
         async with anyio.create_task_group() as outer:
             if progress is not None:
