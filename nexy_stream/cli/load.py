@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import anyio
-import grpc
 
+from nexy_stream.cli.connection import add_connection_options, channel_credentials
 from nexy_stream.loadgen import REALISTIC, LoadPlan, LoadReport, LoadTally, run_load
 
 
@@ -22,7 +21,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "and time, and reports throughput, commit-to-first-output latency, status codes and "
         "whether every invariant held. Exits 1 when one did not.",
     )
-    load.add_argument("--target", required=True, help="server address, HOST:PORT")
+    add_connection_options(load, "the server's address, HOST:PORT")
     load.add_argument("--sessions", type=int, default=100, help="sessions at most")
     load.add_argument("--concurrency", type=int, default=10, help="sessions at once")
     load.add_argument("--duration", type=float, default=30.0, help="seconds to start sessions for")
@@ -39,8 +38,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="scales the pauses between interim results (1: real time, 0: none)",
     )
     load.add_argument("--seed", type=int, default=0, help="the same seed plays the same utterances")
-    load.add_argument("--tls", action="store_true", help="use TLS (system roots unless --ca)")
-    load.add_argument("--ca", type=Path, help="PEM file of the CA that signed the server")
     load.add_argument("--json", action="store_true", help="print the report as JSON")
     load.set_defaults(run=run)
 
@@ -78,10 +75,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for flag in ("sessions", "concurrency", "duration", "drain"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag} must be positive, got {getattr(args, flag)}")
-    credentials = None
-    if args.tls or args.ca:
-        root = args.ca.read_bytes() if args.ca else None
-        credentials = grpc.ssl_channel_credentials(root_certificates=root)
     plan = LoadPlan(
         target=args.target,
         sessions=args.sessions,
@@ -91,7 +84,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         pace=max(args.pace, 0.0),
         seed=args.seed,
         profile=REALISTIC,
-        credentials=credentials,
+        credentials=channel_credentials(args, parser),
     )
     report = anyio.run(run_load, plan, _show_progress, backend="asyncio")
     sys.stderr.write("\n")

@@ -49,7 +49,8 @@ def endpoints(running: RunningServer) -> list[str]:
     """Where the admin feed and the metrics are, for the start-up log."""
     ops = running.ops
     admin = ops.admin_target or f"{running.target} (the public port)"
-    lines = [f"admin feed (nexy-stream tail --target ...) on {admin}"]
+    security = "plaintext" if running.config.tls is None else "TLS"
+    lines = [f"admin feed (nexy-stream tail --target ...) on {admin}, {security}"]
     if ops.metrics_port is not None:
         host = ops.config.metrics_host
         host = f"[{host}]" if ":" in host else host

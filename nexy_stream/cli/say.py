@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 import anyio
+import grpc
 
+from nexy_stream.cli.connection import add_connection_options, channel_credentials
 from nexy_stream.cli.options import env_option
 from nexy_stream.client import (
     AudioChunk,
@@ -32,7 +34,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "say", help="play an utterance against a server and print its answer with timings"
     )
     say.add_argument("utterance", help='what the user says, e.g. "what is on my screen"')
-    env_option(say, "--target", str, "127.0.0.1:50051", "the server's address")
+    add_connection_options(say, "the server's address")
     env_option(say, "--device-id", str, f"say-{platform.node() or 'cli'}", "the device id")
     say.add_argument("--screenshot", type=Path, help="an image file sent early in the utterance")
     say.add_argument(
@@ -79,10 +81,13 @@ def report(ended: Ended, audio_s: float, session: Session, out: TextIO) -> None:
     )
 
 
-async def say(args: argparse.Namespace, out: TextIO) -> None:
+async def say(
+    args: argparse.Namespace, credentials: grpc.ChannelCredentials | None, out: TextIO
+) -> None:
     words = args.utterance.split()
     shot = _image(args.screenshot) if args.screenshot else None
-    async with Client(args.target) as client, client.session(device_id=args.device_id) as s:
+    client = Client(args.target, credentials=credentials)
+    async with client, client.session(device_id=args.device_id) as s:
         for count in range(1, len(words) + 1) if args.interims else ():
             await s.interim(" ".join(words[:count]))
             if count == 1 and shot is not None:
@@ -107,7 +112,7 @@ async def say(args: argparse.Namespace, out: TextIO) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
-        anyio.run(say, args, sys.stdout, backend="asyncio")
+        anyio.run(say, args, channel_credentials(args, parser), sys.stdout, backend="asyncio")
     except (NexyError, OSError, ValueError) as exc:
         print(f"nexy-stream say: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,8 @@ import grpc
 from google.protobuf import json_format
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
-from nexy_stream.cli.options import env_option
+from nexy_stream.cli.connection import add_connection_options, channel_credentials
+from nexy_stream.client.channel import open_channel
 from nexy_stream.ops.admin import WATCH_METHOD
 from nexy_stream.ops.board import Board
 from nexy_stream.ops.wire import OUTCOMES
@@ -24,12 +25,8 @@ REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear screen
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tail = commands.add_parser("tail", help="follow the live sessions of a running server")
-    env_option(
-        tail,
-        "--target",
-        str,
-        "127.0.0.1:50051",
-        "the server's admin address: its public one unless it runs with --admin-port",
+    add_connection_options(
+        tail, "the server's admin address: its public one unless it runs with --admin-port"
     )
     tail.add_argument(
         "--json", action="store_true", help="print one JSON object per feed event (for jq)"
@@ -85,10 +82,12 @@ class Printer:
         self._out.flush()
 
 
-async def follow(args: argparse.Namespace, out: TextIO) -> int:
+async def follow(
+    args: argparse.Namespace, credentials: grpc.ChannelCredentials | None, out: TextIO
+) -> int:
     """Prints the feed until --count or --duration is reached (0) or the feed is lost (1)."""
     printer = Printer(out, args.json, args.target)
-    async with grpc.aio.insecure_channel(args.target) as channel:
+    async with open_channel(args.target, credentials) as channel:
         watch = channel.unary_stream(
             WATCH_METHOD,
             request_serializer=apb.WatchRequest.SerializeToString,
@@ -131,6 +130,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.interval <= 0 or (args.count is not None and args.count <= 0):
         parser.error("--interval and --count must be positive")
     try:
-        return anyio.run(follow, args, sys.stdout, backend="asyncio")
+        credentials = channel_credentials(args, parser)
+        return anyio.run(follow, args, credentials, sys.stdout, backend="asyncio")
     except KeyboardInterrupt:
         return 0

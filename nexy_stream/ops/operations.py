@@ -54,26 +54,35 @@ class Operations:
             return None
         return address(self.config.admin_host, self.admin_port)
 
-    async def start(self) -> None:
+    async def start(self, credentials: grpc.ServerCredentials | None = None) -> None:
+        """Opens the endpoints of their own; the admin server with ``credentials`` (the public
+        port's TLS) when given, so the feed is no less protected than the sessions it shows.
+        """
         try:
             if self.metrics is not None and self.config.metrics_port is not None:
                 self._metrics_endpoint = MetricsEndpoint.start(
                     self.metrics.registry, self.config.metrics_host, self.config.metrics_port
                 )
             if self.config.admin_port is not None:
-                await self._start_admin_server(self.config.admin_host, self.config.admin_port)
+                await self._start_admin_server(
+                    address(self.config.admin_host, self.config.admin_port), credentials
+                )
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_admin_server(self, host: str, port: int) -> None:
+    async def _start_admin_server(
+        self, wanted: str, credentials: grpc.ServerCredentials | None
+    ) -> None:
         server = grpc.aio.server()
         self._admin_server = server
         server.add_generic_rpc_handlers([self.admin.handler()])
         reflection.enable_server_reflection([ADMIN_SERVICE, reflection.SERVICE_NAME], server)
-        wanted = address(host, port)
         try:
-            self.admin_port = server.add_insecure_port(wanted)
+            if credentials is None:
+                self.admin_port = server.add_insecure_port(wanted)
+            else:
+                self.admin_port = server.add_secure_port(wanted, credentials)
         except RuntimeError as exc:  # grpcio raises rather than returning 0 on some versions
             raise OSError(f"cannot listen on {wanted} (admin): {exc}") from exc
         if self.admin_port == 0:

@@ -109,13 +109,14 @@ async def start_server(
         ],
         server,
     )
-    if config.tls is None:
+    credentials = config.tls.credentials() if config.tls is not None else None
+    if credentials is None:
         port = server.add_insecure_port(config.address)
     else:
-        port = server.add_secure_port(config.address, config.tls.credentials())
+        port = server.add_secure_port(config.address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {config.address}")
-    await ops.start()
+    await ops.start(credentials)
     try:
         await server.start()
     except BaseException:
