@@ -9,6 +9,7 @@ import anyio
 import grpc
 import pytest
 
+from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.pipeline import EchoPipeline, Output
 from nexy_stream.server import RunningServer
 from nexy_stream.session import CommittedRequest, Limits
@@ -21,6 +22,7 @@ from tests.legacy_wire import (
     assert_answered,
     assert_collect_ok,
     assert_refused,
+    drain,
     new_session_id,
     settled,
     webp,
@@ -270,6 +272,24 @@ async def test_malformed_collect_is_refused(legacy, fields, code, named):
     fields.setdefault("chunk_seq", 1)
     request = legacy.request(new_session_id(), phase=1, **fields)
     assert_refused(await legacy.call(request), code, named)
+
+
+async def test_an_undecodable_request_is_invalid_argument_and_the_server_serves_on(legacy, channel):
+    garbage = b"\xff\xff\xff"  # a field tag with no end: no StreamRequest decodes from it
+    stream_audio = channel.unary_stream(
+        "/streaming.StreamingService/StreamAudio",
+        response_deserializer=pb.StreamResponse.FromString,
+    )
+    refused = await drain(stream_audio(garbage))
+    assert_refused(refused, grpc.StatusCode.INVALID_ARGUMENT, "not a valid streaming.StreamRequest")
+
+    interrupt = channel.unary_unary("/streaming.StreamingService/InterruptSession")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await interrupt(garbage)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid streaming.InterruptRequest" in (raised.value.details() or "")
+
+    assert_answered(await legacy.commit(new_session_id(), "still here"), "still here")
 
 
 async def test_a_session_is_held_by_one_hardware_id(legacy):

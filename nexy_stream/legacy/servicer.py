@@ -7,10 +7,11 @@ the old shape. Every buffer rule is the actor's; this module only translates.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
@@ -37,7 +38,8 @@ from nexy_stream.session.ids import device_problem
 
 LEGACY_SERVICE = pb.DESCRIPTOR.services_by_name["StreamingService"].full_name
 
-Context = grpc.aio.ServicerContext[pb.StreamRequest, pb.StreamResponse]
+Context = grpc.aio.ServicerContext[bytes, pb.StreamResponse]
+M = TypeVar("M", bound=Message)
 
 
 class LegacyService:
@@ -48,7 +50,11 @@ class LegacyService:
 
     # -- StreamAudio ---------------------------------------------------------------------
 
-    async def stream_audio(self, request: pb.StreamRequest, context: Context) -> None:
+    async def stream_audio(self, raw: bytes, context: Context) -> None:
+        request = _decoded(pb.StreamRequest, raw)
+        if isinstance(request, SessionError):
+            await self._refuse(context, request)
+            return
         if request.phase == pb.REQUEST_PHASE_COLLECT:
             problem = await self._collect(request)
             if problem is not None:
@@ -165,8 +171,13 @@ class LegacyService:
     # -- InterruptSession ----------------------------------------------------------------
 
     async def interrupt_session(
-        self, request: pb.InterruptRequest, _context: object
+        self, raw: bytes, context: grpc.aio.ServicerContext[bytes, pb.InterruptResponse]
     ) -> pb.InterruptResponse:
+        request = _decoded(pb.InterruptRequest, raw)
+        if isinstance(request, SessionError):
+            context.set_code(STATUS[int(request.code)])
+            context.set_details(request.message)
+            return pb.InterruptResponse(success=False, message=request.message)
         problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
             return pb.InterruptResponse(success=False, message=problem.message)
@@ -177,6 +188,16 @@ class LegacyService:
             else "nothing was running for this hardware_id"
         )
         return pb.InterruptResponse(success=True, interrupted_sessions=stopped, message=message)
+
+
+def _decoded(kind: type[M], raw: bytes) -> M | SessionError:
+    """The request, or INVALID_ARGUMENT naming its type: requests are decoded here, not by
+    grpcio, whose own failure would be an INTERNAL status with no in-band answer."""
+    try:
+        return kind.FromString(raw)
+    except DecodeError:
+        name = kind.DESCRIPTOR.full_name
+        return SessionError(Code.INVALID_ARGUMENT, f"the request is not a valid {name}")
 
 
 def _error_of(effect: Effect | None) -> SessionError:
@@ -195,12 +216,12 @@ def legacy_service(
         {
             "StreamAudio": grpc.unary_stream_rpc_method_handler(
                 service.stream_audio,
-                request_deserializer=pb.StreamRequest.FromString,
+                request_deserializer=None,  # bytes: decoded by the handler
                 response_serializer=pb.StreamResponse.SerializeToString,
             ),
             "InterruptSession": grpc.unary_unary_rpc_method_handler(
                 service.interrupt_session,
-                request_deserializer=pb.InterruptRequest.FromString,
+                request_deserializer=None,
                 response_serializer=pb.InterruptResponse.SerializeToString,
             ),
         },
