@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import anyio
 
-from nexy_stream.pipeline import EchoPipeline, Output, TextOutput
+from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
 from nexy_stream.session import CommittedRequest
 
 
@@ -51,3 +51,22 @@ class FailingPipeline:
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         yield TextOutput("partial")
         raise RuntimeError("upstream model unavailable")
+
+
+class FloodPipeline:
+    """A long spoken answer: ``chunks`` audio pieces of ``chunk_bytes`` each, as fast as the
+    server can send them; ``produced`` counts the pieces handed to the server so far."""
+
+    def __init__(self, chunks: int, chunk_bytes: int) -> None:
+        self.chunks = chunks
+        self.chunk_bytes = chunk_bytes
+        self.produced = 0
+
+    def piece(self, index: int) -> bytes:
+        """The ``index``-th piece: its own content, so a lost or reordered piece shows."""
+        return index.to_bytes(4, "big") * (self.chunk_bytes // 4)
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        for index in range(self.chunks):
+            self.produced += 1
+            yield AudioOutput(self.piece(index), sample_rate_hz=24_000, channels=1)

@@ -39,6 +39,12 @@ class Client:
     every session (e.g. an authorization header). ``open_timeout`` bounds connecting plus
     the server's answer to ``open``; ``deadline`` (seconds, optional) bounds a whole
     session; ``close_timeout`` bounds how long a cancel waits for the server's last frame.
+
+    ``output_budget`` bounds the answer a session holds unread (text and audio bytes): once
+    reached, the session stops reading the stream until the application reads events, and
+    flow control makes the server's pipeline wait, so a slow reader (e.g. one playing the
+    audio in real time) costs neither memory nor a runaway pipeline. A single piece larger
+    than the budget is still delivered; other events are never held back by it.
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class Client:
         open_timeout: float = 10.0,
         deadline: float | None = None,
         close_timeout: float = 5.0,
+        output_budget: int = 4 * 1024 * 1024,
         client_info: ClientInfo | None = None,
         channel_options: Sequence[tuple[str, Any]] = (),
     ) -> None:
@@ -63,6 +70,9 @@ class Client:
         self._open_timeout = open_timeout
         self._deadline = deadline
         self._close_timeout = close_timeout
+        if output_budget < 1:
+            raise ValueError(f"output_budget must be at least 1 byte, got {output_budget}")
+        self._output_budget = output_budget
         self._client_info = client_info or default_client_info()
         self._channel_options = list(channel_options)
         self._channel: grpc.aio.Channel | None = None
@@ -118,4 +128,6 @@ class Client:
             client=client_info or self._client_info,
             screen=None if screen is None else ScreenSize(*screen),
         )
-        return open_session(start_call, opening, self._open_timeout, self._close_timeout)
+        return open_session(
+            start_call, opening, self._open_timeout, self._close_timeout, self._output_budget
+        )

@@ -37,22 +37,60 @@ from nexy_stream.session import (
 Call: TypeAlias = "grpc.aio.StreamStreamCall[wire.ClientFrame, wire.ServerFrame]"
 
 
-class _Inbox:
-    """The answer as received, until the application reads it: a FIFO the reader task
-    fills without ever waiting, so a cancel is never stuck behind unread output."""
+def _payload_bytes(item: Event | NexyError) -> int:
+    """What a piece of the answer weighs against the output budget; other events weigh 0."""
+    if isinstance(item, AudioChunk):
+        return len(item.data)
+    if isinstance(item, TextChunk):
+        return len(item.text.encode())
+    return 0
 
-    def __init__(self) -> None:
+
+class _Inbox:
+    """The answer as received, until the application reads it.
+
+    Pieces (text and audio) held here count against a byte budget, and the reader waits for
+    ``room()`` before it reads the next frame: an application that reads slowly leaves the
+    frames in the stream, so HTTP/2 flow control holds the server's pipeline back instead of
+    this buffer growing. Other events weigh nothing, so they are never held back by it. Once
+    discarding (cancelled or failed) pieces are dropped and there is always room, so a
+    cancel is never stuck behind unread output.
+    """
+
+    def __init__(self, budget: int) -> None:
         self._items: deque[Event | NexyError] = deque()
+        self._budget = budget
+        self._held = 0
+        self._discarding = False
         self._arrived = anyio.Event()
+        self._freed = anyio.Event()
         self._closed = False
 
     def put(self, item: Event | NexyError) -> None:
+        if self._discarding and isinstance(item, TextChunk | AudioChunk):
+            return
+        self._held += _payload_bytes(item)
         self._items.append(item)
         self._arrived.set()
+
+    def discard(self) -> None:
+        """Drops the pieces not read yet and every later one: after a cancel or an error
+        they are stale."""
+        self._discarding = True
+        self._items = deque(i for i in self._items if not isinstance(i, TextChunk | AudioChunk))
+        self._held = 0
+        self._freed.set()
 
     def close(self) -> None:
         self._closed = True
         self._arrived.set()
+
+    async def room(self) -> None:
+        """Returns once the pieces held weigh less than the budget, so the next piece is read
+        whatever its size: one heavier than the whole budget still comes through."""
+        while self._held >= self._budget:
+            await self._freed.wait()
+            self._freed = anyio.Event()
 
     async def get(self) -> Event | NexyError | None:
         """The next item; ``None`` once closed and empty."""
@@ -61,7 +99,11 @@ class _Inbox:
                 return None
             await self._arrived.wait()
             self._arrived = anyio.Event()
-        return self._items.popleft()
+        item = self._items.popleft()
+        if weight := _payload_bytes(item):
+            self._held -= weight
+            self._freed.set()
+        return item
 
 
 class Session:
@@ -71,7 +113,10 @@ class Session:
     :class:`~nexy_stream.client.outbox.Outbox`, so ``interim``, ``screenshot`` and ``commit``
     never wait for the network: under flow-control pressure pending interims are conflated
     (the rule is documented in ``outbox.py``). The answer comes from ``events()`` (or
-    ``async for event in session``) and is buffered in memory until read.
+    ``async for event in session``) and is held in memory until read, up to the client's
+    ``output_budget`` of text and audio bytes: beyond it the session stops reading the
+    stream, so HTTP/2 flow control makes the server's pipeline wait for the application.
+    After ``cancel()`` or an error, unread text and audio are dropped, never waited for.
 
     Any server error (a fatal ``error`` frame, a rejected frame, a broken stream) fails the
     session: ``events()`` raises it after the events that preceded it, and so does every
@@ -79,16 +124,15 @@ class Session:
     would not match what the application sent.
     """
 
-    def __init__(self, call: Call, close_timeout: float) -> None:
+    def __init__(self, call: Call, close_timeout: float, output_budget: int) -> None:
         self._call = call
         self._close_timeout = close_timeout
         self.stats = SessionStats()
         self._outbox = Outbox(self.stats)
         self._wakeup = anyio.Event()
-        self._inbox = _Inbox()
+        self._inbox = _Inbox(output_budget)
         self._finished = anyio.Event()
         self._io = anyio.CancelScope()
-        self._discarding = False  # after cancel or an error, output is stale
         self._opened_at = anyio.current_time()
         self._committed_at: float | None = None
         self._first_output_at: float | None = None
@@ -140,7 +184,7 @@ class Session:
         """
         if not self._finished.is_set():
             self._outbox.add_cancel(reason)
-            self._discarding = True
+            self._inbox.discard()
             self._wakeup.set()
             with anyio.move_on_after(self._close_timeout):
                 await self._finished.wait()
@@ -155,13 +199,12 @@ class Session:
 
     async def next_event(self) -> Event | None:
         """The next event of the answer, ``None`` after the last; raises as ``events()``."""
-        while (item := await self._inbox.get()) is not None:
-            if isinstance(item, NexyError):
-                raise item
-            if not (self._discarding and isinstance(item, TextChunk | AudioChunk)):
-                return item
-        self._raise_error()
-        return None
+        item = await self._inbox.get()
+        if isinstance(item, NexyError):
+            raise item
+        if item is None:
+            self._raise_error()
+        return item
 
     def __aiter__(self) -> AsyncGenerator[Event, None]:
         return self.events()
@@ -180,7 +223,7 @@ class Session:
         """Records the session's first error; later ones are consequences of it."""
         if self.error is None:
             self.error = error
-            self._discarding = True
+            self._inbox.discard()
             self._inbox.put(error)
 
     async def _open(self, opening: Open, wait_s: float) -> None:
@@ -244,6 +287,7 @@ class Session:
     async def _read_frames(self) -> None:
         try:
             while not self._finished.is_set():
+                await self._inbox.room()
                 try:
                     message = await self._read()
                 except grpc.aio.AioRpcError as exc:
@@ -272,7 +316,7 @@ class Session:
             if self._first_output_at is None:
                 self._first_output_at = anyio.current_time()
             piece = frames.output(message.output)
-            if piece is not None and not self._discarding:
+            if piece is not None:
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
             self._inbox.put(frames.committed(message.commit_accepted))
@@ -316,7 +360,11 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    start_call: Callable[[], Call], opening: Open, open_timeout: float, close_timeout: float
+    start_call: Callable[[], Call],
+    opening: Open,
+    open_timeout: float,
+    close_timeout: float,
+    output_budget: int,
 ) -> AsyncIterator[Session]:
     """Opens a session on a new call and owns its tasks: leaving cancels whatever remains.
 
@@ -325,7 +373,7 @@ async def open_session(
     tasks never raise).
     """
     call = start_call()
-    session = Session(call, close_timeout)
+    session = Session(call, close_timeout, output_budget)
     try:
         await session._open(opening, open_timeout)
     except BaseException:
