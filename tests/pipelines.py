@@ -66,6 +66,17 @@ class FloodPipeline:
         """The ``index``-th piece: its own content, so a lost or reordered piece shows."""
         return index.to_bytes(4, "big") * (self.chunk_bytes // 4)
 
+    async def held_back(self) -> int:
+        """Waits until production stops (held back by a client that does not read, or
+        done); returns how many pieces were produced. Bounded, so a pipeline that never
+        stops fails the test instead of hanging it."""
+        with anyio.fail_after(20):
+            while True:
+                before = self.produced
+                await anyio.sleep(0.2)
+                if self.produced == before > 0:
+                    return before
+
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         for index in range(self.chunks):
             self.produced += 1

@@ -21,17 +21,6 @@ BUDGET = 256 * 1024
 CHUNKS, CHUNK_BYTES = 1024, 32 * 1024
 
 
-async def held_back(pipeline: FloodPipeline) -> int:
-    """Waits until the pipeline stops producing (held back, or done); returns how many pieces
-    it produced. Bounded, so a pipeline that never stops fails the test instead of hanging."""
-    with anyio.fail_after(20):
-        while True:
-            before = pipeline.produced
-            await anyio.sleep(0.2)
-            if pipeline.produced == before > 0:
-                return before
-
-
 def assert_complete(events: list[Event], pipeline: FloodPipeline) -> None:
     """The whole answer, in order: every piece once, with its own content."""
     committed, *pieces, ended = events
@@ -53,7 +42,7 @@ async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: 
         client.session(device_id="mac-1") as s,
     ):
         await s.commit("tell me a long story")
-        assert await held_back(pipeline) < CHUNKS // 2
+        assert await pipeline.held_back() < CHUNKS // 2
         with anyio.fail_after(20):
             events = [event async for event in s]
     assert_complete(events, pipeline)
@@ -67,7 +56,7 @@ async def test_cancel_is_not_stuck_behind_a_full_budget(start: StartServer):
         client.session(device_id="mac-1") as s,
     ):
         await s.commit("tell me a long story")
-        assert await held_back(pipeline) < CHUNKS // 2
+        assert await pipeline.held_back() < CHUNKS // 2
         with anyio.fail_after(10):
             ended = await s.cancel("the user interrupted")
         assert ended is not None and ended.reason is EndReason.CANCELLED
@@ -100,7 +89,7 @@ async def test_the_sync_face_holds_the_pipeline_back_too(start: StartServer):
             client.session(device_id="mac-1") as s,
         ):
             s.commit("tell me a long story")
-            produced = anyio.from_thread.run(held_back, pipeline)
+            produced = anyio.from_thread.run(pipeline.held_back)
             return produced, list(s)
 
     with anyio.fail_after(40):

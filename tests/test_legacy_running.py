@@ -12,7 +12,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nexy_stream.pipeline import Output, TextOutput
 from nexy_stream.session import CommittedRequest
-from tests.legacy_wire import LegacyClient, assert_refused, new_session_id, settled
+from tests.legacy_wire import LegacyClient, assert_refused, drain, new_session_id, settled
+from tests.pipelines import FloodPipeline
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
@@ -70,6 +71,24 @@ async def test_interrupt_cancels_the_running_pipeline(start):
         assert await call.code() is grpc.StatusCode.OK
     assert pipeline.cancelled.is_set()
     assert len(server.registry) == 0
+
+
+async def test_interrupt_ends_in_band_while_the_client_reads_slowly(start):
+    """The interrupt lands while flow control holds an output write: the write may finish
+    as the client reads on, and the last message still comes."""
+    pipeline = FloodPipeline(chunks=1024, chunk_bytes=32 * 1024)  # far more than the windows
+    server = await start(pipeline)
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        client = LegacyClient(channel)
+        call = client.start(client.commit_request(new_session_id(), "tell me a long story"))
+        assert await pipeline.held_back() < pipeline.chunks  # the client has read nothing
+        assert len((await client.interrupt()).interrupted_sessions) == 1
+        with anyio.fail_after(20):
+            reply = await drain(call)
+    assert reply.code is grpc.StatusCode.OK, reply.details
+    assert reply.last.end_message == "interrupted"
+    assert len(reply.audio) < pipeline.chunks
+    await settled(server)
 
 
 async def test_interrupt_touches_only_its_own_hardware_id(start):

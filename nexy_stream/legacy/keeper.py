@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from nexy_stream._proto import streaming_pb2 as pb
+from nexy_stream.server.drive import OutputWrites
 from nexy_stream.server.hosting import HostedSession, Hosting
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.registry import SessionRegistry
@@ -44,6 +46,7 @@ class LegacySession:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     # The scope of the commit call's pipeline while it runs; cancelling it stops the run.
     running: anyio.CancelScope | None = None
+    outputs: OutputWrites[pb.StreamResponse] | None = None  # the commit call's writes
     last: Finish | Fail | None = None
     closed: bool = False
 
@@ -55,6 +58,8 @@ class LegacySession:
         """Keeps a terminal verdict for the commit call and stops its pipeline."""
         if isinstance(effect, Finish | Fail):
             self.last = effect
+            if self.outputs is not None:
+                self.outputs.drain()
             if self.running is not None:
                 self.running.cancel()
 

@@ -18,7 +18,7 @@ from nexy_stream.legacy import codec
 from nexy_stream.legacy.keeper import LegacySession, LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
-from nexy_stream.server.drive import STATUS, run_pipeline
+from nexy_stream.server.drive import STATUS, OutputWrites, run_pipeline
 from nexy_stream.session import (
     Ack,
     Code,
@@ -130,9 +130,10 @@ class LegacyService:
         """
         running = session.running
         assert running is not None
+        session.outputs = outputs = OutputWrites(context.write)
 
         async def send(item: Output) -> None:
-            await context.write(codec.output(item))
+            await outputs(codec.output(item))
 
         async def pipeline() -> None:
             session.end(await run_pipeline(session.hosted, self._pipeline, request, send))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
+from typing import Generic, TypeVar
 
+import anyio
 import grpc
 
 from nexy_stream.pipeline import Output, Pipeline
@@ -28,6 +30,36 @@ logger = logging.getLogger(__name__)
 
 STATUS = {code.value[0]: code for code in grpc.StatusCode}
 """gRPC status codes by wire number (the numbers :class:`nexy_stream.session.Code` uses)."""
+
+OUTPUT_DRAIN_S = 5.0
+"""How long an output write already in flight may still take once its session has ended."""
+
+Frame = TypeVar("Frame")
+
+
+class OutputWrites(Generic[Frame]):
+    """Writes the pipeline's outputs so that the end of a session never tears one in half.
+
+    grpc cannot take back a write it has begun, and refuses the next one (the session's last
+    frame) until it completes. So once the session's scope is cancelled no new output write
+    starts, and the one in flight, blocked by flow control when the client reads slowly,
+    gets ``OUTPUT_DRAIN_S`` from :meth:`drain` for the client to read on before it is
+    abandoned (the SDK discards unread output at once after a cancel).
+    """
+
+    def __init__(self, write: Callable[[Frame], Awaitable[None]]) -> None:
+        self._write = write
+        self._in_flight: anyio.CancelScope | None = None
+
+    async def __call__(self, frame: Frame) -> None:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        with anyio.CancelScope(shield=True) as self._in_flight:
+            await self._write(frame)
+
+    def drain(self) -> None:
+        """The session ended: the write in flight, if any, may finish within the drain time."""
+        if self._in_flight is not None:
+            self._in_flight.deadline = anyio.current_time() + OUTPUT_DRAIN_S
 
 
 async def run_pipeline(

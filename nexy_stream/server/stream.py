@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
-from nexy_stream.server.drive import STATUS, run_pipeline
+from nexy_stream.server.drive import STATUS, OutputWrites, run_pipeline
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.registry import SessionRegistry
@@ -31,9 +31,6 @@ from nexy_stream.session import (
     Reject,
     Unreadable,
 )
-
-OUTPUT_DRAIN_S = 5.0
-"""How long an output write already in flight may still take once its session has ended."""
 
 
 class SessionStream:
@@ -63,7 +60,7 @@ class SessionStream:
         # free, which is every frame but those racing the pipeline.
         self._write_lock = asyncio.Lock()
         self._last: Finish | Fail | None = None
-        self._output_write: anyio.CancelScope | None = None
+        self._outputs = OutputWrites(self._write)
         self._tasks: anyio.abc.TaskGroup | None = None
 
     async def run(self) -> None:
@@ -125,20 +122,13 @@ class SessionStream:
                 self._tasks.start_soon(self._run_pipeline, effect.request)
             case Finish() | Fail():
                 self._last = effect
-                if self._output_write is not None:  # the one in flight, if any, may finish
-                    self._output_write.deadline = anyio.current_time() + OUTPUT_DRAIN_S
+                self._outputs.drain()
                 assert self._tasks is not None
                 self._tasks.cancel_scope.cancel()
 
     async def _run_pipeline(self, request: CommittedRequest) -> None:
         async def send(item: Output) -> None:
-            # grpc cannot take back a write it has begun, and refuses the next one (the last
-            # frame) until it completes. So a session that ends starts no new write, and a
-            # write blocked by flow control gets OUTPUT_DRAIN_S for the client to read on
-            # (the SDK discards at once) before it is abandoned.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            with anyio.CancelScope(shield=True) as self._output_write:
-                await self._write(codec.output(item))
+            await self._outputs(codec.output(item))
 
         await self._apply(await run_pipeline(self._session, self._pipeline, request, send))
 
