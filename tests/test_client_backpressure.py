@@ -3,12 +3,25 @@ the server's pipeline back (HTTP/2 flow control), and nothing is lost or stuck b
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 import pytest
 
-from nexy_stream.client import AudioChunk, Client, Committed, Ended, EndReason, Event, SyncClient
+from nexy_stream.client import (
+    AudioChunk,
+    Client,
+    Committed,
+    Ended,
+    EndReason,
+    Event,
+    Session,
+    SyncClient,
+)
+from nexy_stream.server import RunningServer
 from tests.conftest import StartServer
 from tests.legacy_wire import settled
 from tests.pipelines import FloodPipeline
@@ -34,7 +47,11 @@ def assert_complete(events: list[Event], pipeline: FloodPipeline) -> None:
     assert ended.output_frames == pipeline.chunks
 
 
-async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: StartServer):
+@asynccontextmanager
+async def unread_long_answer(
+    start: StartServer,
+) -> AsyncIterator[tuple[Session, FloodPipeline, RunningServer]]:
+    """A committed session whose long answer the application has not read yet."""
     pipeline = FloodPipeline(CHUNKS, CHUNK_BYTES)
     server = await start(pipeline=pipeline)
     async with (
@@ -42,6 +59,11 @@ async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: 
         client.session(device_id="mac-1") as s,
     ):
         await s.commit("tell me a long story")
+        yield s, pipeline, server
+
+
+async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: StartServer):
+    async with unread_long_answer(start) as (s, pipeline, _):
         assert await pipeline.held_back() < CHUNKS // 2
         with anyio.fail_after(20):
             events = [event async for event in s]
@@ -49,13 +71,7 @@ async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: 
 
 
 async def test_cancel_is_not_stuck_behind_a_full_budget(start: StartServer):
-    pipeline = FloodPipeline(CHUNKS, CHUNK_BYTES)
-    server = await start(pipeline=pipeline)
-    async with (
-        Client(server.target, output_budget=BUDGET) as client,
-        client.session(device_id="mac-1") as s,
-    ):
-        await s.commit("tell me a long story")
+    async with unread_long_answer(start) as (s, pipeline, server):
         assert await pipeline.held_back() < CHUNKS // 2
         with anyio.fail_after(10):
             ended = await s.cancel("the user interrupted")
