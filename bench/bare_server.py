@@ -17,7 +17,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import EchoPipeline, TextOutput
-from nexy_stream.server.app import SESSION_SERVICE
+from nexy_stream.server.service import SESSION_SERVICE
 from nexy_stream.session import CommittedRequest
 
 _ECHO = EchoPipeline()

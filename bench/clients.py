@@ -24,7 +24,7 @@ from nexy_stream._proto import streaming_pb2 as legacy_pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.legacy.servicer import LEGACY_SERVICE
 from nexy_stream.loadgen.stats import latency_ms
-from nexy_stream.server.app import SESSION_SERVICE
+from nexy_stream.server.service import SESSION_SERVICE
 
 SESSION_METHOD = f"/{SESSION_SERVICE}/Session"
 LEGACY_METHOD = f"/{LEGACY_SERVICE}/StreamAudio"

@@ -14,8 +14,9 @@ from pyinstrument import Profiler
 
 from bench import bare_server
 from bench.processes import PYTHON, free_port
+from nexy_stream.app.config import ServerConfig
+from nexy_stream.app.server import start_server
 from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.server import ServerConfig, start_server
 from nexy_stream.session import Limits
 
 

@@ -9,8 +9,9 @@ import grpc
 import pytest
 from anyio.from_thread import start_blocking_portal
 
+from nexy_stream.app.config import ServerConfig
+from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.pipeline import EchoPipeline, Pipeline
-from nexy_stream.server import RunningServer, ServerConfig, start_server
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.session import Limits
 

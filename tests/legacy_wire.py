@@ -11,7 +11,7 @@ import grpc
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream._proto import streaming_pb2_grpc as rpc
-from nexy_stream.server import RunningServer
+from nexy_stream.app.server import RunningServer
 from tests.wire import read_to_end
 
 HARDWARE_ID = "hw-1"

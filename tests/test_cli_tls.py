@@ -10,9 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from nexy_stream.app.config import TlsFiles
 from nexy_stream.cli import main
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.server.config import TlsFiles
 
 pytestmark = pytest.mark.anyio
 

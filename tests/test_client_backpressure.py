@@ -11,6 +11,7 @@ import anyio.from_thread
 import anyio.to_thread
 import pytest
 
+from nexy_stream.app.server import RunningServer
 from nexy_stream.client import (
     AudioChunk,
     Client,
@@ -21,7 +22,6 @@ from nexy_stream.client import (
     Session,
     SyncClient,
 )
-from nexy_stream.server import RunningServer
 from tests.conftest import StartServer
 from tests.legacy_wire import settled
 from tests.pipelines import FloodPipeline

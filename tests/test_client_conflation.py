@@ -16,12 +16,12 @@ import anyio
 import grpc
 import pytest
 
+from nexy_stream.app.config import ServerConfig
 from nexy_stream.client import Client, Committed, TextChunk
 from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.server.app import SESSION_SERVICE, session_service
-from nexy_stream.server.config import ServerConfig
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.server.service import SESSION_SERVICE, session_service
 from nexy_stream.session import Text, TextMode
 from tests.recorder import Recorder
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from nexy_stream.app.config import TlsFiles
 from nexy_stream.client import Client, Committed, TransportError
-from nexy_stream.server.config import TlsFiles
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from nexy_stream._proto import streaming_pb2 as pb
+from nexy_stream.app.server import RunningServer
 from nexy_stream.pipeline import EchoPipeline, Output
-from nexy_stream.server import RunningServer
 from nexy_stream.session import CommittedRequest, Limits
 from tests.conftest import StartServer
 from tests.legacy_wire import (

@@ -31,10 +31,11 @@ from hypothesis.stateful import (
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+from nexy_stream.app.config import ServerConfig
+from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.loadgen import TROUBLED, Ending, SessionModel, SessionRecord, drive, frames
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.server import RunningServer, ServerConfig, start_server
 from nexy_stream.session import CollectResult, Screenshot, Text, TextMode
 from tests.pipelines import CountingPipeline
 from tests.wire import Answer, RawSession

@@ -11,11 +11,12 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 from hypothesis import given, settings
 
+from nexy_stream.app.config import ServerConfig
+from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.cli import main
 from nexy_stream.loadgen import REALISTIC, Ending, SessionModel, Utterance, build_utterance
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.pipeline import EchoPipeline, Output
-from nexy_stream.server import RunningServer, ServerConfig, start_server
 from nexy_stream.session import CommittedRequest, Text
 
 

@@ -12,7 +12,7 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
-from nexy_stream.ops.board import Board
+from nexy_stream.cli.board import Board
 from tests.ops_client import committed_session
 
 pytestmark = pytest.mark.anyio

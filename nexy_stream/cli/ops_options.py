@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from nexy_stream.cli.options import env_option
+from nexy_stream.logformat import LOG_FORMATS, configure_logging
+from nexy_stream.netaddr import host_port
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.ops.logs import LOG_FORMATS, configure_logging
-from nexy_stream.server import RunningServer
+
+if TYPE_CHECKING:
+    from nexy_stream.app.server import RunningServer
 
 _DEFAULT = OpsConfig()
 
@@ -52,7 +56,6 @@ def endpoints(running: RunningServer) -> list[str]:
     security = "plaintext" if running.config.tls is None else "TLS"
     lines = [f"admin feed (nexy-stream tail --target ...) on {admin}, {security}"]
     if ops.metrics_port is not None:
-        host = ops.config.metrics_host
-        host = f"[{host}]" if ":" in host else host
-        lines.append(f"Prometheus metrics on http://{host}:{ops.metrics_port}/metrics")
+        where = host_port(ops.config.metrics_host, ops.metrics_port)
+        lines.append(f"Prometheus metrics on http://{where}/metrics")
     return lines

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import anyio
 
+from nexy_stream.app.config import ServerConfig, TlsFiles
 from nexy_stream.cli import ops_options
 from nexy_stream.cli.options import env_option
-from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.server import ServerConfig, start_server
-from nexy_stream.server.config import TlsFiles
 from nexy_stream.session import Limits
 
 _DEFAULT_CONFIG = ServerConfig()
@@ -85,6 +83,10 @@ def tls_from(args: argparse.Namespace) -> TlsFiles | None:
 
 async def serve(config: ServerConfig) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    # Imported here: the other subcommands (client tools) never load the server.
+    from nexy_stream.app.server import start_server
+    from nexy_stream.pipeline import EchoPipeline
+
     running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
     logging.getLogger("nexy_stream").info(
         "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",

@@ -10,17 +10,16 @@ from typing import TextIO
 import anyio
 import grpc
 from google.protobuf import json_format
+from google.protobuf.duration_pb2 import Duration
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
+from nexy_stream.cli.board import Board
 from nexy_stream.cli.connection import add_connection_options, channel_credentials
 from nexy_stream.client.channel import open_channel
-from nexy_stream.ops.admin import WATCH_METHOD
-from nexy_stream.ops.board import Board
-from nexy_stream.ops.wire import OUTCOMES
-from nexy_stream.server.codec import duration
 from nexy_stream.session import Outcome
 
 REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear screen
+WATCH_METHOD = f"/{apb.DESCRIPTOR.services_by_name['AdminService'].full_name}/Watch"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,10 +47,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def watch_request(args: argparse.Namespace) -> apb.WatchRequest:
+    interval = Duration()
+    interval.FromNanoseconds(round(args.interval * 1e9))
     return apb.WatchRequest(
         device_id=args.device,
-        outcomes=[OUTCOMES[Outcome(name)] for name in args.outcome],
-        aggregate_interval=duration(args.interval),
+        outcomes=[apb.Outcome.Value(f"OUTCOME_{name.upper()}") for name in args.outcome],  # type: ignore[misc]  # the stubs type Value loosely
+        aggregate_interval=interval,
     )
 
 

@@ -23,8 +23,3 @@ class OpsConfig:
     def __post_init__(self) -> None:
         if self.feed_buffer <= 0 or self.feed_max_skipped <= 0 or self.max_watchers <= 0:
             raise ValueError("feed_buffer, feed_max_skipped and max_watchers must be positive")
-
-
-def address(host: str, port: int) -> str:
-    """``host:port``, with an IPv6 host in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,18 +1,15 @@
-"""One structured log line per session end, and the two log formats (text, json)."""
+"""One structured log line per session end."""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from nexy_stream.logformat import FIELDS
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.session import Outcome
 
 logger = logging.getLogger("nexy_stream.sessions")
-LOG_FORMATS = ("text", "json")
-_FIELDS = "fields"  # the LogRecord attribute carrying the structured figures
 
 
 def session_end_fields(change: Change) -> dict[str, Any]:
@@ -45,47 +42,4 @@ def log_session_end(change: Change) -> None:
         return
     level = logging.WARNING if change.outcome is Outcome.ERROR else logging.INFO
     if logger.isEnabledFor(level):
-        logger.log(level, "session ended", extra={_FIELDS: session_end_fields(change)})
-
-
-class TextFormatter(logging.Formatter):
-    """The usual line, with structured figures appended as ``key=value``."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        fields: dict[str, Any] = getattr(record, _FIELDS, {})
-        pairs = (
-            f"{key}={json.dumps(value) if _quoted(value) else value}"
-            for key, value in fields.items()
-        )
-        return " ".join((line, *pairs))
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, structured figures at the top level (for log shippers)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, _FIELDS, {}),
-        }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
-
-
-def _quoted(value: object) -> bool:
-    return isinstance(value, str) and (not value or any(c in value for c in ' "=\n'))
-
-
-def configure_logging(level: str, log_format: str) -> None:
-    """Replaces the root handler: levels by name, ``text`` or ``json`` lines on stderr."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+        logger.log(level, "session ended", extra={FIELDS: session_end_fields(change)})

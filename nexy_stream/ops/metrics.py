@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from nexy_stream.ops.config import address
+from nexy_stream.netaddr import host_port
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.live import LIVE_PHASES, LiveSessions
 from nexy_stream.server.observer import WireProtocol
@@ -140,7 +140,7 @@ class MetricsEndpoint:
         try:
             server, thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
-            raise OSError(f"cannot listen on {address(host, port)} (metrics): {exc}") from exc
+            raise OSError(f"cannot listen on {host_port(host, port)} (metrics): {exc}") from exc
         return cls(server, thread)
 
     @property

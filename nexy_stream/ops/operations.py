@@ -5,8 +5,9 @@ from __future__ import annotations
 import grpc
 from grpc_reflection.v1alpha import reflection
 
+from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE, AdminService
-from nexy_stream.ops.config import OpsConfig, address
+from nexy_stream.ops.config import OpsConfig
 from nexy_stream.ops.feed import FeedHub
 from nexy_stream.ops.lifecycle import LifecycleObserver, Sink
 from nexy_stream.ops.live import LiveSessions
@@ -52,7 +53,7 @@ class Operations:
         """Where the admin service has a server of its own; ``None`` when it has not."""
         if self.admin_port is None:
             return None
-        return address(self.config.admin_host, self.admin_port)
+        return host_port(self.config.admin_host, self.admin_port)
 
     async def start(self, credentials: grpc.ServerCredentials | None = None) -> None:
         """Opens the endpoints of their own; the admin server with ``credentials`` (the public
@@ -65,7 +66,7 @@ class Operations:
                 )
             if self.config.admin_port is not None:
                 await self._start_admin_server(
-                    address(self.config.admin_host, self.config.admin_port), credentials
+                    host_port(self.config.admin_host, self.config.admin_port), credentials
                 )
         except BaseException:
             await self.stop()

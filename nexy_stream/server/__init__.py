@@ -1,7 +1,5 @@
-"""The gRPC server that hosts session actors."""
+"""The thin I/O layer that hosts session actors on gRPC calls.
 
-from nexy_stream.server.app import RunningServer, start_server
-from nexy_stream.server.config import ServerConfig
-from nexy_stream.server.registry import SessionRegistry
-
-__all__ = ["RunningServer", "ServerConfig", "SessionRegistry", "start_server"]
+Assembling a whole server (legacy endpoint, operations, health) is the composition root's
+job: :mod:`nexy_stream.app`.
+"""

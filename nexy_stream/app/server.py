@@ -1,4 +1,5 @@
-"""Assembles the gRPC server: the session service, health checking and reflection."""
+"""Assembles a whole server: the session service, the legacy endpoint, operations, health
+checking and reflection. The composition root: nothing below imports it."""
 
 from __future__ import annotations
 
@@ -10,41 +11,19 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.app.config import ServerConfig
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
+from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
 from nexy_stream.pipeline import Pipeline
-from nexy_stream.server.config import ServerConfig
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
-from nexy_stream.server.stream import SessionStream
+from nexy_stream.server.service import SESSION_SERVICE, session_service
 
-SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 _LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
-
-
-def session_service(
-    registry: SessionRegistry, pipeline: Pipeline, hosting: Hosting
-) -> grpc.GenericRpcHandler[Any, Any]:
-    """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
-    host, so an undecodable frame gets an in-band answer instead of a transport error."""
-
-    async def session(
-        _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
-    ) -> None:
-        await SessionStream(context, registry, pipeline, hosting).run()
-
-    return grpc.method_handlers_generic_handler(
-        SESSION_SERVICE,
-        {
-            "Session": grpc.stream_stream_rpc_method_handler(
-                session, response_serializer=pb.ServerFrame.SerializeToString
-            )
-        },
-    )
 
 
 @dataclass
@@ -60,8 +39,7 @@ class RunningServer:
 
     @property
     def target(self) -> str:
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"{host}:{self.port}"
+        return host_port(self.config.host, self.port)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Refuse new sessions, tell the live ones how long they have (``going_away``),

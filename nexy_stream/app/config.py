@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from nexy_stream.netaddr import host_port
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 
@@ -50,8 +51,7 @@ class ServerConfig:
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return host_port(self.host, self.port)
 
     def grpc_options(self) -> list[tuple[str, int]]:
         ms = 1000
