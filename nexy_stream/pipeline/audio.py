@@ -79,7 +79,5 @@ def _mixed(samples: np.ndarray, channels: int) -> np.ndarray:
     """``samples`` (frames x channels) mixed down to mono, or mono copied to ``channels``."""
     if samples.shape[1] == channels:
         return samples
-    mono = samples.mean(axis=1).round().astype(np.int16)
-    if channels == 1:
-        return mono.reshape(-1, 1)
-    return np.repeat(mono.reshape(-1, 1), channels, axis=1)
+    mono: np.ndarray = samples.mean(axis=1).round().astype(np.int16).reshape(-1, 1)
+    return mono if channels == 1 else np.repeat(mono, channels, axis=1)
