@@ -27,7 +27,12 @@ class Recorder:
         self.first_end = anyio.Event()
 
     def step(
-        self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
+        self,
+        actor: SessionActor,
+        event: Event,
+        effect: Effect | None,
+        protocol: WireProtocol,
+        now: float,
     ) -> None:
         self.steps.append((event, effect))
         if actor.phase is Phase.ENDED and actor not in self._ended:

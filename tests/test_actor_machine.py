@@ -1,7 +1,8 @@
 """The session actor against a small reference model, under arbitrary interleavings.
 
 The model is deliberately naive (plain fields, no effects); the actor must agree with it
-after every step on what it applied, what it dispatched, and that nothing outlives the end.
+after every step on what it applied, what it dispatched, what it holds of the server's byte
+budget (shared by every session the machine plays), and that nothing outlives the end.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from hypothesis.stateful import (
 from nexy_stream.session import (
     Accept,
     Ack,
+    Admit,
+    Admitted,
+    ByteBudget,
     Cancel,
+    Closed,
     Code,
     Collect,
     CollectResult,
@@ -39,9 +44,11 @@ from nexy_stream.session import (
     Phase,
     PipelineFailed,
     PipelineFinished,
+    Refuse,
     Reject,
     Screenshot,
     SessionActor,
+    SessionError,
     ShuttingDown,
     Text,
     TextMode,
@@ -55,7 +62,9 @@ LIMITS = Limits(
     max_frame_bytes=1024,
     idle_timeout_s=5.0,
     max_duration_s=20.0,
+    open_timeout_s=3.0,
 )
+BUDGET = 20  # bytes all sessions may hold: less than one session's text plus screenshot
 words = st.text(alphabet="abcé ", max_size=12)
 modes = st.sampled_from(TextMode)
 images = st.sampled_from([b"a", b"bb", b"ccc", b"x" * 9])  # few values: duplicates happen
@@ -65,6 +74,7 @@ class ActorMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = 0.0
+        self.budget = ByteBudget(BUDGET)
         self.new_session()
 
     @precondition(lambda self: self.phase is Phase.ENDED)
@@ -72,11 +82,11 @@ class ActorMachine(RuleBasedStateMachine):
     def next_session(self) -> None:
         """Another session on a fresh actor, so one example covers several lifetimes."""
         self.new_session()
-        self.open(valid=True)
+        self.open(valid=True, admitted=True)
 
     def new_session(self) -> None:
         self.started = self.now
-        self.actor = SessionActor(LIMITS, self.now)
+        self.actor = SessionActor(LIMITS, self.now, self.budget)
         # The model.
         self.phase = Phase.AWAITING_OPEN
         self.text = ""
@@ -86,6 +96,9 @@ class ActorMachine(RuleBasedStateMachine):
         self.last_frame = self.now
         self.dispatched: list[str] = []
         self.shutdown_at: float | None = None
+        self.outputs = 0
+        self.held = 0
+        self.closed = False
 
     def step(self, event: object) -> object:
         previous = self.actor.highest_applied_seq
@@ -98,27 +111,37 @@ class ActorMachine(RuleBasedStateMachine):
     def end(self) -> None:
         self.phase = Phase.ENDED
         self.text, self.image = "", None
+        self.held = 0
 
     def live(self) -> bool:
         return self.phase in (Phase.COLLECTING, Phase.PROCESSING)
 
     # -- client frames ---------------------------------------------------------------------
 
-    @initialize(valid=st.sampled_from([True] * 9 + [False]))
-    def first_frame(self, valid: bool) -> None:
-        self.open(valid)
+    @initialize(valid=st.sampled_from([True] * 9 + [False]), admitted=st.booleans())
+    def first_frame(self, valid: bool, admitted: bool) -> None:
+        self.open(valid, admitted)
 
-    @rule(valid=st.booleans())
-    def open(self, valid: bool) -> None:
+    @rule(valid=st.booleans(), admitted=st.sampled_from([True] * 4 + [False]))
+    def open(self, valid: bool, admitted: bool) -> None:
         session_id = str(uuid.uuid4()) if valid else "not-a-uuid"
         effect = self.step(Open(session_id, "device-1"))
         if self.phase is Phase.AWAITING_OPEN:
             self.last_frame = self.now
-            if valid:
-                assert isinstance(effect, Accept)
+            if not valid:
+                assert isinstance(effect, Fail) and effect.error.code == Code.INVALID_ARGUMENT
+                self.end()
+                return
+            # Only an admitted session is accepted: the host answers the actor's Admit.
+            assert isinstance(effect, Admit) and self.actor.phase is Phase.ADMITTING
+            if admitted:
+                assert isinstance(self.step(Admitted()), Accept)
                 self.phase = Phase.COLLECTING
             else:
-                assert isinstance(effect, Fail) and effect.error.code == Code.INVALID_ARGUMENT
+                refusal = SessionError(Code.RESOURCE_EXHAUSTED, "full", "max_live_sessions")
+                effect = self.step(Refuse(refusal))
+                assert isinstance(effect, Fail) and effect.error == refusal
+                assert self.actor.outcome is Outcome.REFUSED
                 self.end()
         elif self.live():
             self.last_frame = self.now
@@ -130,20 +153,37 @@ class ActorMachine(RuleBasedStateMachine):
         effect = self.step(Collect(seq, Text(text, mode)))
         merged = self.text + text if mode is TextMode.DELTA else text
         fits = len(merged.encode()) <= LIMITS.max_text_bytes
-        self.expect_collect(effect, seq, fits)
+        held = len(merged.encode()) + len(self.image or b"")
+        self.expect_collect(effect, seq, fits, affordable=self.affordable(held))
         if isinstance(effect, Ack) and effect.result is CollectResult.APPLIED:
             self.text = merged
+            self.held = held
 
     @rule(offset=st.integers(-1, 2), image=images)
     def collect_screenshot(self, offset: int, image: bytes) -> None:
         seq = max(0, self.highest + offset)
         effect = self.step(Collect(seq, Screenshot(image, "image/webp")))
         fits = len(image) <= LIMITS.max_screenshot_bytes
-        self.expect_collect(effect, seq, fits, duplicate=image == self.image)
+        held = len(self.text.encode()) + len(image)
+        duplicate = image == self.image
+        affordable = duplicate or self.affordable(held)
+        self.expect_collect(effect, seq, fits, duplicate, affordable)
         if isinstance(effect, Ack) and effect.result is CollectResult.APPLIED:
             self.image = image
+            self.held = held
 
-    def expect_collect(self, effect: object, seq: int, fits: bool, duplicate: bool = False) -> None:
+    def affordable(self, held: int) -> bool:
+        """Whether holding ``held`` bytes in all fits the budget (only this session holds)."""
+        return held <= BUDGET
+
+    def expect_collect(
+        self,
+        effect: object,
+        seq: int,
+        fits: bool,
+        duplicate: bool = False,
+        affordable: bool = True,
+    ) -> None:
         if self.phase is Phase.AWAITING_OPEN:
             assert isinstance(effect, Fail)
             self.end()
@@ -161,6 +201,9 @@ class ActorMachine(RuleBasedStateMachine):
             expected = CollectResult.REJECTED
         elif duplicate:
             expected = CollectResult.DUPLICATE_SCREENSHOT
+        elif not affordable:
+            expected = CollectResult.REJECTED
+            assert effect.error is not None and effect.error.limit == "max_buffered_bytes"
         else:
             expected = CollectResult.APPLIED
         assert effect.result is expected, (effect, expected)
@@ -185,20 +228,23 @@ class ActorMachine(RuleBasedStateMachine):
             assert isinstance(effect, Reject)
             return
         merged = self.text if final_text is None else final_text.merged_into(self.text)
+        shot = image if image is not None else self.image
+        held = len(merged.encode()) + len(shot or b"")
         ok = (
             len(merged.encode()) <= LIMITS.max_text_bytes
             and (image is None or len(image) <= LIMITS.max_screenshot_bytes)
             and merged.strip() != ""
+            and self.affordable(held)
         )
         if not ok:
             assert isinstance(effect, Reject)
             return
         assert isinstance(effect, Dispatch)
         assert effect.request.text == merged
-        shot = image if image is not None else self.image
         assert (effect.request.screenshot is None) == (shot is None)
         self.phase = Phase.PROCESSING
-        self.text, self.image = "", None  # popped
+        self.text, self.image = "", None  # popped: the pipeline holds the utterance now
+        self.held = held
 
     @rule()
     def cancel(self) -> None:
@@ -235,13 +281,32 @@ class ActorMachine(RuleBasedStateMachine):
     def pipeline_runs(self, outputs: int, fails: bool) -> None:
         for _ in range(outputs):
             assert self.step(OutputSent()) is None
+            self.outputs += 1
         effect = self.step(PipelineFailed("boom") if fails else PipelineFinished())
         if fails:
             assert isinstance(effect, Fail) and effect.error.code == Code.INTERNAL
+            assert self.actor.error == effect.error
         else:
-            assert isinstance(effect, Finish) and effect.output_frames == outputs
+            assert isinstance(effect, Finish)
             assert self.actor.outcome is Outcome.COMMITTED
         self.end()
+
+    @precondition(lambda self: self.phase is Phase.ENDED and self.dispatched and not self.closed)
+    @rule()
+    def output_written_after_the_end(self) -> None:
+        """A write that was in flight when the session ended completed: it counts."""
+        assert self.step(OutputSent()) is None
+        self.outputs += 1
+
+    @rule()
+    def host_closes(self) -> None:
+        """The host is done with the session (after the last frame, on every path)."""
+        assert self.step(Closed()) is None
+        if self.phase is not Phase.ENDED:
+            assert self.actor.outcome is Outcome.DISCONNECTED
+        self.end()
+        self.closed = True
+        assert self.actor.closed
 
     @rule(time_left=st.sampled_from([0.0, 1.0, 30.0]))
     def server_shuts_down(self, time_left: float) -> None:
@@ -263,6 +328,13 @@ class ActorMachine(RuleBasedStateMachine):
         self.now += seconds
         effect = self.step(Tick())
         started = self.started
+        if self.phase is Phase.AWAITING_OPEN:
+            if self.now >= started + LIMITS.open_timeout_s:
+                assert isinstance(effect, Fail) and effect.error.limit == "open_timeout"
+                self.end()
+            else:
+                assert effect is None
+            return
         idle = self.phase is not Phase.PROCESSING and self.now >= self.last_frame + 5.0
         expired = self.phase is not Phase.ENDED and (idle or self.now >= started + 20.0)
         shut = self.shutdown_at is not None and self.now >= self.shutdown_at
@@ -285,13 +357,19 @@ class ActorMachine(RuleBasedStateMachine):
         assert self.actor.text == self.text
         assert self.actor.highest_applied_seq == self.highest
         assert self.actor.applied_chunks == self.chunks
-        shot = self.actor.screenshot
-        assert (shot.data if shot else None) == self.image
+        assert self.actor.screenshot_bytes == len(self.image or b"")
+        assert self.actor.output_frames == self.outputs
+        assert self.actor.held_bytes == self.held
 
     @invariant()
     def bounded(self) -> None:
         assert self.actor.text_bytes == len(self.actor.text.encode()) <= LIMITS.max_text_bytes
         assert self.actor.applied_chunks <= LIMITS.max_chunks
+
+    @invariant()
+    def budget_holds_what_the_live_session_holds(self) -> None:
+        # Every earlier session gave its bytes back when it ended.
+        assert self.budget.held == self.actor.held_bytes <= BUDGET
 
     @invariant()
     def dispatched_at_most_once(self) -> None:
@@ -301,7 +379,8 @@ class ActorMachine(RuleBasedStateMachine):
     def nothing_left_after_the_end(self) -> None:
         if self.actor.phase is Phase.ENDED:
             assert self.actor.outcome is not None
-            assert self.actor.text == "" and self.actor.screenshot is None
+            assert self.actor.text == "" and self.actor.screenshot_bytes == 0
+            assert self.actor.held_bytes == 0
 
 
 ActorMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)

@@ -9,6 +9,11 @@ import pytest
 from nexy_stream.session import (
     Accept,
     Ack,
+    Admit,
+    Admitted,
+    ByteBudget,
+    Cancel,
+    Closed,
     Code,
     Collect,
     CollectResult,
@@ -21,10 +26,13 @@ from nexy_stream.session import (
     Open,
     Outcome,
     OutputSent,
+    Phase,
     PipelineFinished,
+    Refuse,
     Reject,
     Screenshot,
     SessionActor,
+    SessionError,
     ShuttingDown,
     Text,
     TextMode,
@@ -35,17 +43,75 @@ from nexy_stream.session import (
 SESSION = "6F9619FF-8B86-D011-B42D-00C04FC964FF"  # an accepted, non-canonical spelling
 
 
-def opened(limits: Limits | None = None) -> SessionActor:
-    actor = SessionActor(limits or Limits(), now=0.0)
-    assert isinstance(actor.handle(Open(SESSION, "device-1"), 0.0), Accept)
+def opened(limits: Limits | None = None, budget: ByteBudget | None = None) -> SessionActor:
+    actor = SessionActor(limits or Limits(), 0.0, budget or ByteBudget())
+    assert isinstance(actor.handle(Open(SESSION, "device-1"), 0.0), Admit)
+    assert isinstance(actor.handle(Admitted(), 0.0), Accept)
     return actor
 
 
 def test_open_canonicalizes_the_session_id():
     actor = SessionActor(Limits(), now=0.0)
-    effect = actor.handle(Open("{" + SESSION + "}", "device-1"), 0.0)
+    assert isinstance(actor.handle(Open("{" + SESSION + "}", "device-1"), 0.0), Admit)
+    effect = actor.handle(Admitted(), 0.0)
     assert isinstance(effect, Accept)
     assert effect.session_id == SESSION.lower() == actor.session_id
+
+
+def test_only_an_admitted_session_is_accepted():
+    actor = SessionActor(Limits(), now=0.0)
+    assert isinstance(actor.handle(Open(SESSION, "device-1"), 0.0), Admit)
+    assert actor.phase is Phase.ADMITTING
+    assert actor.handle(Collect(1, Text("early")), 0.0) is None  # nothing before the answer
+    refusal = SessionError(Code.ALREADY_EXISTS, "taken")
+    effect = actor.handle(Refuse(refusal), 0.0)
+    assert isinstance(effect, Fail) and effect.error == refusal == actor.error
+    assert actor.outcome is Outcome.REFUSED
+
+
+def test_a_stream_that_never_opens_times_out_soon():
+    actor = SessionActor(Limits(open_timeout_s=2.0, idle_timeout_s=30.0), now=0.0)
+    assert actor.deadline == 2.0
+    assert actor.handle(Tick(), 1.9) is None
+    effect = actor.handle(Tick(), 2.0)
+    assert isinstance(effect, Fail) and effect.error.code is Code.DEADLINE_EXCEEDED
+    assert effect.error.message == "no open frame came within 2s (open_timeout)"
+    assert effect.error.limit == "open_timeout"
+
+
+def test_the_server_budget_bounds_what_all_sessions_hold():
+    budget = ByteBudget(10)
+    first, second = opened(budget=budget), opened(budget=budget)
+    assert first.handle(Collect(1, Screenshot(b"12345678", "image/png")), 0.0).result is (  # type: ignore[union-attr]
+        CollectResult.APPLIED
+    )
+    refused = second.handle(Collect(1, Text("hello")), 0.0)
+    assert isinstance(refused, Ack) and refused.result is CollectResult.REJECTED
+    assert refused.error is not None and refused.error.limit == "max_buffered_bytes"
+    assert refused.error.code is Code.RESOURCE_EXHAUSTED
+    assert "8 bytes held by all sessions, 5 more would pass max_buffered_bytes=10" in (
+        refused.error.message
+    )
+    assert second.handle(Collect(1, Text("hi")), 0.0).result is CollectResult.APPLIED  # type: ignore[union-attr]
+    assert budget.held == 10
+    first.handle(Cancel(), 0.0)  # an ended session gives its bytes back at once
+    assert budget.held == 2
+    second.handle(Commit(), 0.0)  # the committed utterance is held while the pipeline runs
+    assert budget.held == 2
+    second.handle(PipelineFinished(), 0.0)
+    assert budget.held == 0
+
+
+def test_an_output_written_as_the_session_ended_still_counts():
+    actor = opened()
+    actor.handle(Commit(Text("hi")), 1.0)
+    assert isinstance(actor.handle(Cancel(), 1.5), Finish)
+    actor.handle(OutputSent(), 1.75)  # the write in flight completed after the cancel
+    assert actor.output_frames == 1
+    assert actor.timings(9.0).commit_to_first_output == 0.75
+    actor.handle(Closed(), 2.0)
+    assert actor.closed and actor.handle(OutputSent(), 3.0) is None
+    assert actor.output_frames == 1
 
 
 @pytest.mark.parametrize(
@@ -138,7 +204,7 @@ def test_commit_pops_the_buffer_and_runs_once():
     dispatch = actor.handle(Commit(), 1.0)
     assert isinstance(dispatch, Dispatch)
     assert dispatch.request.text == "hello" and dispatch.request.screenshot is not None
-    assert (actor.text, actor.screenshot) == ("", None)
+    assert (actor.text, actor.screenshot_bytes) == ("", 0)
     again = actor.handle(Commit(Text("hello")), 1.0)
     assert isinstance(again, Reject) and again.error.code is Code.FAILED_PRECONDITION
     late = actor.handle(Collect(3, Text("late")), 1.0)
@@ -159,9 +225,10 @@ def test_timings_follow_the_session():
     actor.handle(OutputSent(), 2.25)
     actor.handle(OutputSent(), 2.5)
     effect = actor.handle(PipelineFinished(), 3.0)
-    assert isinstance(effect, Finish) and effect.output_frames == 2
-    assert effect.timings.collect == 2.0 and effect.timings.total == 3.0
-    assert effect.timings.commit_to_first_output == 0.25 and effect.timings.pipeline == 1.0
+    assert isinstance(effect, Finish) and actor.output_frames == 2
+    timings = actor.timings(99.0)  # ended: the figures of its end, whenever they are read
+    assert timings.collect == 2.0 and timings.total == 3.0
+    assert timings.commit_to_first_output == 0.25 and timings.pipeline == 1.0
     assert actor.outcome is Outcome.COMMITTED
 
 

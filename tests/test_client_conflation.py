@@ -19,8 +19,8 @@ import pytest
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.client import Client, Committed, TextChunk
 from nexy_stream.pipeline import EchoPipeline
+from nexy_stream.server.clock import LoopClock
 from nexy_stream.server.hosting import Hosting
-from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.service import SESSION_SERVICE, session_service
 from nexy_stream.session import Text, TextMode
 from tests.recorder import Recorder
@@ -53,8 +53,8 @@ class GatedContext:
 async def slow() -> AsyncIterator[SimpleNamespace]:
     """The real session service behind a gate and a 1 KiB flow-control window."""
     gate, recorder, config = anyio.Event(), Recorder(), ServerConfig(port=0)
-    hosting = Hosting(config.limits, (recorder,))
-    service = session_service(SessionRegistry(10), EchoPipeline(), hosting)
+    hosting = Hosting(config.limits, LoopClock(), observers=(recorder,))
+    service = session_service(EchoPipeline(), hosting)
     method = f"/{SESSION_SERVICE}/Session"
     real = service.service(SimpleNamespace(method=method, invocation_metadata=()))  # type: ignore[arg-type]
     assert real is not None

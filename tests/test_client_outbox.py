@@ -23,6 +23,7 @@ from nexy_stream.session import (
     Text,
     TextMode,
 )
+from tests.actors import admit
 
 SESSION = "7b0c5a52-54f4-4cf6-9a51-4a4d1d1f8f10"
 
@@ -35,7 +36,7 @@ steps = st.lists(st.one_of(texts, shots, st.just("take")), max_size=30)
 def test_conflated_frames_leave_the_server_as_every_call_would(steps, final_text, final_shot):
     outbox = Outbox(SessionStats())
     actor = SessionActor(Limits(), now=0.0)
-    assert actor.handle(Open(SESSION, "mac-1"), 0.0) is not None
+    admit(actor, Open(SESSION, "mac-1"))
 
     def send_one() -> None:
         frame = outbox.take()

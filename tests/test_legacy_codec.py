@@ -22,6 +22,7 @@ from nexy_stream.session import (
     SessionError,
     Text,
 )
+from tests.actors import admit
 
 _call = st.tuples(st.integers(1, 6), st.booleans(), st.booleans())  # seq, text?, screenshot?
 
@@ -30,7 +31,7 @@ _call = st.tuples(st.integers(1, 6), st.booleans(), st.booleans())  # seq, text?
 def test_calls_sharing_a_seq_keep_the_stale_rule(calls: list[tuple[int, bool, bool]]) -> None:
     """A legacy call is applied exactly when its chunk_seq is above every applied one."""
     actor = SessionActor(Limits(), now=0.0)
-    actor.handle(Open(str(uuid.uuid4()), "hw-1"), 0.0)
+    admit(actor, Open(str(uuid.uuid4()), "hw-1"))
     highest = 0
     for seq, has_text, has_shot in calls:
         text = Text(f"t{seq}") if has_text else None

@@ -1,13 +1,15 @@
-"""The lifecycle observer on a bare actor: what each step reports, and ends exactly once."""
+"""The lifecycle observer on a hosted actor: what each step reports, and ends exactly once."""
 
 from __future__ import annotations
 
 import logging
 
 from nexy_stream.ops.lifecycle import Change, ChangeKind, LifecycleObserver
+from nexy_stream.server.hosting import HostedSession, Hosting
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.session import (
     Cancel,
+    Closed,
     Code,
     Collect,
     CollectResult,
@@ -19,30 +21,29 @@ from nexy_stream.session import (
     Outcome,
     OutputSent,
     PipelineFinished,
-    Refuse,
-    SessionActor,
-    SessionError,
     Text,
 )
+from tests.clock import ManualClock
 
 SESSION_ID = "6f1c1d3e-2b7a-4c1e-9a55-0d7f5b1e8a11"
 
 
 class Recorder:
-    """Drives one actor as HostedSession does, with a clock the test moves."""
+    """Drives hosted sessions (admission included), with a clock the test moves."""
 
     def __init__(self, protocol: WireProtocol = WireProtocol.STREAM) -> None:
         self.changes: list[Change] = []
         self.opened: list[WireProtocol] = []
-        self.observer = LifecycleObserver(
+        observer = LifecycleObserver(
             [self.changes.append], lambda _actor, protocol: self.opened.append(protocol)
         )
-        self.actor = SessionActor(Limits(), now=100.0)
-        self.protocol = protocol
+        self.clock = ManualClock(100.0)
+        self.hosting = Hosting(Limits(), self.clock, observers=(observer,))
+        self.session = self.hosting.session(protocol)
 
-    def step(self, event: Event, now: float) -> None:
-        effect = self.actor.handle(event, now)
-        self.observer.step(self.actor, event, effect, self.protocol)
+    def step(self, event: Event, now: float, session: HostedSession | None = None) -> None:
+        self.clock.set(now)
+        (session or self.session).handle(event)
 
     def kinds(self) -> list[ChangeKind]:
         return [change.kind for change in self.changes]
@@ -57,7 +58,8 @@ def test_a_committed_session_reports_each_moment_once():
     r.step(OutputSent(), 100.52)
     r.step(OutputSent(), 100.53)
     r.step(PipelineFinished(), 101.0)
-    r.step(Disconnected(), 101.1)  # after the end: nothing more to report
+    r.step(Disconnected(), 101.1)  # after the verdict: nothing more to report
+    r.step(Closed(), 101.2)  # the last frame is written: the end is reported
     assert r.kinds() == [
         ChangeKind.OPENED,
         ChangeKind.COLLECTED,
@@ -77,7 +79,7 @@ def test_a_committed_session_reports_each_moment_once():
     assert round(first.timings.commit_to_first_output, 6) == 0.02
     assert ended.outcome is Outcome.COMMITTED and ended.error is None
     assert ended.timings is not None and ended.timings.pipeline is not None
-    assert round(ended.timings.pipeline, 6) == 0.5
+    assert round(ended.timings.pipeline, 6) == 0.5  # to the verdict, not to the close
     assert (ended.applied_chunks, ended.output_frames) == (1, 2)
 
 
@@ -86,39 +88,51 @@ def test_a_disconnect_ends_the_session_once_even_when_repeated():
     r.step(Open(SESSION_ID, "device-1"), 100.0)
     r.step(Disconnected(), 100.3)
     r.step(Disconnected(), 100.4)
+    r.step(Closed(), 100.5)
+    r.step(Closed(), 100.6)
     assert r.kinds() == [ChangeKind.OPENED, ChangeKind.ENDED]
     assert r.changes[-1].outcome is Outcome.DISCONNECTED
 
 
-def test_a_registry_refusal_after_accept_is_opened_then_refused():
+def test_a_session_refused_by_admission_is_never_opened():
     r = Recorder()
     r.step(Open(SESSION_ID, "device-1"), 100.0)
-    r.step(Refuse(SessionError(Code.ALREADY_EXISTS, "session is already live")), 100.0)
+    second = r.hosting.session(WireProtocol.STREAM)
+    r.step(Open(SESSION_ID, "device-1"), 100.1, second)  # the same owner and id: taken
+    r.step(Closed(), 100.2, second)
     assert r.kinds() == [ChangeKind.OPENED, ChangeKind.ENDED]
+    assert r.opened == [WireProtocol.STREAM]  # the first one only
     ended = r.changes[-1]
     assert ended.outcome is Outcome.REFUSED
     assert ended.error is not None and ended.error.code is Code.ALREADY_EXISTS
+    assert len(r.hosting.registry) == 1
 
 
 def test_a_bad_open_frame_ends_refused_without_being_opened():
     r = Recorder()
     r.step(Open("not-a-uuid", "device-1"), 100.0)
+    assert r.kinds() == []  # reported once the host closes it
+    r.step(Closed(), 100.0)
     assert r.kinds() == [ChangeKind.ENDED]
     assert r.changes[0].session_id == ""
     assert r.changes[0].outcome is Outcome.REFUSED
     assert r.opened == []
 
 
-def test_output_racing_a_cancel_is_not_a_first_output():
+def test_an_output_written_as_the_session_was_cancelled_counts():
+    """The client got it: the end's figures agree with what was sent."""
     r = Recorder()
     r.step(Open(SESSION_ID, "device-1"), 100.0)
     r.step(Collect(1, Text("hi")), 100.1)
     r.step(Commit(), 100.2)
     r.step(Cancel("user barged in"), 100.3)
-    r.step(OutputSent(), 100.31)  # written before the cancel took effect
-    assert r.kinds()[-1] is ChangeKind.ENDED
-    assert ChangeKind.FIRST_OUTPUT not in r.kinds()
-    assert r.changes[-1].outcome is Outcome.CANCELLED
+    r.step(OutputSent(), 100.35)  # the write in flight completed
+    r.step(Closed(), 100.4)
+    assert r.kinds()[-2:] == [ChangeKind.FIRST_OUTPUT, ChangeKind.ENDED]
+    ended = r.changes[-1]
+    assert ended.outcome is Outcome.CANCELLED and ended.output_frames == 1
+    assert ended.timings is not None and ended.timings.commit_to_first_output is not None
+    assert round(ended.timings.commit_to_first_output, 6) == 0.15
 
 
 def test_a_failing_sink_never_reaches_the_session(caplog):
@@ -127,9 +141,8 @@ def test_a_failing_sink_never_reaches_the_session(caplog):
 
     seen: list[Change] = []
     observer = LifecycleObserver([broken, seen.append], lambda _a, _p: None)
-    actor = SessionActor(Limits(), now=0.0)
-    event = Open(SESSION_ID, "device-1")
+    hosting = Hosting(Limits(), ManualClock(), observers=(observer,))
     with caplog.at_level(logging.ERROR):
-        observer.step(actor, event, actor.handle(event, 0.0), WireProtocol.STREAM)
+        hosting.session(WireProtocol.STREAM).handle(Open(SESSION_ID, "device-1"))
     assert "a session observer failed" in caplog.text
     assert [change.kind for change in seen] == [ChangeKind.OPENED]  # the next sink got it

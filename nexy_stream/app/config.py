@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,11 @@ class TlsFiles:
         )
 
 
+def quarter_of_memory() -> int:
+    """A quarter of the machine's memory: the default bound on what sessions may hold."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -38,6 +44,11 @@ class ServerConfig:
     tls: TlsFiles | None = None  # None: plaintext (loopback, or behind a TLS-terminating proxy)
     limits: Limits = field(default_factory=Limits)
     max_live_sessions: int = 10_000
+    # One credential, or one network address without one, may hold this many at once.
+    max_sessions_per_principal: int = 1_000
+    max_sessions_per_peer: int = 1_000
+    # Bytes all sessions may hold at once (collect buffers, committed utterances).
+    max_buffered_bytes: int = field(default_factory=lambda: quarter_of_memory())
     # How long a stopping server lets running sessions finish before cancelling them.
     shutdown_grace_s: float = 10.0
     # HTTP/2 keepalive: a dead peer of an idle stream is noticed within ping + timeout.

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -18,10 +19,13 @@ from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
 from nexy_stream.pipeline import Pipeline
+from nexy_stream.server.admission import Quotas
+from nexy_stream.server.clock import Clock, LoopClock
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.service import SESSION_SERVICE, session_service
+from nexy_stream.session import ByteBudget
 
 _LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
 
@@ -30,7 +34,6 @@ _LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final fram
 class RunningServer:
     server: grpc.aio.Server
     port: int
-    registry: SessionRegistry
     health: Any  # grpc_health ships no type information
     config: ServerConfig
     ops: Operations
@@ -41,21 +44,40 @@ class RunningServer:
     def target(self) -> str:
         return host_port(self.config.host, self.port)
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Refuse new sessions, tell the live ones how long they have (``going_away``),
-        end those still open after the grace period with UNAVAILABLE, then stop.
+    @property
+    def registry(self) -> SessionRegistry:
+        return self.hosting.registry
 
-        gRPC gets a moment more than the sessions, so each ends with its own in-band
-        reason rather than a bare cancellation.
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stops without losing an utterance in flight.
+
+        Health turns NOT_SERVING and no new session is admitted (a v1 open gets UNAVAILABLE
+        in band), but the port stays open through the grace period: v1 sessions are told
+        how long they have (``going_away``) and a legacy client whose utterance is collected
+        can still send its commit call. Once every session has ended, or the grace is over
+        (those still open end with UNAVAILABLE, in band), gRPC stops; it gets a moment more
+        than the sessions, so each ends with its own reason rather than a bare cancellation.
         """
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
+        self.hosting.admission.stop_admitting()
         self.hosting.deadlines.announce_shutdown(grace)
-        await self.server.stop(grace + _LAST_WORDS_S)
+        with anyio.move_on_after(grace + _LAST_WORDS_S):
+            await self.hosting.admission.drained()
+        await self.server.stop(_LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
-        await self.legacy.aclose()
+        self.legacy.close_all()
         await self.ops.stop()
+
+
+def quotas(config: ServerConfig) -> Quotas:
+    return Quotas(
+        max_live_sessions=config.max_live_sessions,
+        max_sessions_per_principal=config.max_sessions_per_principal,
+        max_sessions_per_peer=config.max_sessions_per_peer,
+        committed_ttl_s=config.limits.idle_timeout_s,
+    )
 
 
 async def start_server(
@@ -63,15 +85,22 @@ async def start_server(
     pipeline: Pipeline,
     observers: tuple[SessionObserver, ...] = (),
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    clock: Clock | None = None,
 ) -> RunningServer:
-    """Starts serving; ``interceptors`` are where authentication and tracing plug in."""
-    registry = SessionRegistry(config.max_live_sessions)
-    ops = Operations(config.ops, registry)
-    hosting = Hosting(config.limits, (*observers, ops.observer))
+    """Starts serving; ``interceptors`` are where tracing plugs in; ``clock`` is the one every
+    deadline reads (the event loop's unless a test brings its own)."""
+    hosting = Hosting(
+        config.limits,
+        clock or LoopClock(),
+        quotas(config),
+        ByteBudget(config.max_buffered_bytes),
+    )
+    ops = Operations(config.ops, hosting)
+    hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
-    server.add_generic_rpc_handlers([session_service(registry, pipeline, hosting)])
-    # Old clients' per-call protocol, hosted on the same actors, registry and pipeline.
-    legacy = LegacySessions(registry, hosting)
+    server.add_generic_rpc_handlers([session_service(pipeline, hosting)])
+    # Old clients' per-call protocol, hosted on the same actors, admission and pipeline.
+    legacy = LegacySessions(hosting)
     server.add_generic_rpc_handlers([legacy_service(legacy, pipeline)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
@@ -100,8 +129,7 @@ async def start_server(
     except BaseException:
         await ops.stop()
         raise
-    legacy.start()
     hosting.deadlines.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, registry, health_servicer, config, ops, legacy, hosting)
+    return RunningServer(server, port, health_servicer, config, ops, legacy, hosting)

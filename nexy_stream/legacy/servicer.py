@@ -18,7 +18,8 @@ from nexy_stream.legacy import codec
 from nexy_stream.legacy.keeper import LegacySession, LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
-from nexy_stream.server.drive import STATUS, OutputWrites, run_pipeline
+from nexy_stream.server.peers import peer_host
+from nexy_stream.server.scope import HostScope
 from nexy_stream.session import (
     Ack,
     Code,
@@ -30,11 +31,14 @@ from nexy_stream.session import (
     EndReason,
     Fail,
     Finish,
+    Owner,
     Refuse,
     Reject,
+    SessionActor,
     SessionError,
 )
 from nexy_stream.session.ids import device_problem
+from nexy_stream.status import end_call
 
 LEGACY_SERVICE = pb.DESCRIPTOR.services_by_name["StreamingService"].full_name
 
@@ -53,71 +57,76 @@ class LegacyService:
     async def stream_audio(self, raw: bytes, context: Context) -> None:
         request = _decoded(pb.StreamRequest, raw)
         if isinstance(request, SessionError):
-            await self._refuse(context, request)
+            await _refuse(context, request)
             return
         if request.phase == pb.REQUEST_PHASE_COLLECT:
-            problem = await self._collect(request)
+            problem = await self._collect(request, context)
             if problem is not None:
-                await self._refuse(context, problem)
+                await _refuse(context, problem)
                 return
             await context.write(codec.end(codec.COLLECT_OK))
             return
         # COMMIT, or UNSPECIFIED: the oldest clients' single request is its own commit.
-        dispatched = await self._dispatch(request)
+        dispatched = self._dispatch(request, context)
         if isinstance(dispatched, SessionError):
-            await self._refuse(context, dispatched)
+            await _refuse(context, dispatched)
             return
         await self._process(*dispatched, context)
 
-    async def _collect(self, request: pb.StreamRequest) -> SessionError | None:
+    async def _collect(self, request: pb.StreamRequest, context: Context) -> SessionError | None:
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
         problem = codec.chunk_seq_problem(request)
         if problem is not None:
             return problem
-        shot = call.screenshot
-        async with self._sessions.locked(
-            call.session_id, request.hardware_id, call.screen
-        ) as session:
-            if isinstance(session, SessionError):
-                return session
-            text = (
-                merge(session.actor.text, request.chunk_text)
-                if request.HasField("chunk_text")
-                else None
-            )
-            for event in codec.collect_events(request.chunk_seq, text, shot):
-                effect = session.hosted.handle(event)
-                if isinstance(effect, Ack) and effect.error is not None:
-                    return effect.error
+        session = self._session(request, call, context)
+        if isinstance(session, SessionError):
+            return session
+        text = (
+            merge(session.actor.text, request.chunk_text)
+            if request.HasField("chunk_text")
+            else None
+        )
+        for event in codec.collect_events(request.chunk_seq, text, call.screenshot):
+            effect = session.hosted.handle(event)
+            if isinstance(effect, Ack) and effect.error is not None:
+                return effect.error
         return None
 
-    async def _dispatch(
-        self, request: pb.StreamRequest
+    def _session(
+        self, request: pb.StreamRequest, call: codec.Identified, context: Context
+    ) -> LegacySession | SessionError:
+        """The caller's session: a deployed client cannot send a credential, so the session
+        belongs to its hardware id."""
+        owner = Owner(hardware_id=request.hardware_id)
+        return self._sessions.session(
+            owner, call.session_id, request.hardware_id, call.screen, peer_host(context.peer())
+        )
+
+    def _dispatch(
+        self, request: pb.StreamRequest, context: Context
     ) -> tuple[LegacySession, CommittedRequest] | SessionError:
         """Commits the session (opening it first when nothing was collected)."""
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
-        session_id, shot = call.session_id, call.screenshot
-        async with self._sessions.locked(session_id, request.hardware_id, call.screen) as session:
-            if isinstance(session, SessionError):
-                return session
-            if session.running is not None:
-                return SessionError(
-                    Code.RESOURCE_EXHAUSTED, f"session {session_id} is already being processed"
-                )
-            final_text = commit_text(session.actor.text, request.prompt)
-            effect = session.hosted.handle(Commit(final_text, shot))
-            if isinstance(effect, Dispatch):
-                self._sessions.start_commit(session)
-                return session, effect.request
-            # Old clients treat a refused commit as the end of the utterance: so does the server.
-            error = _error_of(effect)
-            session.hosted.handle(Refuse(error))
-            self._sessions.close(session)
-            return error
+        session = self._session(request, call, context)
+        if isinstance(session, SessionError):
+            return session
+        if session.scope is not None:
+            return SessionError(
+                Code.RESOURCE_EXHAUSTED, f"session {call.session_id} is already being processed"
+            )
+        final_text = commit_text(session.actor.text, request.prompt)
+        effect = session.hosted.handle(Commit(final_text, call.screenshot))
+        if isinstance(effect, Dispatch):
+            return session, effect.request
+        # Old clients treat a refused commit as the end of the utterance: so does the server.
+        error = _error_of(effect)
+        session.hosted.handle(Refuse(error))
+        self._sessions.close(session)
+        return error
 
     async def _process(
         self, session: LegacySession, request: CommittedRequest, context: Context
@@ -126,48 +135,34 @@ class LegacyService:
 
         No client deadline bounds the call: a vanished client cancels this handler, which
         cancels the pipeline at once; InterruptSession and the session's own deadline stop
-        it through ``session.running``.
+        it through the session's scope.
         """
-        running = session.running
-        assert running is not None
-        session.outputs = outputs = OutputWrites(context.write)
-
-        async def send(item: Output) -> None:
-            await outputs(codec.output(item))
-
-        async def pipeline() -> None:
-            session.end(await run_pipeline(session.hosted, self._pipeline, request, send))
-            running.cancel()  # the run is over (no verdict when the client is gone)
-
-        async def apply(effect: Effect | None) -> None:
-            session.end(effect)
-
+        scope: HostScope[pb.StreamResponse] = HostScope(session.hosted, context.write)
+        self._sessions.start_commit(session, scope)
         try:
-            with running:
-                async with anyio.create_task_group() as tasks:
-                    with self._sessions.deadlines.watching(session.hosted, apply, tasks):
-                        await pipeline()
-        except anyio.get_cancelled_exc_class():
-            session.hosted.handle(Disconnected())
-            raise  # swallowing it leaks the call in grpcio
+            try:
+                with scope.cancel_scope:
+                    await scope.run_pipeline(self._pipeline, request, _encode)
+            except anyio.get_cancelled_exc_class():
+                session.hosted.handle(Disconnected())
+                raise  # swallowing it leaks the call in grpcio
+            await self._send_last(scope, session.actor, context)
         finally:
             self._sessions.close(session)
-        match session.last:
+
+    @staticmethod
+    async def _send_last(
+        scope: HostScope[pb.StreamResponse], actor: SessionActor, context: Context
+    ) -> None:
+        match scope.verdict:
             case Finish(reason):
                 done = codec.COMPLETED if reason is EndReason.COMPLETED else codec.INTERRUPTED
                 await context.write(codec.end(done))
             case Fail(error):
-                if session.actor.output_frames:
+                if actor.output_frames:
                     await context.write(codec.failure(error))  # after data: the message only
                 else:
-                    await self._refuse(context, error)
-
-    @staticmethod
-    async def _refuse(context: Context, error: SessionError) -> None:
-        """One error_message, and the call closes with the error's status code."""
-        await context.write(codec.failure(error))
-        context.set_code(STATUS[int(error.code)])
-        context.set_details(error.message)
+                    await _refuse(context, error)
 
     # -- InterruptSession ----------------------------------------------------------------
 
@@ -176,8 +171,7 @@ class LegacyService:
     ) -> pb.InterruptResponse:
         request = _decoded(pb.InterruptRequest, raw)
         if isinstance(request, SessionError):
-            context.set_code(STATUS[int(request.code)])
-            context.set_details(request.message)
+            end_call(context, request)
             return pb.InterruptResponse(success=False, message=request.message)
         problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
@@ -199,6 +193,16 @@ def _decoded(kind: type[M], raw: bytes) -> M | SessionError:
     except DecodeError:
         name = kind.DESCRIPTOR.full_name
         return SessionError(Code.INVALID_ARGUMENT, f"the request is not a valid {name}")
+
+
+async def _refuse(context: Context, error: SessionError) -> None:
+    """One error_message, and the call closes with the error's status code."""
+    await context.write(codec.failure(error))
+    end_call(context, error)
+
+
+async def _encode(item: Output) -> pb.StreamResponse:
+    return codec.output(item)
 
 
 def _error_of(effect: Effect | None) -> SessionError:

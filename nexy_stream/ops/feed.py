@@ -149,7 +149,7 @@ class FeedHub:
                 for actor, protocol in self._live
                 if not wants.device_id or actor.device_id == wants.device_id
             )
-            watcher.offer(wire.snapshot(sessions, anyio.current_time()))
+            watcher.offer(wire.snapshot(sessions, self._live.now()))
         else:  # no live session has an outcome yet
             watcher.offer(apb.Snapshot())
         self._watchers.append(watcher)

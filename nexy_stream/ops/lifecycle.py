@@ -1,15 +1,15 @@
 """Turns the steps of session actors into lifecycle changes for metrics, feed and logs.
 
 The one :class:`~nexy_stream.server.observer.SessionObserver` of this package. A step is
-read from ``(event, effect, actor.phase)`` alone: the effect says what a frame did, and
-the phase says when a session ended, whichever way it ended.
+read from ``(event, effect)`` and the actor's read-only figures: the effect says what a
+frame did, and ``Closed`` (which a host sends once, after the last frame) says the session
+is over with its final figures, whichever way it ended.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -20,14 +20,13 @@ from nexy_stream.session import (
     Accept,
     Ack,
     ClientInfo,
+    Closed,
     CollectResult,
     Dispatch,
     Effect,
     Event,
-    Fail,
     Outcome,
     OutputSent,
-    Phase,
     SessionActor,
     SessionError,
     Timings,
@@ -83,15 +82,17 @@ class LifecycleObserver:
     ) -> None:
         self._sinks = tuple(sinks)
         self._on_open = on_open
-        # Events can still reach an ended actor (a disconnect racing the last frame);
-        # this makes sure its end is reported exactly once.
-        self._ended: weakref.WeakSet[SessionActor] = weakref.WeakSet()
 
     def step(
-        self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
+        self,
+        actor: SessionActor,
+        event: Event,
+        effect: Effect | None,
+        protocol: WireProtocol,
+        now: float,
     ) -> None:
         try:
-            change = self._change(actor, event, effect, protocol)
+            change = self._change(actor, event, effect, protocol, now)
         except Exception:  # observing must never break a session
             logger.exception("a session observer failed")
             return
@@ -104,7 +105,12 @@ class LifecycleObserver:
                 logger.exception("a session observer failed")
 
     def _change(
-        self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
+        self,
+        actor: SessionActor,
+        event: Event,
+        effect: Effect | None,
+        protocol: WireProtocol,
+        now: float,
     ) -> Change | None:
         if type(effect) is Ack:  # one per collect frame: first, before the general match
             return _change(
@@ -126,26 +132,23 @@ class LifecycleObserver:
                     actor,
                     protocol,
                     has_screenshot=request.screenshot is not None,
-                    timings=_timings(actor),
+                    timings=actor.timings(now),
                 )
-        if actor.phase is Phase.ENDED:
-            if actor in self._ended:
-                return None
-            self._ended.add(actor)
+        if type(event) is Closed:  # the figures are final: what the client was sent
             return _change(
                 ChangeKind.ENDED,
                 actor,
                 protocol,
-                timings=_timings(actor),
+                timings=actor.timings(now),
                 outcome=actor.outcome,
-                error=effect.error if isinstance(effect, Fail) else None,
+                error=actor.error,
             )
-        if isinstance(event, OutputSent) and actor.output_frames == 1:
+        if type(event) is OutputSent and actor.output_frames == 1:
             return _change(
                 ChangeKind.FIRST_OUTPUT,
                 actor,
                 protocol,
-                timings=_timings(actor),
+                timings=actor.timings(now),
             )
         return None
 
@@ -163,9 +166,3 @@ def _change(
         actor.output_frames,
         **figures,
     )
-
-
-def _timings(actor: SessionActor) -> Timings:
-    """The session's timings as of the latest moment the actor recorded."""
-    moments = (actor.ended_at, actor.first_output_at, actor.committed_at, actor.last_frame_at)
-    return actor.timings(max(t for t in moments if t is not None))

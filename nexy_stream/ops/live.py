@@ -6,8 +6,8 @@ import weakref
 from collections import Counter
 from collections.abc import Iterator
 
+from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.session import Phase, SessionActor
 
 LIVE_PHASES = (Phase.COLLECTING, Phase.PROCESSING)
@@ -22,8 +22,9 @@ class LiveSessions:
     the registry and looking an actor up are single operations under the GIL.
     """
 
-    def __init__(self, registry: SessionRegistry) -> None:
-        self._registry = registry
+    def __init__(self, hosting: Hosting) -> None:
+        self._hosting = hosting
+        self._registry = hosting.registry
         self._protocols: weakref.WeakKeyDictionary[SessionActor, WireProtocol] = (
             weakref.WeakKeyDictionary()
         )
@@ -39,11 +40,23 @@ class LiveSessions:
     def counts(self) -> Counter[tuple[Phase, WireProtocol]]:
         return Counter((actor.phase, protocol) for actor, protocol in self)
 
+    def now(self) -> float:
+        """The server clock's now, which the actors' figures are measured by."""
+        return self._hosting.clock.now()
+
     def buffered_bytes(self) -> tuple[int, int]:
         """Text bytes and screenshot bytes held in the buffers of the live sessions."""
         text = screenshots = 0
         for actor, _ in self:
             text += actor.text_bytes
-            shot = actor.screenshot
-            screenshots += len(shot.data) if shot is not None else 0
+            screenshots += actor.screenshot_bytes
         return text, screenshots
+
+    def budget(self) -> tuple[int, int | None]:
+        """Bytes all sessions hold against ``max_buffered_bytes``, and that budget."""
+        budget = self._hosting.budget
+        return budget.held, budget.limit
+
+    def awaiting_open(self) -> int:
+        """Streams open but not yet opened as sessions (no valid open frame yet)."""
+        return self._hosting.awaiting_open()

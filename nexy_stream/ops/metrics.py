@@ -28,7 +28,8 @@ LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 
 
 class LiveCollector(Collector):
-    """Live sessions by phase and protocol, and bytes buffered, read at scrape time."""
+    """Live sessions by phase and protocol, bytes buffered and held against the budget, and
+    streams still awaiting their open frame, read at scrape time."""
 
     def __init__(self, live: LiveSessions) -> None:
         self._live = live
@@ -39,17 +40,23 @@ class LiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         counts = self._live.counts()
         text, screenshots = self._live.buffered_bytes()
-        sessions, buffered = self._families()
+        held, limit = self._live.budget()
+        sessions, buffered, budget, awaiting = self._families()
         for phase in LIVE_PHASES:
             for protocol in WireProtocol:
                 sessions.add_metric([phase.value, protocol.value], counts[phase, protocol])
         buffered.add_metric(["text"], text)
         buffered.add_metric(["screenshot"], screenshots)
-        yield sessions
-        yield buffered
+        budget.add_metric(["held"], held)
+        if limit is not None:
+            budget.add_metric(["limit"], limit)
+        awaiting.add_metric([], self._live.awaiting_open())
+        yield from (sessions, buffered, budget, awaiting)
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
+    ]:
         return (
             GaugeMetricFamily(
                 "nexy_live_sessions",
@@ -60,6 +67,16 @@ class LiveCollector(Collector):
                 "nexy_buffered_bytes",
                 "Bytes held in the buffers of the live sessions, by kind (text, screenshot).",
                 labels=["kind"],
+            ),
+            GaugeMetricFamily(
+                "nexy_budget_bytes",
+                "Bytes all sessions hold (collect buffers, committed utterances) against "
+                "max_buffered_bytes: held, and the limit.",
+                labels=["kind"],
+            ),
+            GaugeMetricFamily(
+                "nexy_streams_awaiting_open",
+                "Streams connected whose open frame has not come yet (ended after open_timeout).",
             ),
         )
 

@@ -1,4 +1,4 @@
-"""Everything operators see of one server, wired to its session registry."""
+"""Everything operators see of one server, wired to its sessions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nexy_stream.ops.live import LiveSessions
 from nexy_stream.ops.logs import log_session_end
 from nexy_stream.ops.metrics import MetricsEndpoint, SessionMetrics
 from nexy_stream.ops.stats import Rollup
-from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.server.hosting import Hosting
 
 
 class Operations:
@@ -25,9 +25,9 @@ class Operations:
     :meth:`stop` closes everything it opened.
     """
 
-    def __init__(self, config: OpsConfig, registry: SessionRegistry) -> None:
+    def __init__(self, config: OpsConfig, hosting: Hosting) -> None:
         self.config = config
-        self.live = LiveSessions(registry)
+        self.live = LiveSessions(hosting)
         self.rollup = Rollup()
         self.feed = FeedHub(config, self.live)
         self.metrics = SessionMetrics(self.live) if config.metrics_port is not None else None

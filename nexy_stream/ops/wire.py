@@ -75,7 +75,7 @@ def live_session(actor: SessionActor, protocol: WireProtocol, now: float) -> apb
         device_id=actor.device_id,
         protocol=PROTOCOLS[protocol],
         phase=PHASES[actor.phase],
-        age=codec.duration(max(now - actor.created_at, 0.0)),
+        age=codec.duration(actor.age(now)),
         applied_chunks=actor.applied_chunks,
         buffered_text_bytes=actor.text_bytes,
         output_frames=actor.output_frames,
@@ -84,7 +84,7 @@ def live_session(actor: SessionActor, protocol: WireProtocol, now: float) -> apb
 
 
 def snapshot(sessions: Iterable[tuple[SessionActor, WireProtocol]], now: float) -> apb.Snapshot:
-    ordered = sorted(sessions, key=lambda pair: pair[0].created_at)
+    ordered = sorted(sessions, key=lambda pair: -pair[0].age(now))
     return apb.Snapshot(
         sessions=[live_session(a, p, now) for a, p in ordered[:SNAPSHOT_LIMIT]],
         matching=len(ordered),

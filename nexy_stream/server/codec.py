@@ -17,7 +17,6 @@ from nexy_stream.session import (
     Dispatch,
     EndReason,
     Event,
-    Finish,
     GoAway,
     Limits,
     Open,
@@ -153,12 +152,12 @@ def output(value: Output) -> pb.ServerFrame:
     return pb.ServerFrame(output=pb.Output(audio=audio))
 
 
-def end(effect: Finish) -> pb.ServerFrame:
+def end(reason: EndReason, figures: Timings, output_frames: int) -> pb.ServerFrame:
     return pb.ServerFrame(
         end=pb.End(
-            reason=_END_REASONS[effect.reason],
-            timings=timings(effect.timings),
-            output_frames=effect.output_frames,
+            reason=_END_REASONS[reason],
+            timings=timings(figures),
+            output_frames=output_frames,
         )
     )
 

@@ -2,45 +2,88 @@
 
 from __future__ import annotations
 
-import asyncio
+import weakref
 from dataclasses import dataclass, field
 
+from nexy_stream.server.admission import Admission, Quotas
+from nexy_stream.server.clock import Clock
 from nexy_stream.server.deadlines import Deadlines
 from nexy_stream.server.observer import SessionObserver, WireProtocol
-from nexy_stream.session import Effect, Event, Limits, SessionActor
+from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.session import (
+    Admit,
+    Admitted,
+    ByteBudget,
+    Closed,
+    Effect,
+    Event,
+    Limits,
+    Phase,
+    Refuse,
+    SessionActor,
+)
 
 
 class HostedSession:
-    """An actor with its clock and its observers: what every transport drives, so the
-    observers see every step of every session."""
+    """An actor with its clock, its admission and its observers: what every transport
+    drives, so the observers see every step of every session and admission answers every
+    ``Admit`` the same way."""
 
-    def __init__(
-        self,
-        limits: Limits,
-        protocol: WireProtocol,
-        observers: tuple[SessionObserver, ...],
-    ) -> None:
-        # The event loop's clock (what anyio.current_time reads), without anyio's layers:
-        # it is read twice per frame.
-        self._clock = asyncio.get_running_loop().time
-        self.actor = SessionActor(limits, self._clock())
+    __slots__ = ("__weakref__", "_admission", "_now", "_observers", "actor", "protocol")
+
+    def __init__(self, hosting: Hosting, protocol: WireProtocol) -> None:
+        self._now = hosting.clock.now
+        self._admission = hosting.admission
+        self._observers = hosting.observers
+        self.actor = SessionActor(hosting.limits, self._now(), hosting.budget)
         self.protocol = protocol
-        self._observers = observers
 
     def handle(self, event: Event) -> Effect | None:
-        effect = self.actor.handle(event, self._clock())
+        if type(event) is Closed and self.actor.closed:
+            return None  # closed once, whichever path got there first
+        now = self._now()
+        effect = self.actor.handle(event, now)
         for observer in self._observers:
-            observer.step(self.actor, event, effect, self.protocol)
+            observer.step(self.actor, event, effect, self.protocol, now)
+        if type(effect) is Admit:
+            refusal = self._admission.admit(self.actor, now)
+            return self.handle(Admitted() if refusal is None else Refuse(refusal))
+        if type(event) is Closed:
+            self._admission.release(self.actor, now)
         return effect
 
+    @property
+    def deadline(self) -> float:
+        return self.actor.deadline
 
-@dataclass(frozen=True)
+    @property
+    def ended(self) -> bool:
+        return self.actor.phase is Phase.ENDED
+
+
+@dataclass
 class Hosting:
-    """The limits, observers and deadline watcher shared by all of a server's sessions."""
+    """What all of a server's sessions share: limits, the byte budget, admission, the
+    clock, the observers and the deadline watcher."""
 
     limits: Limits
+    clock: Clock
+    quotas: Quotas = field(default_factory=Quotas)
+    budget: ByteBudget = field(default_factory=ByteBudget)
     observers: tuple[SessionObserver, ...] = ()
-    deadlines: Deadlines = field(default_factory=Deadlines)
+    registry: SessionRegistry = field(default_factory=SessionRegistry)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.registry, self.quotas)
+        self.deadlines = Deadlines(self.clock)
+        # Every hosted session until it is closed: streams that have not opened are in no
+        # registry, yet they hold a connection and memory (an operator sees them counted).
+        self.hosted: weakref.WeakSet[HostedSession] = weakref.WeakSet()
 
     def session(self, protocol: WireProtocol) -> HostedSession:
-        return HostedSession(self.limits, protocol, self.observers)
+        hosted = HostedSession(self, protocol)
+        self.hosted.add(hosted)
+        return hosted
+
+    def awaiting_open(self) -> int:
+        return sum(1 for hosted in list(self.hosted) if hosted.actor.phase is Phase.AWAITING_OPEN)

@@ -23,9 +23,14 @@ class WireProtocol(Enum):
 
 class SessionObserver(Protocol):
     def step(
-        self, actor: SessionActor, event: Event, effect: Effect | None, protocol: WireProtocol
+        self,
+        actor: SessionActor,
+        event: Event,
+        effect: Effect | None,
+        protocol: WireProtocol,
+        now: float,
     ) -> None:
-        """Called after every event the actor handled, with the effect it decided.
-
-        Must not block or raise: it runs on the session's hot path.
+        """Called after every event the actor handled, with the effect it decided and the
+        time it was handled at (the server clock's ``now``). The actor is read, never
+        changed. Must not block or raise: it runs on the session's hot path.
         """

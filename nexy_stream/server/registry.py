@@ -1,42 +1,60 @@
-"""The live sessions of one server process."""
+"""The live sessions of one server process, by owner and session id."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
-from nexy_stream.session import Code, SessionActor, SessionError
+from nexy_stream.session import Owner, SessionActor
+
+Key = tuple[Owner, str]
+"""A session's identity: its owner and its (canonical) session id."""
+
+
+def key_of(actor: SessionActor) -> Key:
+    return (actor.owner, actor.session_id)
+
+
+def quota_holder(actor: SessionActor) -> str:
+    """Whose session quota a session counts against: its principal, or without one its
+    network address (a deployed legacy client, or any client of a server without auth)."""
+    owner = actor.owner
+    return f"principal:{owner.principal}" if owner.principal else f"peer:{actor.peer}"
 
 
 class SessionRegistry:
-    """Knows every live session by id; refuses duplicates and sessions over capacity.
+    """Knows every live session; one live session per key.
 
-    Hosts add an actor once it is accepted and remove it on every path out; an empty
-    registry after the last stream closes is the proof that nothing was left behind.
+    Admission adds an actor once it is admitted and removes it when its host closes it, on
+    every path; an empty registry after the last stream closes is the proof that nothing
+    was left behind. It also counts the live sessions of each quota holder.
     """
 
-    def __init__(self, max_live: int) -> None:
-        self.max_live = max_live
-        self._live: dict[str, SessionActor] = {}
+    def __init__(self) -> None:
+        self._live: dict[Key, SessionActor] = {}
+        self._held: Counter[str] = Counter()
 
-    def add(self, actor: SessionActor) -> SessionError | None:
-        if actor.session_id in self._live:
-            return SessionError(Code.ALREADY_EXISTS, f"session {actor.session_id} is already live")
-        if len(self._live) >= self.max_live:
-            return SessionError.over_limit(
-                "max_live_sessions",
-                "the number of live sessions",
-                len(self._live) + 1,
-                self.max_live,
-            )
-        self._live[actor.session_id] = actor
-        return None
+    def add(self, actor: SessionActor) -> None:
+        self._live[key_of(actor)] = actor
+        self._held[quota_holder(actor)] += 1
 
     def remove(self, actor: SessionActor) -> None:
-        if self._live.get(actor.session_id) is actor:
-            del self._live[actor.session_id]
+        key = key_of(actor)
+        if self._live.get(key) is actor:
+            del self._live[key]
+            holder = quota_holder(actor)
+            self._held[holder] -= 1
+            if not self._held[holder]:
+                del self._held[holder]
 
-    def get(self, session_id: str) -> SessionActor | None:
-        return self._live.get(session_id)
+    def get(self, key: Key) -> SessionActor | None:
+        return self._live.get(key)
+
+    def held_by(self, holder: str) -> int:
+        return self._held[holder]
+
+    def __contains__(self, key: Key) -> bool:
+        return key in self._live
 
     def __len__(self) -> int:
         return len(self._live)

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import anyio
+import anyio.abc
 import grpc
 from google.protobuf.message import DecodeError
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
-from nexy_stream.server.drive import STATUS, OutputWrites, run_pipeline
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.server.registry import SessionRegistry
+from nexy_stream.server.peers import peer_host
+from nexy_stream.server.scope import HostScope
 from nexy_stream.session import (
+    ANONYMOUS,
     Accept,
     Ack,
-    CommittedRequest,
+    Closed,
     Disconnected,
     Dispatch,
     Effect,
@@ -27,10 +30,14 @@ from nexy_stream.session import (
     Finish,
     GoAway,
     HalfClosed,
-    Refuse,
+    Open,
+    Owner,
     Reject,
+    ShuttingDown,
+    Tick,
     Unreadable,
 )
+from nexy_stream.status import end_call
 
 
 class SessionStream:
@@ -39,66 +46,88 @@ class SessionStream:
     The frame reader runs in the handler's own task, inside a task group that holds, after
     commit, the pipeline, and any deadline or shutdown notice the server's one deadline
     watcher delivers; an idle session has no task of its own. A terminal effect cancels the
-    group, so nothing of the session runs once its last frame is written; a vanished client
-    cancels the handler, which cancels the group the same way.
+    group (through the session's :class:`HostScope`), so nothing of the session runs once
+    its last frame is due; a vanished client cancels the handler, which cancels the group
+    the same way. The actor is told ``Closed`` on every path out, after the last frame.
     """
 
     def __init__(
         self,
         context: grpc.aio.ServicerContext[bytes, pb.ServerFrame],
-        registry: SessionRegistry,
         pipeline: Pipeline,
         hosting: Hosting,
+        owner: Owner = ANONYMOUS,
     ) -> None:
         self._context = context
-        self._registry = registry
         self._pipeline = pipeline
         self._session = hosting.session(WireProtocol.STREAM)
         self._deadlines = hosting.deadlines
+        self._owner = owner
         self._actor = self._session.actor
         # grpc allows one write in flight per call; asyncio's lock takes no checkpoint when
         # free, which is every frame but those racing the pipeline.
         self._write_lock = asyncio.Lock()
-        self._last: Finish | Fail | None = None
-        self._outputs = OutputWrites(self._write)
+        self._scope = HostScope(self._session, self._write)
         self._tasks: anyio.abc.TaskGroup | None = None
 
     async def run(self) -> None:
         try:
-            async with anyio.create_task_group() as tasks:
-                self._tasks = tasks
-                with self._deadlines.watching(self._session, self._apply, tasks):
-                    await self._read_frames()
-                    # The client only reads now; a terminal effect (the pipeline's end, a
-                    # deadline) cancels this wait like everything else of the session.
-                    await anyio.sleep_forever()
-        except anyio.get_cancelled_exc_class():
-            # The client went away (or the server stopped): clean up and let it propagate,
-            # swallowing it leaks the call in grpcio.
-            self._handle(Disconnected())
-            raise
+            try:
+                with self._scope.cancel_scope:
+                    async with anyio.create_task_group() as tasks:
+                        self._tasks = tasks
+                        with self._deadlines.watching(self):
+                            await self._read_frames()
+                            # The client only reads now; a terminal effect (the pipeline's
+                            # end, a deadline) cancels this wait like everything else.
+                            await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                # The client went away (or the server stopped): clean up and let it
+                # propagate; swallowing it leaks the call in grpcio.
+                self._session.handle(Disconnected())
+                raise
+            await self._send_last()
         finally:
-            self._registry.remove(self._actor)
-        await self._send_last()
+            self._session.handle(Closed())
 
-    def _handle(self, event: Event) -> Effect | None:
-        return self._session.handle(event)
+    # -- what the deadline watcher needs (see deadlines.Watched) ----------------------------
+
+    @property
+    def deadline(self) -> float:
+        return self._actor.deadline
+
+    @property
+    def ended(self) -> bool:
+        return self._scope.verdict is not None or self._session.ended
+
+    def deliver(self, event: Tick | ShuttingDown) -> None:
+        effect = self._session.handle(event)
+        if not self._scope.conclude(effect) and effect is not None and self._tasks is not None:
+            self._tasks.start_soon(self._apply, effect)
+
+    # -- frames in, effects out -------------------------------------------------------------
 
     async def _read_frames(self) -> None:
         while True:
             raw = await self._context.read()
             if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
-                await self._apply(self._handle(HalfClosed()))
+                await self._apply(self._session.handle(HalfClosed()))
                 return
-            await self._apply(self._handle(self._decode(raw)))
+            await self._apply(self._session.handle(self._decode(raw)))
 
-    @staticmethod
-    def _decode(raw: bytes) -> Event:
+    def _decode(self, raw: bytes) -> Event:
         try:
             frame = pb.ClientFrame.FromString(raw)
         except DecodeError:
             return Unreadable("not a nexy.stream.v1.ClientFrame")
-        return codec.decode(frame) or Unreadable("the frame has no kind set")
+        event = codec.decode(frame)
+        if event is None:
+            return Unreadable("the frame has no kind set")
+        if type(event) is Open:  # who is calling is the transport's knowledge
+            return dataclasses.replace(
+                event, owner=self._owner, peer=peer_host(self._context.peer())
+            )
+        return event
 
     async def _apply(self, effect: Effect | None) -> None:
         match effect:  # the most frequent first: one ack per collect frame
@@ -107,10 +136,7 @@ class SessionStream:
             case None:
                 return
             case Accept():
-                refusal = self._registry.add(self._actor)
-                if refusal is not None:
-                    await self._apply(self._handle(Refuse(refusal)))
-                    return
+                self._deadlines.moved_earlier(self)
                 await self._write(codec.accepted(effect))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
@@ -119,33 +145,32 @@ class SessionStream:
             case Dispatch():
                 await self._write(codec.commit_accepted(effect))
                 assert self._tasks is not None
-                self._tasks.start_soon(self._run_pipeline, effect.request)
+                self._tasks.start_soon(
+                    self._scope.run_pipeline, self._pipeline, effect.request, _encode
+                )
             case Finish() | Fail():
-                self._last = effect
-                self._outputs.drain()
-                assert self._tasks is not None
-                self._tasks.cancel_scope.cancel()
-
-    async def _run_pipeline(self, request: CommittedRequest) -> None:
-        async def send(item: Output) -> None:
-            await self._outputs(codec.output(item))
-
-        await self._apply(await run_pipeline(self._session, self._pipeline, request, send))
+                self._scope.conclude(effect)
 
     async def _write(self, frame: pb.ServerFrame) -> None:
         async with self._write_lock:
             try:
                 await self._context.write(frame)
             except Exception:  # grpcio raises internal errors once the peer is gone
-                self._handle(Disconnected())
-                if self._tasks is not None:
-                    self._tasks.cancel_scope.cancel()
+                self._session.handle(Disconnected())
+                self._scope.cancel_scope.cancel()
 
     async def _send_last(self) -> None:
-        match self._last:
-            case Finish():
-                await self._write(codec.end(self._last))
+        """The verdict's frame, with the session's figures as they are now: an output whose
+        write completed after the verdict was sent, and counts."""
+        match self._scope.verdict:
+            case Finish(reason):
+                actor = self._actor
+                now = anyio.current_time()
+                await self._write(codec.end(reason, actor.timings(now), actor.output_frames))
             case Fail(error):
                 await self._write(codec.failure(error, fatal=True))
-                self._context.set_code(STATUS[int(error.code)])
-                self._context.set_details(error.message)
+                end_call(self._context, error)
+
+
+async def _encode(item: Output) -> pb.ServerFrame:
+    return codec.output(item)

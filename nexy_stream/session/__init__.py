@@ -5,9 +5,11 @@ Frames come in as events, decisions go out as effects; no sockets, tasks or cloc
 """
 
 from nexy_stream.session.actor import Phase, SessionActor
+from nexy_stream.session.budget import ByteBudget
 from nexy_stream.session.effects import (
     Accept,
     Ack,
+    Admit,
     CollectResult,
     Dispatch,
     Effect,
@@ -18,7 +20,9 @@ from nexy_stream.session.effects import (
 )
 from nexy_stream.session.errors import Code, SessionError
 from nexy_stream.session.events import (
+    Admitted,
     Cancel,
+    Closed,
     Collect,
     Commit,
     Disconnected,
@@ -35,10 +39,12 @@ from nexy_stream.session.events import (
 )
 from nexy_stream.session.limits import Limits
 from nexy_stream.session.values import (
+    ANONYMOUS,
     ClientInfo,
     CommittedRequest,
     EndReason,
     Outcome,
+    Owner,
     Screenshot,
     ScreenSize,
     Text,
@@ -47,10 +53,15 @@ from nexy_stream.session.values import (
 )
 
 __all__ = [
+    "ANONYMOUS",
     "Accept",
     "Ack",
+    "Admit",
+    "Admitted",
+    "ByteBudget",
     "Cancel",
     "ClientInfo",
+    "Closed",
     "Code",
     "Collect",
     "CollectResult",
@@ -69,6 +80,7 @@ __all__ = [
     "Open",
     "Outcome",
     "OutputSent",
+    "Owner",
     "Phase",
     "PipelineFailed",
     "PipelineFinished",

@@ -1,12 +1,19 @@
-"""The session actor: every collect/commit rule, in one pure state machine."""
+"""The session actor: every collect/commit rule, in one pure state machine.
+
+Like h2, the transitions live in one table (:data:`_TRANSITIONS`): for each phase, which
+events it takes and what it does with them. An event a phase does not list changes nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
+from nexy_stream.session.budget import ByteBudget
 from nexy_stream.session.effects import (
     Accept,
     Ack,
+    Admit,
     CollectResult,
     Dispatch,
     Effect,
@@ -17,7 +24,9 @@ from nexy_stream.session.effects import (
 )
 from nexy_stream.session.errors import Code, SessionError
 from nexy_stream.session.events import (
+    Admitted,
     Cancel,
+    Closed,
     Collect,
     Commit,
     Disconnected,
@@ -35,10 +44,12 @@ from nexy_stream.session.events import (
 from nexy_stream.session.ids import canonical_session_id, device_problem
 from nexy_stream.session.limits import Limits
 from nexy_stream.session.values import (
+    ANONYMOUS,
     ClientInfo,
     CommittedRequest,
     EndReason,
     Outcome,
+    Owner,
     Screenshot,
     ScreenSize,
     Text,
@@ -49,9 +60,14 @@ from nexy_stream.session.values import (
 
 class Phase(Enum):
     AWAITING_OPEN = "awaiting_open"
+    ADMITTING = "admitting"  # the open frame was valid; the host decides
     COLLECTING = "collecting"
     PROCESSING = "processing"
     ENDED = "ended"
+
+
+_UNLIMITED = ByteBudget()
+_ADMIT = Admit()
 
 
 class SessionActor:
@@ -59,188 +75,263 @@ class SessionActor:
 
     ``handle(event, now)`` returns at most one effect. The state is independent of any
     stream, so a host may keep an actor across a dropped stream and attach another one.
+    Everything a host or an observer may read is a read-only property; only events change
+    the state. ``budget`` is shared by all of a server's sessions: what they hold (collect
+    buffers, then the committed utterance until the session ends) is taken from it.
     """
 
-    def __init__(self, limits: Limits, now: float) -> None:
-        self.limits = limits
-        self.phase = Phase.AWAITING_OPEN
-        self.outcome: Outcome | None = None
-        self.session_id = ""
-        self.device_id = ""
-        self.client = ClientInfo()
-        self.screen: ScreenSize | None = None
+    def __init__(self, limits: Limits, now: float, budget: ByteBudget = _UNLIMITED) -> None:
+        self._limits = limits
+        self._budget = budget
+        self._phase = Phase.AWAITING_OPEN
+        self._outcome: Outcome | None = None
+        self._error: SessionError | None = None
+        self._session_id = ""
+        self._device_id = ""
+        self._owner = ANONYMOUS
+        self._peer = ""
+        self._client = ClientInfo()
+        self._screen: ScreenSize | None = None
         # The buffer: popped (reset) at commit, discarded on every other end.
-        self.text = ""
-        self.text_bytes = 0
-        self.screenshot: Screenshot | None = None
-        self.highest_applied_seq = 0
-        self.applied_chunks = 0
-        self.output_frames = 0
-        self.created_at = now
-        self.last_frame_at = now
-        self.committed_at: float | None = None
-        self.first_output_at: float | None = None
-        self.ended_at: float | None = None
-        self.shutdown_at: float | None = None
+        self._text = ""
+        self._text_bytes = 0
+        self._screenshot: Screenshot | None = None
+        self._held = 0  # bytes taken from the budget
+        self._highest_applied_seq = 0
+        self._applied_chunks = 0
+        self._output_frames = 0
+        self._created_at = now
+        self._last_frame_at = now
+        self._committed_at: float | None = None
+        self._first_output_at: float | None = None
+        self._ended_at: float | None = None
+        self._shutdown_at: float | None = None
+        self._closed = False
 
     # -- the one entry point -------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> Effect | None:
-        if type(event) is Collect and self.phase is Phase.COLLECTING:  # most events are
-            self.last_frame_at = now
-            return self._collect(event)
-        if self.phase is Phase.ENDED:
-            return None
-        match event:
-            case Open() | Collect() | Commit() | Cancel():
-                return self._frame(event, now)
-            case Refuse(error):
-                return self._fail(error, now, Outcome.REFUSED)
-            case Unreadable(message):
-                error = SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {message}")
-                if self.phase is Phase.AWAITING_OPEN:
-                    return self._fail(error, now, Outcome.REFUSED)
-                return Reject(error)
-            case HalfClosed():
-                return self._half_closed(now)
-            case Disconnected():
-                self._end(now, Outcome.DISCONNECTED)
-                return None
-            case OutputSent():
-                self.output_frames += 1
-                if self.first_output_at is None:
-                    self.first_output_at = now
-                return None
-            case PipelineFinished():
-                return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
-            case PipelineFailed(message):
-                error = SessionError(Code.INTERNAL, f"the pipeline failed: {message}")
-                return self._fail(error, now, Outcome.ERROR)
-            case ShuttingDown(time_left_s):
-                return self._shutting_down(time_left_s, now)
-            case Tick():
-                return self._check_deadline(now)
+        if type(event) is Collect and self._phase is Phase.COLLECTING:  # most events are
+            return self._collect(event, now)
+        transition = _TRANSITIONS[self._phase].get(type(event))
+        return None if transition is None else transition(self, event, now)
+
+    # -- what hosts and observers read -----------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the session ended; ``None`` while it lives."""
+        return self._outcome
+
+    @property
+    def error(self) -> SessionError | None:
+        """Why the session failed, when it did."""
+        return self._error
+
+    @property
+    def closed(self) -> bool:
+        """Whether the host is done with it (``Closed``): its figures are final."""
+        return self._closed
+
+    @property
+    def session_id(self) -> str:
+        """The canonical session id ("" before a valid open)."""
+        return self._session_id
+
+    @property
+    def device_id(self) -> str:
+        return self._device_id
+
+    @property
+    def owner(self) -> Owner:
+        return self._owner
+
+    @property
+    def peer(self) -> str:
+        return self._peer
+
+    @property
+    def client(self) -> ClientInfo:
+        return self._client
+
+    @property
+    def text(self) -> str:
+        """The buffered text (empty after commit)."""
+        return self._text
+
+    @property
+    def text_bytes(self) -> int:
+        return self._text_bytes
+
+    @property
+    def screenshot_bytes(self) -> int:
+        return len(self._screenshot.data) if self._screenshot is not None else 0
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes this session holds against the server's budget."""
+        return self._held
+
+    @property
+    def highest_applied_seq(self) -> int:
+        return self._highest_applied_seq
+
+    @property
+    def applied_chunks(self) -> int:
+        return self._applied_chunks
+
+    @property
+    def output_frames(self) -> int:
+        """Output frames sent, counting one whose write completed after the session ended."""
+        return self._output_frames
+
+    @property
+    def committed(self) -> bool:
+        return self._committed_at is not None
+
+    def age(self, now: float) -> float:
+        return max(now - self._created_at, 0.0)
 
     @property
     def deadline(self) -> float:
         """When the session times out unless a frame comes first (monotonic seconds)."""
-        hard = self.created_at + self.limits.max_duration_s
-        if self.shutdown_at is not None:
-            hard = min(hard, self.shutdown_at)
-        if self.phase is Phase.PROCESSING:
+        if self._phase is Phase.AWAITING_OPEN:
+            return self._created_at + self._limits.open_timeout_s
+        hard = self._created_at + self._limits.max_duration_s
+        if self._shutdown_at is not None:
+            hard = min(hard, self._shutdown_at)
+        if self._phase is Phase.PROCESSING:
             return hard
-        return min(hard, self.last_frame_at + self.limits.idle_timeout_s)
+        return min(hard, self._last_frame_at + self._limits.idle_timeout_s)
 
     def timings(self, now: float) -> Timings:
-        end = self.ended_at if self.ended_at is not None else now
-        committed = self.committed_at
+        """The session's figures as of ``now`` (or of its end, once it ended)."""
+        end = self._ended_at if self._ended_at is not None else now
+        committed = self._committed_at
         return Timings(
-            collect=(committed if committed is not None else end) - self.created_at,
-            total=end - self.created_at,
+            collect=(committed if committed is not None else end) - self._created_at,
+            total=end - self._created_at,
             commit_to_first_output=(
-                self.first_output_at - committed
-                if committed is not None and self.first_output_at is not None
+                self._first_output_at - committed
+                if committed is not None and self._first_output_at is not None
                 else None
             ),
             pipeline=end - committed if committed is not None else None,
         )
 
-    # -- client frames -------------------------------------------------------------------
-
-    def _frame(self, event: Open | Collect | Commit | Cancel, now: float) -> Effect | None:
-        self.last_frame_at = now
-        if self.phase is Phase.AWAITING_OPEN:
-            if isinstance(event, Open):
-                return self._open(event, now)
-            kind = type(event).__name__.lower()
-            error = SessionError(
-                Code.FAILED_PRECONDITION, f"the first frame must be open, got {kind}"
-            )
-            return self._fail(error, now, Outcome.REFUSED)
-        match event:  # the most frequent first
-            case Collect():
-                return self._collect(event)
-            case Open():
-                return Reject(SessionError(Code.FAILED_PRECONDITION, "the session is already open"))
-            case Commit():
-                return self._commit(event, now)
-            case Cancel():
-                return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
+    # -- before the session starts ---------------------------------------------------------
 
     def _open(self, event: Open, now: float) -> Effect:
+        self._last_frame_at = now
         problem = self._check_ids(event.session_id, event.device_id)
         if isinstance(problem, SessionError):
             return self._fail(problem, now, Outcome.REFUSED)
         if event.screen is not None and (event.screen.width <= 0 or event.screen.height <= 0):
             error = SessionError(Code.INVALID_ARGUMENT, "screen width and height must be positive")
             return self._fail(error, now, Outcome.REFUSED)
-        self.session_id = problem
-        self.device_id = event.device_id
-        self.client = event.client
-        self.screen = event.screen
-        self.phase = Phase.COLLECTING
-        return Accept(self.session_id, self.limits)
+        self._session_id = problem
+        self._device_id = event.device_id
+        self._owner = event.owner
+        self._peer = event.peer
+        self._client = event.client
+        self._screen = event.screen
+        self._phase = Phase.ADMITTING
+        return _ADMIT
 
     def _check_ids(self, session_id: str, device_id: str) -> str | SessionError:
         """The canonical session id, or what is wrong with the ids."""
-        longest = self.limits.max_id_chars
+        longest = self._limits.max_id_chars
         return device_problem(device_id, longest) or canonical_session_id(session_id, longest)
 
-    def _collect(self, event: Collect) -> Ack:
+    def _not_open(self, event: Collect | Commit | Cancel, now: float) -> Fail:
+        kind = type(event).__name__.lower()
+        error = SessionError(Code.FAILED_PRECONDITION, f"the first frame must be open, got {kind}")
+        return self._fail(error, now, Outcome.REFUSED)
+
+    def _admitted(self, _event: Admitted, _now: float) -> Accept:
+        self._phase = Phase.COLLECTING
+        return Accept(self._session_id, self._limits)
+
+    def _unreadable_first(self, event: Unreadable, now: float) -> Fail:
+        error = SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {event.message}")
+        return self._fail(error, now, Outcome.REFUSED)
+
+    def _closed_before_open(self, _event: HalfClosed, now: float) -> Fail:
+        error = SessionError(Code.FAILED_PRECONDITION, "the stream closed before its open frame")
+        return self._fail(error, now, Outcome.REFUSED)
+
+    def _stopping_before_open(self, _event: ShuttingDown, now: float) -> Fail:
+        error = SessionError(Code.UNAVAILABLE, "the server is shutting down")
+        return self._fail(error, now, Outcome.REFUSED)
+
+    # -- collect ---------------------------------------------------------------------------
+
+    def _collect(self, event: Collect, now: float) -> Ack:
+        self._last_frame_at = now
         seq = event.chunk_seq
-        if self.phase is not Phase.COLLECTING:
-            error = SessionError(
-                Code.FAILED_PRECONDITION,
-                "the session is committed; collect frames come before commit",
-            )
-            return self._ack(seq, CollectResult.REJECTED, error)
         if seq <= 0:
             error = SessionError(Code.INVALID_ARGUMENT, f"chunk_seq must be above 0, got {seq}")
             return self._ack(seq, CollectResult.REJECTED, error)
-        if seq <= self.highest_applied_seq:
+        if seq <= self._highest_applied_seq:
             return self._ack(seq, CollectResult.STALE)
-        if self.applied_chunks >= self.limits.max_chunks:
+        if self._applied_chunks >= self._limits.max_chunks:
             error = SessionError.over_limit(
                 "max_chunks",
                 "the number of collect frames",
-                self.applied_chunks + 1,
-                self.limits.max_chunks,
+                self._applied_chunks + 1,
+                self._limits.max_chunks,
             )
             return self._ack(seq, CollectResult.REJECTED, error)
         payload = event.payload
         if isinstance(payload, Text):
-            merged = payload.merged_into(self.text)
             size = self._text_size(payload)
             if isinstance(size, SessionError):
                 return self._ack(seq, CollectResult.REJECTED, size)
-            self.text, self.text_bytes = merged, size
+            short = self._hold(size + self.screenshot_bytes)
+            if short is not None:
+                return self._ack(seq, CollectResult.REJECTED, short)
+            self._text, self._text_bytes = payload.merged_into(self._text), size
             return self._applied(seq, CollectResult.APPLIED)
         if isinstance(payload, Screenshot):
             problem = self._check_screenshot(payload)
             if problem is not None:
                 return self._ack(seq, CollectResult.REJECTED, problem)
-            if self.screenshot is not None and self.screenshot.digest == payload.digest:
+            if self._screenshot is not None and self._screenshot.digest == payload.digest:
                 return self._applied(seq, CollectResult.DUPLICATE_SCREENSHOT)
-            self.screenshot = payload
+            short = self._hold(self._text_bytes + len(payload.data))
+            if short is not None:
+                return self._ack(seq, CollectResult.REJECTED, short)
+            self._screenshot = payload
             return self._applied(seq, CollectResult.APPLIED)
         error = SessionError(Code.INVALID_ARGUMENT, "a collect frame needs text or a screenshot")
         return self._ack(seq, CollectResult.REJECTED, error)
 
+    def _collect_after_commit(self, event: Collect, _now: float) -> Ack:
+        error = SessionError(
+            Code.FAILED_PRECONDITION, "the session is committed; collect frames come before commit"
+        )
+        return self._ack(event.chunk_seq, CollectResult.REJECTED, error)
+
+    # -- commit and the pipeline -----------------------------------------------------------
+
     def _commit(self, event: Commit, now: float) -> Effect:
-        if self.phase is not Phase.COLLECTING:
-            return Reject(
-                SessionError(
-                    Code.FAILED_PRECONDITION,
-                    "the session is already committed; the pipeline runs once per session",
-                )
-            )
-        text = self.text
+        self._last_frame_at = now
+        text = self._text
+        text_bytes = self._text_bytes
         if event.final_text is not None:
             size = self._text_size(event.final_text)
             if isinstance(size, SessionError):
                 return Reject(size)
-            text = event.final_text.merged_into(self.text)
-        screenshot = self.screenshot
+            text, text_bytes = event.final_text.merged_into(self._text), size
+        screenshot = self._screenshot
         if event.screenshot is not None:
             problem = self._check_screenshot(event.screenshot)
             if problem is not None:
@@ -250,19 +341,109 @@ class SessionActor:
             return Reject(
                 SessionError(Code.INVALID_ARGUMENT, "nothing to commit: the merged text is empty")
             )
+        # The committed utterance stays in memory while the pipeline runs: it keeps its bytes.
+        short = self._hold(text_bytes + (len(screenshot.data) if screenshot is not None else 0))
+        if short is not None:
+            return Reject(short)
         request = CommittedRequest(
-            session_id=self.session_id,
-            device_id=self.device_id,
+            session_id=self._session_id,
+            device_id=self._device_id,
             text=text,
             screenshot=screenshot,
-            screen=self.screen,
-            client=self.client,
+            screen=self._screen,
+            client=self._client,
         )
         # Pop on commit: the buffer now belongs to the pipeline alone.
-        self.text, self.text_bytes, self.screenshot = "", 0, None
-        self.phase = Phase.PROCESSING
-        self.committed_at = now
-        return Dispatch(request, self.highest_applied_seq)
+        self._text, self._text_bytes, self._screenshot = "", 0, None
+        self._phase = Phase.PROCESSING
+        self._committed_at = now
+        return Dispatch(request, self._highest_applied_seq)
+
+    def _committed_again(self, _event: Commit, now: float) -> Reject:
+        self._last_frame_at = now
+        return Reject(
+            SessionError(
+                Code.FAILED_PRECONDITION,
+                "the session is already committed; the pipeline runs once per session",
+            )
+        )
+
+    def _output_sent(self, _event: OutputSent, now: float) -> None:
+        if self._closed:  # the figures were final
+            return
+        self._output_frames += 1
+        if self._first_output_at is None:
+            self._first_output_at = now
+
+    def _pipeline_finished(self, _event: PipelineFinished, now: float) -> Finish:
+        return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
+
+    def _pipeline_failed(self, event: PipelineFailed, now: float) -> Fail:
+        error = SessionError(Code.INTERNAL, f"the pipeline failed: {event.message}")
+        return self._fail(error, now, Outcome.ERROR)
+
+    # -- what any live session takes -------------------------------------------------------
+
+    def _reopen(self, _event: Open, now: float) -> Reject:
+        self._last_frame_at = now
+        return Reject(SessionError(Code.FAILED_PRECONDITION, "the session is already open"))
+
+    def _cancel(self, _event: Cancel, now: float) -> Finish:
+        return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
+
+    def _unreadable(self, event: Unreadable, _now: float) -> Reject:
+        return Reject(SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {event.message}"))
+
+    def _half_closed(self, _event: HalfClosed, now: float) -> Finish | None:
+        if self._phase is Phase.COLLECTING:  # nothing committed: nothing to wait for
+            return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
+        return None  # committed: the client only reads from now on
+
+    def _refused(self, event: Refuse, now: float) -> Fail:
+        return self._fail(event.error, now, Outcome.REFUSED)
+
+    def _disconnected(self, _event: Disconnected, now: float) -> None:
+        self._end(now, Outcome.DISCONNECTED)
+
+    def _shutting_down(self, event: ShuttingDown, now: float) -> Effect | None:
+        if self._shutdown_at is not None:
+            return None  # told once
+        self._shutdown_at = now + event.time_left_s
+        return self._check_deadline(Tick(), now) or GoAway(event.time_left_s)
+
+    def _check_deadline(self, _event: Tick, now: float) -> Fail | None:
+        if now < self.deadline:
+            return None
+        if self._phase is Phase.AWAITING_OPEN:
+            seconds = self._limits.open_timeout_s
+            error = SessionError(
+                Code.DEADLINE_EXCEEDED,
+                f"no open frame came within {seconds:g}s (open_timeout)",
+                "open_timeout",
+            )
+            return self._fail(error, now, Outcome.TIMED_OUT)
+        if self._shutdown_at is not None and now >= self._shutdown_at:
+            error = SessionError(
+                Code.UNAVAILABLE, "the server shut down before the session ended; open it again"
+            )
+            return self._fail(error, now, Outcome.ERROR)
+        if now >= self._created_at + self._limits.max_duration_s:
+            limit, seconds = "max_duration", self._limits.max_duration_s
+            what = "the session lasted"
+        else:
+            limit, seconds = "idle_timeout", self._limits.idle_timeout_s
+            what = "no frame came for"
+        error = SessionError(Code.DEADLINE_EXCEEDED, f"{what} {seconds:g}s ({limit})", limit)
+        return self._fail(error, now, Outcome.TIMED_OUT)
+
+    def _close(self, _event: Closed, now: float) -> None:
+        if self._closed:
+            return
+        if self._phase is not Phase.ENDED:  # the host let go without a verdict
+            self._end(now, Outcome.DISCONNECTED)
+        self._closed = True
+        self._budget.give_back(self._held)
+        self._held = 0
 
     # -- checks and bookkeeping ----------------------------------------------------------
 
@@ -270,20 +451,20 @@ class SessionActor:
         """UTF-8 size of the buffer once ``piece`` is merged, or the limit it breaks."""
         size = len(piece.text.encode())
         if piece.mode is TextMode.DELTA:
-            size += self.text_bytes
-        if size > self.limits.max_text_bytes:
+            size += self._text_bytes
+        if size > self._limits.max_text_bytes:
             return SessionError.over_limit(
-                "max_text_bytes", "the text in UTF-8 bytes", size, self.limits.max_text_bytes
+                "max_text_bytes", "the text in UTF-8 bytes", size, self._limits.max_text_bytes
             )
         return size
 
     def _check_screenshot(self, shot: Screenshot) -> SessionError | None:
-        if len(shot.data) > self.limits.max_screenshot_bytes:
+        if len(shot.data) > self._limits.max_screenshot_bytes:
             return SessionError.over_limit(
                 "max_screenshot_bytes",
                 "the screenshot in bytes",
                 len(shot.data),
-                self.limits.max_screenshot_bytes,
+                self._limits.max_screenshot_bytes,
             )
         if not shot.data:
             return SessionError(Code.INVALID_ARGUMENT, "the screenshot has no data")
@@ -298,62 +479,102 @@ class SessionActor:
             )
         return None
 
+    def _hold(self, wanted: int) -> SessionError | None:
+        """Holds ``wanted`` bytes in all against the server's budget, or says why it cannot."""
+        more = wanted - self._held
+        if more > 0 and not self._budget.take(more):
+            limit = self._budget.limit
+            return SessionError(
+                Code.RESOURCE_EXHAUSTED,
+                f"the server's buffers are full: {self._budget.held} bytes held by all "
+                f"sessions, {more} more would pass max_buffered_bytes={limit}; "
+                "retry shortly or send less",
+                "max_buffered_bytes",
+            )
+        if more < 0:
+            self._budget.give_back(-more)
+        self._held = wanted
+        return None
+
     def _applied(self, seq: int, result: CollectResult) -> Ack:
-        self.highest_applied_seq = seq
-        self.applied_chunks += 1
+        self._highest_applied_seq = seq
+        self._applied_chunks += 1
         return self._ack(seq, result)
 
     def _ack(self, seq: int, result: CollectResult, error: SessionError | None = None) -> Ack:
         return Ack(
-            seq, self.highest_applied_seq, result, self.text_bytes, self.applied_chunks, error
+            seq, self._highest_applied_seq, result, self._text_bytes, self._applied_chunks, error
         )
-
-    def _half_closed(self, now: float) -> Effect | None:
-        if self.phase is Phase.AWAITING_OPEN:
-            error = SessionError(
-                Code.FAILED_PRECONDITION, "the stream closed before its open frame"
-            )
-            return self._fail(error, now, Outcome.REFUSED)
-        if self.phase is Phase.COLLECTING:
-            return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
-        return None  # committed: the client only reads from now on
-
-    def _shutting_down(self, time_left_s: float, now: float) -> Effect | None:
-        if self.phase is Phase.AWAITING_OPEN:
-            error = SessionError(Code.UNAVAILABLE, "the server is shutting down")
-            return self._fail(error, now, Outcome.REFUSED)
-        if self.shutdown_at is not None:
-            return None  # told once
-        self.shutdown_at = now + time_left_s
-        return self._check_deadline(now) or GoAway(time_left_s)
-
-    def _check_deadline(self, now: float) -> Fail | None:
-        if now < self.deadline:
-            return None
-        if self.shutdown_at is not None and now >= self.shutdown_at:
-            error = SessionError(
-                Code.UNAVAILABLE, "the server shut down before the session ended; open it again"
-            )
-            return self._fail(error, now, Outcome.ERROR)
-        if now >= self.created_at + self.limits.max_duration_s:
-            limit, seconds = "max_duration", self.limits.max_duration_s
-            what = "the session lasted"
-        else:
-            limit, seconds = "idle_timeout", self.limits.idle_timeout_s
-            what = "no frame came for"
-        error = SessionError(Code.DEADLINE_EXCEEDED, f"{what} {seconds:g}s ({limit})", limit)
-        return self._fail(error, now, Outcome.TIMED_OUT)
 
     def _finish(self, reason: EndReason, now: float, outcome: Outcome) -> Finish:
         self._end(now, outcome)
-        return Finish(reason, self.timings(now), self.output_frames)
+        return Finish(reason)
 
     def _fail(self, error: SessionError, now: float, outcome: Outcome) -> Fail:
         self._end(now, outcome)
-        return Fail(error, self.timings(now))
+        self._error = error
+        return Fail(error)
 
     def _end(self, now: float, outcome: Outcome) -> None:
-        self.phase = Phase.ENDED
-        self.outcome = outcome
-        self.ended_at = now
-        self.text, self.text_bytes, self.screenshot = "", 0, None
+        self._phase = Phase.ENDED
+        self._outcome = outcome
+        self._ended_at = now
+        self._text, self._text_bytes, self._screenshot = "", 0, None
+        self._budget.give_back(self._held)
+        self._held = 0
+
+
+Transition = Callable[..., Effect | None]  # (actor, event of the keyed type, now)
+
+_ANY_LIVE: dict[type, Transition] = {
+    Open: SessionActor._reopen,
+    Cancel: SessionActor._cancel,
+    Unreadable: SessionActor._unreadable,
+    HalfClosed: SessionActor._half_closed,
+    Refuse: SessionActor._refused,
+    Disconnected: SessionActor._disconnected,
+    ShuttingDown: SessionActor._shutting_down,
+    Tick: SessionActor._check_deadline,
+    Closed: SessionActor._close,
+}
+
+_TRANSITIONS: dict[Phase, dict[type, Transition]] = {
+    Phase.AWAITING_OPEN: {
+        Open: SessionActor._open,
+        Collect: SessionActor._not_open,
+        Commit: SessionActor._not_open,
+        Cancel: SessionActor._not_open,
+        Unreadable: SessionActor._unreadable_first,
+        HalfClosed: SessionActor._closed_before_open,
+        Refuse: SessionActor._refused,
+        Disconnected: SessionActor._disconnected,
+        ShuttingDown: SessionActor._stopping_before_open,
+        Tick: SessionActor._check_deadline,
+        Closed: SessionActor._close,
+    },
+    Phase.ADMITTING: {
+        Admitted: SessionActor._admitted,
+        Refuse: SessionActor._refused,
+        Disconnected: SessionActor._disconnected,
+        Closed: SessionActor._close,
+    },
+    Phase.COLLECTING: {
+        **_ANY_LIVE,
+        Collect: SessionActor._collect,
+        Commit: SessionActor._commit,
+    },
+    Phase.PROCESSING: {
+        **_ANY_LIVE,
+        Collect: SessionActor._collect_after_commit,
+        Commit: SessionActor._committed_again,
+        OutputSent: SessionActor._output_sent,
+        PipelineFinished: SessionActor._pipeline_finished,
+        PipelineFailed: SessionActor._pipeline_failed,
+    },
+    Phase.ENDED: {
+        # A write that was in flight when the session ended completed: it was sent.
+        OutputSent: SessionActor._output_sent,
+        Closed: SessionActor._close,
+    },
+}
+"""For each phase, the events it takes and what it does with them; anything else is ignored."""

@@ -1,7 +1,9 @@
 """What the host must do: the outputs of :class:`SessionActor.handle`.
 
 ``Finish`` and ``Fail`` are terminal: the host stops the pipeline if it runs, sends the
-last frame, closes the stream and forgets the session.
+last frame (with the session's figures as they are then: an output being written when the
+session ended still counts once it is sent), closes the stream and tells the actor
+``Closed``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from enum import Enum
 
 from nexy_stream.session.errors import SessionError
 from nexy_stream.session.limits import Limits
-from nexy_stream.session.values import CommittedRequest, EndReason, Timings
+from nexy_stream.session.values import CommittedRequest, EndReason
 
 
 class CollectResult(Enum):
@@ -19,6 +21,12 @@ class CollectResult(Enum):
     STALE = "stale"
     DUPLICATE_SCREENSHOT = "duplicate_screenshot"
     REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """The open frame is valid: may this session start? The host answers with ``Admitted``
+    or ``Refuse``, so only an admitted session is ever accepted (and observed as opened)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +70,11 @@ class GoAway:
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: EndReason
-    timings: Timings
-    output_frames: int
 
 
 @dataclass(frozen=True, slots=True)
 class Fail:
     error: SessionError
-    timings: Timings
 
 
-Effect = Accept | Ack | Dispatch | Reject | GoAway | Finish | Fail
+Effect = Admit | Accept | Ack | Dispatch | Reject | GoAway | Finish | Fail

@@ -13,22 +13,25 @@ class Code(IntEnum):
     libraries; the numbers are the wire values.
     """
 
+    OK = 0
     CANCELLED = 1
     INVALID_ARGUMENT = 3
     DEADLINE_EXCEEDED = 4
     ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
     RESOURCE_EXHAUSTED = 8
     FAILED_PRECONDITION = 9
     INTERNAL = 13
     UNAVAILABLE = 14
+    UNAUTHENTICATED = 16
 
 
 @dataclass(frozen=True, slots=True)
 class SessionError:
     """What was wrong with a frame or a session.
 
-    ``limit`` names the exceeded limit (a field of :class:`Limits`, or
-    ``max_live_sessions``) so clients can react without parsing ``message``.
+    ``limit`` names the exceeded limit (a field of :class:`Limits`, or a server-wide one
+    such as ``max_live_sessions``) so clients can react without parsing ``message``.
     """
 
     code: Code

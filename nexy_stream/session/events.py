@@ -1,7 +1,7 @@
 """What can happen to a session: the inputs of :class:`SessionActor.handle`.
 
-Client frames (``Open`` .. ``Cancel``), and what the hosting layer observes (the stream
-closing, the pipeline's progress, the clock).
+Client frames (``Open`` .. ``Cancel``), and what the hosting layer observes or decides (its
+answer to an admission, the stream closing, the pipeline's progress, the clock).
 """
 
 from __future__ import annotations
@@ -9,15 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nexy_stream.session.errors import SessionError
-from nexy_stream.session.values import ClientInfo, Screenshot, ScreenSize, Text
+from nexy_stream.session.values import ANONYMOUS, ClientInfo, Owner, Screenshot, ScreenSize, Text
 
 
 @dataclass(frozen=True, slots=True)
 class Open:
+    """The open frame, with what the host knows of the caller: its ``owner`` (from its
+    credential) and ``peer`` (its network address, for per-address budgets)."""
+
     session_id: str
     device_id: str
     client: ClientInfo = field(default_factory=ClientInfo)
     screen: ScreenSize | None = None
+    owner: Owner = ANONYMOUS
+    peer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +45,13 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Admitted:
+    """The host's answer to ``Admit``: the session may start (the other answer is Refuse)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Refuse:
-    """The host cannot take the session (duplicate id, capacity, malformed frame)."""
+    """The host will not take the session (duplicate id, capacity, budget), or ends it."""
 
     error: SessionError
 
@@ -90,11 +100,18 @@ class Tick:
     """Time passed; the actor checks its deadlines."""
 
 
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The host is done with the session: its last frame is written (or cannot be) and no
+    output write is in flight, so its figures are final. Comes once, on every path."""
+
+
 Event = (
     Open
     | Collect
     | Commit
     | Cancel
+    | Admitted
     | Refuse
     | Unreadable
     | HalfClosed
@@ -104,4 +121,5 @@ Event = (
     | PipelineFailed
     | ShuttingDown
     | Tick
+    | Closed
 )

@@ -20,13 +20,17 @@ class Limits:
     max_frame_bytes: int = 8 * 1024 * 1024 + 256 * 1024
     idle_timeout_s: float = 30.0
     max_duration_s: float = 300.0
+    # A stream must say who it is (open) this soon, or it is dropped: a connection that
+    # never opens holds memory for nothing.
+    open_timeout_s: float = 5.0
     max_id_chars: int = 128
 
     def __post_init__(self) -> None:
         for name in ("max_text_bytes", "max_chunks", "max_screenshot_bytes", "max_frame_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if self.idle_timeout_s <= 0 or self.max_duration_s <= 0:
-            raise ValueError("idle_timeout_s and max_duration_s must be positive")
+        for name in ("idle_timeout_s", "max_duration_s", "open_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if self.max_frame_bytes <= self.max_screenshot_bytes:
             raise ValueError("max_frame_bytes must exceed max_screenshot_bytes")

@@ -44,6 +44,25 @@ class ClientInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """Whom a session belongs to: an authenticated principal or, for a deployed legacy client
+    that cannot send a credential, its hardware id. Session ids are unique per owner, so one
+    owner can neither reach nor probe another's sessions. ``Owner()`` is the anonymous owner
+    of a server without authentication."""
+
+    principal: str = ""
+    hardware_id: str = ""
+
+    def __str__(self) -> str:
+        if self.principal:
+            return self.principal
+        return f"hardware:{self.hardware_id}" if self.hardware_id else "anonymous"
+
+
+ANONYMOUS = Owner()
+
+
+@dataclass(frozen=True, slots=True)
 class ScreenSize:
     width: int
     height: int
