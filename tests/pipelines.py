@@ -81,3 +81,18 @@ class FloodPipeline:
         for index in range(self.chunks):
             self.produced += 1
             yield AudioOutput(self.piece(index), sample_rate_hz=24_000, channels=1)
+
+
+class OneBigPiecePipeline:
+    """A word, then one audio piece larger than every flow-control window between the
+    server and a client: its write cannot complete until the client reads.
+    ``big_started`` is set as it is handed to the server."""
+
+    def __init__(self, big_bytes: int) -> None:
+        self.big_bytes = big_bytes
+        self.big_started = anyio.Event()
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        yield TextOutput("here:")
+        self.big_started.set()
+        yield AudioOutput(bytes(self.big_bytes), sample_rate_hz=48_000, channels=1)
