@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nexy_stream.app.config import ServerConfig
+from nexy_stream.auth import Authenticator
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
 from nexy_stream.netaddr import host_port
@@ -36,6 +37,7 @@ class RunningServer:
     ops: Operations
     legacy: LegacySessions
     hosting: Hosting
+    authenticator: Authenticator | None  # None: authentication is off
 
     @property
     def target(self) -> str:
@@ -63,10 +65,13 @@ async def start_server(
     pipeline: Pipeline,
     observers: tuple[SessionObserver, ...] = (),
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    authenticator: Authenticator | None = None,
 ) -> RunningServer:
-    """Starts serving; ``interceptors`` are where authentication and tracing plug in."""
+    """Starts serving; ``interceptors`` are where tracing plugs in. ``authenticator`` (built
+    from ``config.auth`` by ``Authenticator.from_config``; ``None``: authentication off)
+    checks the callers of the admin service."""
     registry = SessionRegistry(config.max_live_sessions)
-    ops = Operations(config.ops, registry)
+    ops = Operations(config.ops, registry, authenticator)
     hosting = Hosting(config.limits, (*observers, ops.observer))
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     server.add_generic_rpc_handlers([session_service(registry, pipeline, hosting)])
@@ -104,4 +109,6 @@ async def start_server(
     hosting.deadlines.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, registry, health_servicer, config, ops, legacy, hosting)
+    return RunningServer(
+        server, port, registry, health_servicer, config, ops, legacy, hosting, authenticator
+    )
