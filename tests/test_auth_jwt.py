@@ -134,7 +134,7 @@ def test_a_small_rsa_key_is_refused(tmp_path):
 
 
 def test_with_a_token_file_too_jwts_and_opaque_tokens_each_find_their_check(issuer, tmp_path):
-    auth, user, admin = authenticator(tmp_path, issuer)
+    auth, user, _ = authenticator(tmp_path, issuer)
     assert auth.authenticate(bearer(user)).method is AuthMethod.TOKEN
     assert auth.authenticate(bearer(issuer.token("carol"))).method is AuthMethod.JWT
     with pytest.raises(AuthError, match="expired token"):

@@ -65,7 +65,12 @@ def authenticator_from(config: AuthConfig) -> Authenticator | None:
     try:
         return Authenticator.from_config(config)
     except OSError as exc:
-        raise ValueError(f"{exc.filename}: {exc.strerror or exc}") from None
+        flags = {
+            str(config.tokens_file): "--auth-tokens",
+            str(config.jwt_key_file): "--auth-jwt-key",
+        }
+        flag = flags.get(str(exc.filename), "")
+        raise ValueError(f"{flag} {exc.filename}: {exc.strerror or exc}".lstrip()) from None
 
 
 def describe(authenticator: Authenticator | None, config: AuthConfig) -> str:
