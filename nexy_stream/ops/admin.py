@@ -54,7 +54,7 @@ class AdminService:
         hub: FeedHub,
         live: LiveSessions,
         rollup: Rollup,
-        authenticator: Authenticator | None = None,
+        authenticator: Authenticator | None,
     ) -> None:
         self._hub = hub
         self._live = live

@@ -23,14 +23,15 @@ class Operations:
 
     Built before the public server starts (its observer and, by default, the admin
     service go onto that server); :meth:`start` opens the endpoints of their own,
-    :meth:`stop` closes everything it opened.
+    :meth:`stop` closes everything it opened. ``authenticator`` (``None``: authentication
+    off) guards the admin service wherever it is served.
     """
 
     def __init__(
         self,
         config: OpsConfig,
         registry: SessionRegistry,
-        authenticator: Authenticator | None = None,
+        authenticator: Authenticator | None,
     ) -> None:
         self.config = config
         self.live = LiveSessions(registry)
