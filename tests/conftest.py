@@ -11,6 +11,7 @@ from anyio.from_thread import start_blocking_portal
 
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
+from nexy_stream.auth import Authenticator
 from nexy_stream.pipeline import EchoPipeline, Pipeline
 from nexy_stream.server.clock import Clock
 from nexy_stream.server.observer import SessionObserver
@@ -55,11 +56,17 @@ async def start() -> AsyncIterator[StartServer]:
         observers: tuple[SessionObserver, ...] = (),
         interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         clock: Clock | None = None,
+        authenticator: Authenticator | None = None,
         **config: object,
     ) -> RunningServer:
         settings = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits(), **config)  # type: ignore[arg-type]
         server = await start_server(
-            settings, pipeline or EchoPipeline(), observers, interceptors, clock
+            settings,
+            pipeline or EchoPipeline(),
+            observers,
+            interceptors,
+            clock,
+            authenticator,
         )
         running.append(server)
         return server

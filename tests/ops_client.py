@@ -35,13 +35,15 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[name, frozenset(labels.items())]
 
 
-def watch(channel: grpc.aio.Channel, **request: object) -> grpc.aio.UnaryStreamCall:
+def watch(
+    channel: grpc.aio.Channel, metadata: Sequence[tuple[str, str]] = (), **request: object
+) -> grpc.aio.UnaryStreamCall:
     call = channel.unary_stream(
         WATCH_METHOD,
         request_serializer=apb.WatchRequest.SerializeToString,
         response_deserializer=apb.WatchEvent.FromString,
     )
-    return call(apb.WatchRequest(**request))
+    return call(apb.WatchRequest(**request), metadata=tuple(metadata))
 
 
 async def next_event(call: grpc.aio.UnaryStreamCall) -> apb.WatchEvent:

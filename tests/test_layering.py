@@ -1,4 +1,5 @@
-"""The import graph runs one way: session <- pipeline <- server <- {legacy, ops} <- app <- cli.
+"""The import graph runs one way: session <- pipeline <- {server, auth} <- {legacy, ops} <- app
+<- cli (auth, beside server, knows nothing of sessions).
 
 Each package is imported alone in a fresh interpreter, so an import that only works after
 another module happened to load first (a cycle held together by import order) fails here.
@@ -16,6 +17,7 @@ PACKAGES = [
     "nexy_stream.session",
     "nexy_stream.pipeline",
     "nexy_stream.server",
+    "nexy_stream.auth",
     "nexy_stream.legacy",
     "nexy_stream.ops",
     "nexy_stream.app.config",
@@ -25,7 +27,7 @@ PACKAGES = [
     "nexy_stream.cli",
     "nexy_stream.cli.tail",
 ]
-LAYERS = ["session", "pipeline", "server", "legacy|ops", "app", "cli"]
+LAYERS = ["session", "pipeline", "server|auth", "legacy|ops", "app", "cli"]
 SERVER_PARTS = ("nexy_stream.server", "nexy_stream.legacy", "nexy_stream.app.server")
 # Beyond the layers: modules that must stay out of a process.
 NEVER = {
@@ -35,16 +37,19 @@ NEVER = {
     # The command line's entry point and the client tools load no server part.
     "nexy_stream.cli": SERVER_PARTS,
     "nexy_stream.cli.tail": SERVER_PARTS,
+    # Credentials are checked from call metadata alone, whatever carries the call.
+    "nexy_stream.auth": (*SERVER_PARTS, "nexy_stream.session", "nexy_stream.pipeline"),
     # Settings are read without starting anything.
     "nexy_stream.app.config": SERVER_PARTS,
 }
 
 
-def loaded_after_import(module: str) -> set[str]:
-    """The nexy_stream modules a fresh interpreter has loaded after importing ``module``."""
+def loaded_after_import(module: str, prefix: str = "nexy_stream.") -> set[str]:
+    """The modules named ``prefix...`` a fresh interpreter has loaded after importing
+    ``module``."""
     code = (
         f"import json, sys; import {module}; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('nexy_stream.'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefix!r}))))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
@@ -68,11 +73,19 @@ def test_each_package_imports_alone_and_loads_nothing_above_it(module: str) -> N
     if rank is not None:
         above = sorted(m for m in loaded if (layer := layer_of(m)) is not None and layer > rank)
         assert not above, f"{module} loads {above}, which sit above it"
-    # legacy and ops share a layer but do not know each other.
-    if module.startswith(("nexy_stream.legacy", "nexy_stream.ops")):
-        other = (
-            "nexy_stream.ops" if module.startswith("nexy_stream.legacy") else "nexy_stream.legacy"
-        )
-        assert not any(m.startswith(other) for m in loaded), f"{module} loads {other}"
+    # Packages that share a layer (server and auth, legacy and ops) do not know each other.
+    package = module.split(".")[1]
+    for names in LAYERS:
+        peers = names.split("|")
+        if package in peers:
+            others = tuple(f"nexy_stream.{peer}" for peer in peers if peer != package)
+            known = sorted(m for m in loaded if m.startswith(others))
+            assert not known, f"{module} loads {known}, which share its layer"
     forbidden = sorted(m for m in loaded if m.startswith(NEVER.get(module, ())))
     assert not forbidden, f"{module} loads {forbidden}"
+
+
+def test_the_command_line_loads_no_jwt_library():
+    """PyJWT and cryptography load only when a server is given a JWT key."""
+    assert not loaded_after_import("nexy_stream.cli", prefix="jwt")
+    assert not loaded_after_import("nexy_stream.cli", prefix="cryptography")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import grpc
 
-from nexy_stream.netaddr import host_port
+from nexy_stream.auth.config import AuthConfig
+from nexy_stream.netaddr import host_port, is_loopback
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 
@@ -59,6 +60,22 @@ class ServerConfig:
     echo_word_delay_s: float = 0.0
     # Admin feed and metrics endpoints (see nexy_stream.ops).
     ops: OpsConfig = field(default_factory=OpsConfig)
+    # Who may call (token file, JWT key, legacy clients); off unless configured.
+    auth: AuthConfig = field(default_factory=AuthConfig)
+
+    def __post_init__(self) -> None:
+        """Protected mode: without authentication, nothing listens beyond loopback unless
+        ``auth.insecure_no_auth`` says so (an open admin feed lists every device id)."""
+        if self.auth.enabled or self.auth.insecure_no_auth:
+            return
+        admin_host = self.ops.admin_host if self.ops.admin_port is not None else self.host
+        for port, host in (("public", self.host), ("admin", admin_host)):
+            if not is_loopback(host):
+                raise ValueError(
+                    f"refusing to listen on {host or 'every interface'} ({port} port) without "
+                    "authentication: give --auth-tokens FILE (or --auth-jwt-key FILE), or "
+                    "--insecure-no-auth to let in anyone who reaches the port"
+                )
 
     @property
     def address(self) -> str:

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nexy_stream.app.config import ServerConfig
+from nexy_stream.auth import Authenticator
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
 from nexy_stream.netaddr import host_port
@@ -39,6 +40,7 @@ class RunningServer:
     ops: Operations
     legacy: LegacySessions
     hosting: Hosting
+    authenticator: Authenticator | None  # None: authentication is off
 
     @property
     def target(self) -> str:
@@ -86,16 +88,19 @@ async def start_server(
     observers: tuple[SessionObserver, ...] = (),
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
     clock: Clock | None = None,
+    authenticator: Authenticator | None = None,
 ) -> RunningServer:
     """Starts serving; ``interceptors`` are where tracing plugs in; ``clock`` is the one every
-    deadline reads (the event loop's unless a test brings its own)."""
+    deadline reads (the event loop's unless a test brings its own). ``authenticator`` (built
+    from ``config.auth`` by ``Authenticator.from_config``; ``None``: authentication off)
+    checks who calls."""
     hosting = Hosting(
         config.limits,
         clock or LoopClock(),
         quotas(config),
         ByteBudget(config.max_buffered_bytes),
     )
-    ops = Operations(config.ops, hosting)
+    ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     server.add_generic_rpc_handlers([session_service(pipeline, hosting)])
@@ -132,4 +137,4 @@ async def start_server(
     hosting.deadlines.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, config, ops, legacy, hosting)
+    return RunningServer(server, port, health_servicer, config, ops, legacy, hosting, authenticator)

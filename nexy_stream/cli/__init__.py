@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nexy_stream.cli import load, say, serve, tail
+from nexy_stream.cli import auth, load, say, serve, tail
 
-SUBCOMMANDS = (serve, say, load, tail)
+SUBCOMMANDS = (serve, say, load, tail, auth)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

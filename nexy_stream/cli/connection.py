@@ -1,7 +1,8 @@
-"""How the client commands (``say``, ``tail``, ``load``) reach a server: address and TLS.
+"""How the client commands (``say``, ``tail``, ``load``) reach a server: address, TLS and
+bearer token.
 
 One set of flags for all three, so a server run with ``serve --tls-cert ... --tls-client-ca
-...`` is reachable by every tool the same way.
+... --auth-tokens ...`` is reachable by every tool the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import grpc
 
 from nexy_stream.cli.options import env_option
+from nexy_stream.client.channel import CallMetadata, bearer_metadata
 
 
 def add_connection_options(parser: argparse.ArgumentParser, target_help: str) -> None:
@@ -22,6 +24,22 @@ def add_connection_options(parser: argparse.ArgumentParser, target_help: str) ->
     env_option(parser, "--ca", str, "", "PEM CA that signed the server's certificate (TLS)")
     env_option(parser, "--cert", str, "", "PEM client certificate for mutual TLS (with --key)")
     env_option(parser, "--key", str, "", "PEM private key of --cert")
+    env_option(
+        parser,
+        "--token",
+        str,
+        "",
+        "bearer token for a server with authentication on (prefer the environment: "
+        "a flag shows in the process list)",
+    )
+
+
+def call_metadata(args: argparse.Namespace, parser: argparse.ArgumentParser) -> CallMetadata:
+    """The metadata every call carries: the bearer token, if one was given."""
+    try:
+        return bearer_metadata(args.token or None)
+    except ValueError as exc:
+        parser.error(f"--token: {exc}")
 
 
 def channel_credentials(

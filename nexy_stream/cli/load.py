@@ -8,7 +8,11 @@ import sys
 
 import anyio
 
-from nexy_stream.cli.connection import add_connection_options, channel_credentials
+from nexy_stream.cli.connection import (
+    add_connection_options,
+    call_metadata,
+    channel_credentials,
+)
 from nexy_stream.loadgen import REALISTIC, LoadPlan, LoadReport, LoadTally, run_load
 
 
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         seed=args.seed,
         profile=REALISTIC,
         credentials=channel_credentials(args, parser),
+        metadata=call_metadata(args, parser),
     )
     report = anyio.run(run_load, plan, _show_progress, backend="asyncio")
     sys.stderr.write("\n")

@@ -86,7 +86,7 @@ async def say(
 ) -> None:
     words = args.utterance.split()
     shot = _image(args.screenshot) if args.screenshot else None
-    client = Client(args.target, credentials=credentials)
+    client = Client(args.target, credentials=credentials, token=args.token or None)
     async with client, client.session(device_id=args.device_id) as s:
         for count in range(1, len(words) + 1) if args.interims else ():
             await s.interim(" ".join(words[:count]))

@@ -11,7 +11,8 @@ from pathlib import Path
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
-from nexy_stream.cli import ops_options
+from nexy_stream.auth import Authenticator
+from nexy_stream.cli import auth_options, ops_options
 from nexy_stream.cli.options import env_option
 from nexy_stream.session import Limits
 
@@ -48,6 +49,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
+    auth_options.register(serve)
     serve.set_defaults(run=run)
 
 
@@ -69,6 +71,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         shutdown_grace_s=args.shutdown_grace,
         echo_word_delay_s=args.echo_word_delay,
         ops=ops_options.config_from(args),
+        auth=auth_options.config_from(args),
     )
 
 
@@ -81,13 +84,14 @@ def tls_from(args: argparse.Namespace) -> TlsFiles | None:
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(config: ServerConfig) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+async def serve(config: ServerConfig, authenticator: Authenticator | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully; SIGHUP re-reads the token file."""
     # Imported here: the other subcommands (client tools) never load the server.
     from nexy_stream.app.server import start_server
     from nexy_stream.pipeline import EchoPipeline
 
-    running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
+    pipeline = EchoPipeline(word_delay_s=config.echo_word_delay_s)
+    running = await start_server(config, pipeline, authenticator=authenticator)
     logging.getLogger("nexy_stream").info(
         "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
         running.target,
@@ -95,8 +99,12 @@ async def serve(config: ServerConfig) -> None:
     )
     for line in ops_options.endpoints(running):
         logging.getLogger("nexy_stream").info(line)
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    logging.getLogger("nexy_stream").info(auth_options.describe(authenticator, config.auth))
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for signum in signals:
+            if signum == signal.SIGHUP:
+                auth_options.reload(authenticator)
+                continue
             logging.getLogger("nexy_stream").info(
                 "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
             )
@@ -107,10 +115,11 @@ async def serve(config: ServerConfig) -> None:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         config = config_from(args)
+        authenticator = auth_options.authenticator_from(config.auth)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        anyio.run(serve, config, backend="asyncio")
+        anyio.run(serve, config, authenticator, backend="asyncio")
     except OSError as exc:
         print(f"nexy-stream: {exc}", file=sys.stderr)
         return 1

@@ -14,8 +14,12 @@ from google.protobuf.duration_pb2 import Duration
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.cli.board import Board
-from nexy_stream.cli.connection import add_connection_options, channel_credentials
-from nexy_stream.client.channel import open_channel
+from nexy_stream.cli.connection import (
+    add_connection_options,
+    call_metadata,
+    channel_credentials,
+)
+from nexy_stream.client.channel import CallMetadata, open_channel
 from nexy_stream.session import Outcome
 
 REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear screen
@@ -84,7 +88,10 @@ class Printer:
 
 
 async def follow(
-    args: argparse.Namespace, credentials: grpc.ChannelCredentials | None, out: TextIO
+    args: argparse.Namespace,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: CallMetadata,
+    out: TextIO,
 ) -> int:
     """Prints the feed until --count or --duration is reached (0) or the feed is lost (1)."""
     printer = Printer(out, args.json, args.target)
@@ -94,7 +101,7 @@ async def follow(
             request_serializer=apb.WatchRequest.SerializeToString,
             response_deserializer=apb.WatchEvent.FromString,
         )
-        call = watch(watch_request(args))
+        call = watch(watch_request(args), metadata=metadata)
         try:
             with anyio.move_on_after(math.inf if args.duration is None else args.duration):
                 if not await _print_feed(call, printer, args.count):
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--interval and --count must be positive")
     try:
         credentials = channel_credentials(args, parser)
-        return anyio.run(follow, args, credentials, sys.stdout, backend="asyncio")
+        metadata = call_metadata(args, parser)
+        return anyio.run(follow, args, credentials, metadata, sys.stdout, backend="asyncio")
     except KeyboardInterrupt:
         return 0

@@ -1,4 +1,5 @@
-"""The one place a grpc.aio channel is opened, plaintext or TLS."""
+"""The one place a grpc.aio channel is opened, plaintext or TLS, and a bearer token is
+turned into call metadata."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+
+CallMetadata = tuple[tuple[str, str], ...]
 
 
 def open_channel(
@@ -17,3 +20,15 @@ def open_channel(
     if credentials is None:
         return grpc.aio.insecure_channel(target, list(options))
     return grpc.aio.secure_channel(target, credentials, list(options))
+
+
+def bearer_metadata(token: str | None) -> CallMetadata:
+    """The ``authorization: Bearer <token>`` metadata of every call; none without a token.
+
+    ``ValueError`` for a token gRPC could not send (the message does not repeat it).
+    """
+    if token is None:
+        return ()
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        raise ValueError("a token is non-empty printable ASCII without spaces")
+    return (("authorization", f"Bearer {token}"),)

@@ -14,7 +14,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
-from nexy_stream.client.channel import open_channel
+from nexy_stream.client.channel import bearer_metadata, open_channel
 from nexy_stream.client.errors import ProtocolUsageError
 from nexy_stream.client.session import Call, Session, open_session
 from nexy_stream.session import ClientInfo, Open, ScreenSize
@@ -35,8 +35,9 @@ class Client:
 
     ``target`` is ``host:port``. TLS: pass ``credentials`` (any ``grpc.ChannelCredentials``,
     e.g. from ``grpc.ssl_channel_credentials``), or ``tls=True`` with optional
-    ``root_certificates`` (PEM bytes; the system roots otherwise). ``metadata`` goes with
-    every session (e.g. an authorization header). ``open_timeout`` bounds connecting plus
+    ``root_certificates`` (PEM bytes; the system roots otherwise). ``token`` is sent with
+    every session as ``authorization: Bearer <token>``; ``metadata`` goes with every session
+    too. ``open_timeout`` bounds connecting plus
     the server's answer to ``open``; ``deadline`` (seconds, optional) bounds a whole
     session; ``close_timeout`` bounds how long a cancel waits for the server's last frame.
 
@@ -54,6 +55,7 @@ class Client:
         tls: bool = False,
         root_certificates: bytes | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
         metadata: Metadata = (),
         open_timeout: float = 10.0,
         deadline: float | None = None,
@@ -66,7 +68,7 @@ class Client:
             credentials = grpc.ssl_channel_credentials(root_certificates)
         self.target = target
         self._credentials = credentials
-        self._metadata = tuple(metadata)
+        self._metadata = (*bearer_metadata(token), *metadata)
         self._open_timeout = open_timeout
         self._deadline = deadline
         self._close_timeout = close_timeout

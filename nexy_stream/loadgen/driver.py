@@ -20,6 +20,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+from nexy_stream.client.channel import CallMetadata
 from nexy_stream.loadgen import frames
 from nexy_stream.loadgen.model import SessionModel
 from nexy_stream.loadgen.utterances import Ending, Utterance
@@ -200,11 +201,15 @@ class _Play:
 
 
 async def drive(
-    stub: rpc.SessionServiceStub, session_id: str, utterance: Utterance, pace: float = 0.0
+    stub: rpc.SessionServiceStub,
+    session_id: str,
+    utterance: Utterance,
+    pace: float = 0.0,
+    metadata: CallMetadata = (),
 ) -> SessionRecord:
     """Plays ``utterance`` (pauses scaled by ``pace``; 0 means none) and checks the answers."""
     record = SessionRecord(session_id, utterance.ending)
-    call = stub.Session()
+    call = stub.Session(metadata=metadata)
     play = _Play(call, record, utterance)
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))

@@ -14,7 +14,7 @@ import anyio
 import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import open_channel
+from nexy_stream.client.channel import CallMetadata, open_channel
 from nexy_stream.loadgen.driver import SessionRecord, drive
 from nexy_stream.loadgen.stats import latency_ms
 from nexy_stream.loadgen.utterances import REALISTIC, Profile, build_utterance
@@ -33,6 +33,7 @@ class LoadPlan:
     profile: Profile = REALISTIC
     drain_s: float = 10.0  # how long sessions still running at the deadline may finish
     credentials: grpc.ChannelCredentials | None = None  # TLS; None: plaintext
+    metadata: CallMetadata = ()  # sent with every session (a bearer token)
 
 
 @dataclass
@@ -113,7 +114,7 @@ async def run_load(
             utterance = build_utterance(random.Random(f"{plan.seed}:{index}"), plan.profile)
             session_id = str(uuid.uuid4())
             running.add(session_id)
-            tally.add(await drive(stub, session_id, utterance, plan.pace))
+            tally.add(await drive(stub, session_id, utterance, plan.pace, plan.metadata))
             running.discard(session_id)
 
     async def report_progress(show: Callable[[LoadTally, float], None]) -> None:

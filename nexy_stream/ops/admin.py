@@ -1,4 +1,10 @@
-"""The admin gRPC service: ``Watch`` streams the feed to one watcher."""
+"""The admin gRPC service: ``Watch`` streams the feed to one watcher.
+
+With authentication on, only an admin credential may watch (a user credential gets
+PERMISSION_DENIED), wherever the service is served; the feed shows every session's device
+id, so only admins ever see device ids. With authentication off anyone who reaches the
+port may watch, which is why the server listens beyond loopback only when told to.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import anyio
 import grpc
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
+from nexy_stream.auth import Authenticator, AuthError
 from nexy_stream.ops import wire
 from nexy_stream.ops.feed import FeedClosed, FeedHub, Watcher, WatchFilter
 from nexy_stream.ops.live import LiveSessions
@@ -42,10 +49,17 @@ def watch_options(request: apb.WatchRequest) -> tuple[WatchFilter, float]:
 
 
 class AdminService:
-    def __init__(self, hub: FeedHub, live: LiveSessions, rollup: Rollup) -> None:
+    def __init__(
+        self,
+        hub: FeedHub,
+        live: LiveSessions,
+        rollup: Rollup,
+        authenticator: Authenticator | None,
+    ) -> None:
         self._hub = hub
         self._live = live
         self._rollup = rollup
+        self._authenticator = authenticator  # None: authentication is off
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         return grpc.method_handlers_generic_handler(
@@ -62,6 +76,11 @@ class AdminService:
     async def watch(
         self, request: apb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
+        if self._authenticator is not None:
+            try:
+                self._authenticator.authenticate_admin(context.invocation_metadata())
+            except AuthError as refused:
+                await context.abort(refused.code, refused.message)
         try:
             wants, interval = watch_options(request)
         except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from grpc_reflection.v1alpha import reflection
 
+from nexy_stream.auth import Authenticator
 from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE, AdminService
 from nexy_stream.ops.config import OpsConfig
@@ -22,10 +23,16 @@ class Operations:
 
     Built before the public server starts (its observer and, by default, the admin
     service go onto that server); :meth:`start` opens the endpoints of their own,
-    :meth:`stop` closes everything it opened.
+    :meth:`stop` closes everything it opened. ``authenticator`` (``None``: authentication
+    off) guards the admin service wherever it is served.
     """
 
-    def __init__(self, config: OpsConfig, hosting: Hosting) -> None:
+    def __init__(
+        self,
+        config: OpsConfig,
+        hosting: Hosting,
+        authenticator: Authenticator | None,
+    ) -> None:
         self.config = config
         self.live = LiveSessions(hosting)
         self.rollup = Rollup()
@@ -35,7 +42,7 @@ class Operations:
         if self.metrics is not None:
             sinks.append(self.metrics.record)
         self.observer = LifecycleObserver(sinks, self.live.note)
-        self.admin = AdminService(self.feed, self.live, self.rollup)
+        self.admin = AdminService(self.feed, self.live, self.rollup, authenticator)
         self._metrics_endpoint: MetricsEndpoint | None = None
         self._admin_server: grpc.aio.Server | None = None
         self.admin_port: int | None = None
