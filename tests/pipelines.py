@@ -86,7 +86,7 @@ class FloodPipeline:
 class OneBigPiecePipeline:
     """A word, then one audio piece larger than every flow-control window between the
     server and a client: its write cannot complete until the client reads.
-    ``big_started`` is set as it is handed to the server."""
+    ``big_started`` is set once the server has taken it (the writer is woken with it)."""
 
     def __init__(self, big_bytes: int) -> None:
         self.big_bytes = big_bytes
@@ -94,5 +94,5 @@ class OneBigPiecePipeline:
 
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         yield TextOutput("here:")
-        self.big_started.set()
         yield AudioOutput(bytes(self.big_bytes), sample_rate_hz=48_000, channels=1)
+        self.big_started.set()

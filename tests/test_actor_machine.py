@@ -31,6 +31,8 @@ from nexy_stream.session import (
     Collect,
     CollectResult,
     Commit,
+    CommitRepeated,
+    Detached,
     Disconnected,
     Dispatch,
     Fail,
@@ -44,8 +46,10 @@ from nexy_stream.session import (
     Phase,
     PipelineFailed,
     PipelineFinished,
+    Reattached,
     Refuse,
     Reject,
+    Resumed,
     Screenshot,
     SessionActor,
     SessionError,
@@ -63,6 +67,7 @@ LIMITS = Limits(
     idle_timeout_s=5.0,
     max_duration_s=20.0,
     open_timeout_s=3.0,
+    resume_ttl_s=8.0,
 )
 BUDGET = 20  # bytes all sessions may hold: less than one session's text plus screenshot
 words = st.text(alphabet="abcé ", max_size=12)
@@ -99,6 +104,8 @@ class ActorMachine(RuleBasedStateMachine):
         self.outputs = 0
         self.held = 0
         self.closed = False
+        self.detached_at: float | None = None
+        self.commit_frame: Commit | None = None
 
     def step(self, event: object) -> object:
         previous = self.actor.highest_applied_seq
@@ -110,6 +117,7 @@ class ActorMachine(RuleBasedStateMachine):
 
     def end(self) -> None:
         self.phase = Phase.ENDED
+        self.detached_at = None
         self.text, self.image = "", None
         self.held = 0
 
@@ -215,7 +223,8 @@ class ActorMachine(RuleBasedStateMachine):
     def commit(self, final: str | None, mode: TextMode, image: bytes | None) -> None:
         screenshot = Screenshot(image, "image/png") if image is not None else None
         final_text = Text(final, mode) if final is not None else None
-        effect = self.step(Commit(final_text, screenshot))
+        frame = Commit(final_text, screenshot)
+        effect = self.step(frame)
         if self.phase is Phase.AWAITING_OPEN:
             assert isinstance(effect, Fail)
             self.end()
@@ -225,7 +234,11 @@ class ActorMachine(RuleBasedStateMachine):
             return
         self.last_frame = self.now
         if self.phase is Phase.PROCESSING:
-            assert isinstance(effect, Reject)
+            if frame == self.commit_frame:  # the same commit again: recognised, not rerun
+                assert isinstance(effect, CommitRepeated)
+                assert effect.dispatch.request.text == self.dispatched[0]
+            else:
+                assert isinstance(effect, Reject)
             return
         merged = self.text if final_text is None else final_text.merged_into(self.text)
         shot = image if image is not None else self.image
@@ -243,6 +256,7 @@ class ActorMachine(RuleBasedStateMachine):
         assert effect.request.text == merged
         assert (effect.request.screenshot is None) == (shot is None)
         self.phase = Phase.PROCESSING
+        self.commit_frame = frame
         self.text, self.image = "", None  # popped: the pipeline holds the utterance now
         self.held = held
 
@@ -268,6 +282,27 @@ class ActorMachine(RuleBasedStateMachine):
             return
         assert (effect is None) == (self.phase is Phase.ENDED)
         self.end()
+
+    @rule()
+    def stream_lost(self) -> None:
+        """The stream broke: a live session waits for a resume (its deadlines go on)."""
+        assert self.step(Detached()) is None
+        if self.live() and self.detached_at is None:
+            self.detached_at = self.now
+        elif self.phase is Phase.AWAITING_OPEN:
+            pass  # a stream that never opened has nothing to resume: its open timeout runs
+
+    @precondition(lambda self: self.detached_at is not None)
+    @rule()
+    def resumed(self) -> None:
+        effect = self.step(Reattached())
+        if not self.live():
+            assert effect is None
+            return
+        assert isinstance(effect, Resumed) and effect.highest_applied_seq == self.highest
+        assert (effect.committed is not None) == (self.phase is Phase.PROCESSING)
+        self.detached_at = None
+        self.last_frame = self.now
 
     @rule()
     def disconnect(self) -> None:
@@ -338,8 +373,13 @@ class ActorMachine(RuleBasedStateMachine):
         idle = self.phase is not Phase.PROCESSING and self.now >= self.last_frame + 5.0
         expired = self.phase is not Phase.ENDED and (idle or self.now >= started + 20.0)
         shut = self.shutdown_at is not None and self.now >= self.shutdown_at
+        gone = self.detached_at is not None and self.now >= self.detached_at + 8.0
         if self.phase is not Phase.ENDED and shut:
             assert isinstance(effect, Fail) and effect.error.code == Code.UNAVAILABLE
+            self.end()
+        elif self.phase is not Phase.ENDED and gone:
+            assert isinstance(effect, Fail) and effect.error.limit == "resume_ttl"
+            assert self.actor.outcome is Outcome.DISCONNECTED
             self.end()
         elif expired:
             assert isinstance(effect, Fail) and effect.error.code == Code.DEADLINE_EXCEEDED
@@ -360,6 +400,7 @@ class ActorMachine(RuleBasedStateMachine):
         assert self.actor.screenshot_bytes == len(self.image or b"")
         assert self.actor.output_frames == self.outputs
         assert self.actor.held_bytes == self.held
+        assert self.actor.detached == (self.detached_at is not None)
 
     @invariant()
     def bounded(self) -> None:

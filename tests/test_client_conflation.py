@@ -21,7 +21,9 @@ from nexy_stream.client import Client, Committed, TextChunk
 from nexy_stream.pipeline import EchoPipeline
 from nexy_stream.server.clock import LoopClock
 from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.live import Sessions
 from nexy_stream.server.service import SESSION_SERVICE, session_service
+from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import Text, TextMode
 from tests.recorder import Recorder
 
@@ -54,7 +56,10 @@ async def slow() -> AsyncIterator[SimpleNamespace]:
     """The real session service behind a gate and a 1 KiB flow-control window."""
     gate, recorder, config = anyio.Event(), Recorder(), ServerConfig(port=0)
     hosting = Hosting(config.limits, LoopClock(), observers=(recorder,))
-    service = session_service(EchoPipeline(), hosting)
+    tasks = ServerTasks()
+    await tasks.start()
+    sessions = Sessions(hosting.budget, hosting.deadlines, "test")
+    service = session_service(EchoPipeline(), hosting, sessions, tasks)
     method = f"/{SESSION_SERVICE}/Session"
     real = service.service(SimpleNamespace(method=method, invocation_metadata=()))  # type: ignore[arg-type]
     assert real is not None
@@ -73,6 +78,7 @@ async def slow() -> AsyncIterator[SimpleNamespace]:
     await server.start()
     yield SimpleNamespace(target=f"127.0.0.1:{port}", gate=gate, recorder=recorder)
     await server.stop(0)
+    await tasks.aclose()
 
 
 async def test_a_burst_of_snapshots_is_conflated_to_the_newest(slow):

@@ -14,7 +14,7 @@ from nexy_stream.pipeline import Output, TextOutput
 from nexy_stream.session import CommittedRequest
 from tests.legacy_wire import LegacyClient, assert_refused, drain, new_session_id, settled
 from tests.pipelines import FloodPipeline
-from tests.wire import RawSession, commit_frame
+from tests.wire import RawSession, cancel_frame, commit_frame
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +168,8 @@ async def test_a_legacy_commit_and_a_v1_stream_share_the_pipeline(start):
         assert pipeline.runs == 2
         # InterruptSession stops legacy commits only: v1 clients cancel in-band.
         assert len((await client.interrupt()).interrupted_sessions) == 1
-        v1.call.cancel()
+        await v1.send(cancel_frame("done here"))
+        assert (await v1.drain()).code is grpc.StatusCode.OK
     await settled(server)
 
 

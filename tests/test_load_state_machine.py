@@ -36,7 +36,7 @@ from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.loadgen import TROUBLED, Ending, SessionModel, SessionRecord, drive, frames
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.session import CollectResult, Screenshot, Text, TextMode
+from nexy_stream.session import CollectResult, Limits, Screenshot, Text, TextMode
 from tests.pipelines import CountingPipeline
 from tests.wire import Answer, RawSession
 
@@ -94,7 +94,14 @@ class LoadMachine(RuleBasedStateMachine):
         self._portal_context = start_blocking_portal(backend="asyncio")
         self.portal = self._portal_context.__enter__()
         self.pipeline = CountingPipeline()
-        config = ServerConfig(host="127.0.0.1", port=0, ops=OpsConfig(metrics_port=0))
+        # Sessions end when their stream is lost here (no resume): this machine models the
+        # collect/commit rules under load; resumption is explored in test_resume_cuts.py.
+        config = ServerConfig(
+            host="127.0.0.1",
+            port=0,
+            limits=Limits(resume_ttl_s=0),
+            ops=OpsConfig(metrics_port=0),
+        )
         self.server: RunningServer = self.portal.call(start_server, config, self.pipeline)
         self.channel: grpc.aio.Channel = self.portal.call(self._open_channel)
         self.live: dict[str, Live] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -54,7 +55,17 @@ def test_load_runs_realistic_sessions_and_every_invariant_holds(capsys):
         assert report["collect_frames"] > 60
         assert report["status_codes"]["OK"] > 0
         assert set(report["commit_to_first_output_ms"]) == {"p50", "p95", "p99"}
-        assert len(server.registry) == 0
+        # Sessions whose client went away on purpose wait for a resume; nothing else is left.
+        assert all_detached(server), [a.phase for a in server.registry if not a.detached]
+
+
+def all_detached(server: RunningServer) -> bool:
+    """Whether every live session waits for a resume, once the server has noticed every
+    dropped stream (bounded: a leak fails the test instead of hanging it)."""
+    deadline = time.monotonic() + 10
+    while any(not actor.detached for actor in server.registry) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return all(actor.detached for actor in server.registry)
 
 
 def test_load_reports_a_pipeline_that_loses_data(capsys):

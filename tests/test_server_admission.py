@@ -15,6 +15,7 @@ from tests.clock import ManualClock
 from tests.legacy_wire import LegacyClient, assert_answered, assert_collect_ok, new_session_id
 from tests.ops_client import scrape, value
 from tests.pipelines import OneBigPiecePipeline
+from tests.waiting import until
 from tests.wire import (
     RawSession,
     cancel_frame,
@@ -25,14 +26,6 @@ from tests.wire import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-async def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Waits for ``condition()``; bounded, so a condition that never holds fails the test."""
-    with anyio.fail_after(10):
-        while not condition():  # noqa: ASYNC110  (server state with no event to wait on)
-            await anyio.sleep(0.01)
-    assert condition(), what
 
 
 async def test_a_stream_that_never_opens_is_counted_then_dropped(start):

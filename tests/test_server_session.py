@@ -12,7 +12,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.session import Limits
+from tests.clock import ManualClock
 from tests.pipelines import CountingPipeline, FailingPipeline, GatedPipeline
+from tests.waiting import until
 from tests.wire import (
     DELTA,
     RawSession,
@@ -138,7 +140,7 @@ async def test_undecodable_bytes_get_a_clear_error(channel):
 
 
 async def test_an_oversized_frame_is_refused_by_the_transport(start):
-    limits = Limits(max_screenshot_bytes=1024, max_frame_bytes=2048)
+    limits = Limits(max_screenshot_bytes=1024, max_frame_bytes=2048, resume_ttl_s=0)
     server = await start(limits=limits)
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
@@ -228,15 +230,33 @@ async def test_cancel_after_commit_stops_the_pipeline(start):
     await until_empty(server)
 
 
-async def test_client_disconnect_cancels_the_pipeline_at_once(start):
+async def test_client_disconnect_cancels_the_pipeline_at_once_without_resumption(start):
     pipeline = GatedPipeline()
-    server = await start(pipeline)
+    server = await start(pipeline, limits=Limits(resume_ttl_s=0))
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
         await session.send(commit_frame("then vanish"))
         await session.recv()
         session.call.cancel()
+        with anyio.fail_after(10):
+            await pipeline.cancelled.wait()
+    await until_empty(server)
+
+
+async def test_a_vanished_client_is_waited_for_then_its_pipeline_stops(start):
+    clock = ManualClock()
+    pipeline = GatedPipeline()
+    server = await start(pipeline, clock=clock, limits=Limits(resume_ttl_s=30.0))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        await session.open()
+        await session.send(commit_frame("then vanish"))
+        await session.recv()
+        session.call.cancel()
+        await until(lambda: all(actor.detached for actor in server.registry), "detached")
+        assert len(server.registry) == 1 and not pipeline.cancelled.is_set()
+        clock.advance(30.0)
         with anyio.fail_after(10):
             await pipeline.cancelled.wait()
     await until_empty(server)

@@ -3,6 +3,7 @@ checking and reflection. The composition root: nothing below imports it."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,11 @@ from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.admission import Quotas
 from nexy_stream.server.clock import Clock, LoopClock
 from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.live import Sessions
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.service import SESSION_SERVICE, session_service
+from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import ByteBudget
 
 _LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
@@ -40,6 +43,7 @@ class RunningServer:
     ops: Operations
     legacy: LegacySessions
     hosting: Hosting
+    tasks: ServerTasks
     authenticator: Authenticator | None  # None: authentication is off
 
     @property
@@ -69,6 +73,7 @@ class RunningServer:
             await self.hosting.admission.drained()
         await self.server.stop(_LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
+        await self.tasks.aclose()
         self.legacy.close_all()
         await self.ops.stop()
 
@@ -103,10 +108,12 @@ async def start_server(
     ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
-    server.add_generic_rpc_handlers([session_service(pipeline, hosting)])
+    tasks = ServerTasks()
+    sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4))
+    server.add_generic_rpc_handlers([session_service(pipeline, hosting, sessions, tasks)])
     # Old clients' per-call protocol, hosted on the same actors, admission and pipeline.
-    legacy = LegacySessions(hosting)
-    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline)])
+    legacy = LegacySessions(hosting, sessions)
+    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline, tasks)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export
@@ -134,7 +141,10 @@ async def start_server(
     except BaseException:
         await ops.stop()
         raise
+    await tasks.start()
     hosting.deadlines.start()
     for service in ("", SESSION_SERVICE, LEGACY_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, config, ops, legacy, hosting, authenticator)
+    return RunningServer(
+        server, port, health_servicer, config, ops, legacy, hosting, tasks, authenticator
+    )

@@ -1,138 +1,138 @@
-"""Keeps legacy sessions between calls: one hosted actor per utterance, outliving its calls.
+"""Keeps legacy sessions between calls: one live session per utterance, outliving its calls.
 
-An old client spends one short call per collect chunk and one for the commit, so the actor
-cannot live in a call the way it lives in a v1 stream. The keeper holds it from its first
-call to its end: admitted and registered like a v1 session (same registry, budgets and
-quotas), watched by the server's one deadline watcher (so collected state that is never
-committed expires), and closed on every path. It also knows which commits run for which
-hardware id, for InterruptSession.
+An old client spends one short call per collect chunk and one for the commit, so the
+session cannot live in a call the way a v1 session lives in its stream. The keeper finds
+it (or opens it, admitted like a v1 session: same registry, budgets and quotas) for every
+call, by its owner and id; the server's one deadline watcher expires collected state that
+is never committed; the commit call attaches to it to write the answer. The keeper also
+knows which commits run for which hardware id, for InterruptSession.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
-from nexy_stream._proto import streaming_pb2 as pb
-from nexy_stream.server.hosting import HostedSession, Hosting
+import anyio
+
+from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.live import LiveSession, OutputWrites, Sessions
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.server.registry import Key
-from nexy_stream.server.scope import HostScope
+from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
+    Accept,
     Cancel,
-    Closed,
-    Effect,
+    Dispatch,
     Fail,
-    Finish,
+    GoAway,
     Open,
     Owner,
     ScreenSize,
-    SessionActor,
     SessionError,
-    ShuttingDown,
-    Tick,
 )
-
-
-@dataclass(eq=False)
-class LegacySession:
-    """One utterance of an old client: its actor, and its commit call's scope once it runs."""
-
-    hosted: HostedSession
-    hardware_id: str
-    keeper: LegacySessions
-    scope: HostScope[pb.StreamResponse] | None = None
-    closed: bool = field(default=False)
-
-    @property
-    def actor(self) -> SessionActor:
-        return self.hosted.actor
-
-    # -- what the deadline watcher needs (see server.deadlines.Watched) ---------------------
-
-    @property
-    def deadline(self) -> float:
-        return self.hosted.deadline
-
-    @property
-    def ended(self) -> bool:
-        return self.closed or self.hosted.ended
-
-    def deliver(self, event: Tick | ShuttingDown) -> None:
-        self.end(self.hosted.handle(event))
-
-    def end(self, effect: Effect | None) -> None:
-        """Carries out a terminal verdict: the commit call running, if any, stops and writes
-        it; a session between calls has no one to tell, and is closed at once."""
-        if self.scope is not None:
-            self.scope.conclude(effect)
-        elif isinstance(effect, Finish | Fail):
-            self.keeper.close(self)
 
 
 class LegacySessions:
     """The legacy sessions of one server, by owner and canonical session id."""
 
-    def __init__(self, hosting: Hosting) -> None:
+    def __init__(self, hosting: Hosting, sessions: Sessions) -> None:
         self.limits = hosting.limits
         self._hosting = hosting
-        self._sessions: dict[Key, LegacySession] = {}
-        self._running: dict[str, set[LegacySession]] = {}  # hardware id -> running commits
+        self._sessions = sessions
+        self._running: dict[str, set[LiveSession]] = {}  # hardware id -> running commits
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return sum(1 for s in self._sessions if s.hosted.protocol is WireProtocol.LEGACY)
 
     def session(
         self, owner: Owner, session_id: str, hardware_id: str, screen: ScreenSize | None, peer: str
-    ) -> LegacySession | SessionError:
+    ) -> LiveSession | SessionError:
         """The owner's session of this id, opened (and admitted) on first use; or why the
         call is refused. Another owner's session of the same id is never found: it is not
         this owner's to collect into, commit or probe."""
         found = self._sessions.get((owner, session_id))
-        if found is not None:
+        if found is not None and found.hosted.protocol is WireProtocol.LEGACY:
             return found
-        hosted = self._hosting.session(WireProtocol.LEGACY)
-        effect = hosted.handle(Open(session_id, hardware_id, screen=screen, owner=owner, peer=peer))
-        if isinstance(effect, Fail):
-            hosted.handle(Closed())
+        session = self._sessions.host(self._hosting.session(WireProtocol.LEGACY))
+        effect = session.handle(
+            Open(session_id, hardware_id, screen=screen, owner=owner, peer=peer)
+        )
+        if isinstance(effect, Fail):  # concluded and closed: no call is attached yet
             return effect.error
-        session = LegacySession(hosted, hardware_id, self)
-        self._sessions[(owner, session_id)] = session
-        self._hosting.deadlines.watch(session)
+        assert isinstance(effect, Accept)
+        self._sessions.add(session)
+        self._hosting.deadlines.moved_earlier(session)
         return session
-
-    def start_commit(self, session: LegacySession, scope: HostScope[pb.StreamResponse]) -> None:
-        session.scope = scope
-        self._running.setdefault(session.hardware_id, set()).add(session)
 
     def interrupt(self, hardware_id: str) -> list[str]:
         """Cancels the running commits of a hardware id; the ids of those it stopped."""
         stopped = []
         for session in list(self._running.get(hardware_id, ())):
-            effect = session.hosted.handle(Cancel("interrupted by InterruptSession"))
-            if isinstance(effect, Finish | Fail):
-                session.end(effect)
+            if session.handle(Cancel("interrupted by InterruptSession")) is not None:
                 stopped.append(session.actor.session_id)
         return sorted(stopped)
 
-    def close(self, session: LegacySession) -> None:
-        """Forgets a session that ended; every path out of a session comes here, once."""
-        if session.closed:
-            return
-        session.closed = True
-        actor = session.actor
-        key = (actor.owner, actor.session_id)
-        if self._sessions.get(key) is session:
-            del self._sessions[key]
-        self._hosting.deadlines.unwatch(session)
-        running = self._running.get(session.hardware_id)
-        if running is not None:
+    async def commit(
+        self,
+        session: LiveSession,
+        dispatch: Dispatch,
+        pipeline: Pipeline,
+        tasks: ServerTasks,
+        write: Callable[[Output], Awaitable[None]],
+    ) -> None:
+        """Runs the commit and writes its answer through the commit call (until the session
+        has a verdict; the caller then writes the last message and closes the session)."""
+        hardware_id = session.actor.device_id
+        self._running.setdefault(hardware_id, set()).add(session)
+        call = CommitCall(session, write)
+        try:
+            await call.run(dispatch, pipeline, tasks)
+        finally:
+            running = self._running[hardware_id]
             running.discard(session)
             if not running:
-                del self._running[session.hardware_id]
-        session.hosted.handle(Closed())
+                del self._running[hardware_id]
 
     def close_all(self) -> None:
-        """Ends every session still collecting (the server stopped)."""
-        for session in list(self._sessions.values()):
-            session.end(session.hosted.handle(Cancel("the server stopped")))
-            self.close(session)
+        """Ends every legacy session still collecting (the server stopped)."""
+        for session in list(self._sessions):
+            if session.hosted.protocol is WireProtocol.LEGACY:
+                session.handle(Cancel("the server stopped"))
+                session.close()
+
+
+class CommitCall:
+    """A legacy commit call, attached to its session while the answer is written
+    (implements :class:`nexy_stream.server.live.Attachment`)."""
+
+    def __init__(self, session: LiveSession, write: Callable[[Output], Awaitable[None]]) -> None:
+        self._session = session
+        self._outputs = OutputWrites(write)
+        self._scope = anyio.CancelScope()
+
+    async def run(self, dispatch: Dispatch, pipeline: Pipeline, tasks: ServerTasks) -> None:
+        """Writes the answer until the session has a verdict. No client deadline bounds the
+        call: a vanished client cancels this handler, which ends the session at once;
+        InterruptSession and the session's own deadlines end it through its verdict."""
+        session = self._session
+        session.attach(self)
+        session.dispatch(dispatch, pipeline, tasks)
+        try:
+            with self._scope:
+                await session.write_answer(1, self._write)
+        except anyio.get_cancelled_exc_class():
+            session.lost(self, resumable=False)
+            raise
+
+    async def _write(self, _index: int, item: Output) -> bool:
+        return await self._outputs(item)
+
+    def concluded(self) -> None:
+        self._outputs.drain()
+        self._scope.cancel()
+
+    def notify(self, effect: GoAway) -> None:
+        """Deployed clients have no frame for it: their commit simply goes on."""
+
+    def taken_over(self) -> None:  # pragma: no cover  (legacy sessions are never resumed)
+        self._scope.cancel()

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import anyio
 import grpc
 from google.protobuf.message import DecodeError, Message
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
-from nexy_stream.legacy.keeper import LegacySession, LegacySessions
+from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.live import LiveSession
 from nexy_stream.server.peers import peer_host
-from nexy_stream.server.scope import HostScope
+from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     Ack,
     Code,
     Commit,
-    CommittedRequest,
-    Disconnected,
     Dispatch,
     Effect,
     EndReason,
@@ -34,7 +32,6 @@ from nexy_stream.session import (
     Owner,
     Refuse,
     Reject,
-    SessionActor,
     SessionError,
 )
 from nexy_stream.session.ids import device_problem
@@ -47,9 +44,10 @@ M = TypeVar("M", bound=Message)
 
 
 class LegacyService:
-    def __init__(self, sessions: LegacySessions, pipeline: Pipeline) -> None:
+    def __init__(self, sessions: LegacySessions, pipeline: Pipeline, tasks: ServerTasks) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
+        self._tasks = tasks
         self._limits = sessions.limits
 
     # -- StreamAudio ---------------------------------------------------------------------
@@ -60,7 +58,7 @@ class LegacyService:
             await _refuse(context, request)
             return
         if request.phase == pb.REQUEST_PHASE_COLLECT:
-            problem = await self._collect(request, context)
+            problem = self._collect(request, context)
             if problem is not None:
                 await _refuse(context, problem)
                 return
@@ -73,7 +71,7 @@ class LegacyService:
             return
         await self._process(*dispatched, context)
 
-    async def _collect(self, request: pb.StreamRequest, context: Context) -> SessionError | None:
+    def _collect(self, request: pb.StreamRequest, context: Context) -> SessionError | None:
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
@@ -89,14 +87,14 @@ class LegacyService:
             else None
         )
         for event in codec.collect_events(request.chunk_seq, text, call.screenshot):
-            effect = session.hosted.handle(event)
+            effect = session.handle(event)
             if isinstance(effect, Ack) and effect.error is not None:
                 return effect.error
         return None
 
     def _session(
         self, request: pb.StreamRequest, call: codec.Identified, context: Context
-    ) -> LegacySession | SessionError:
+    ) -> LiveSession | SessionError:
         """The caller's session: a deployed client cannot send a credential, so the session
         belongs to its hardware id."""
         owner = Owner(hardware_id=request.hardware_id)
@@ -106,7 +104,7 @@ class LegacyService:
 
     def _dispatch(
         self, request: pb.StreamRequest, context: Context
-    ) -> tuple[LegacySession, CommittedRequest] | SessionError:
+    ) -> tuple[LiveSession, Dispatch] | SessionError:
         """Commits the session (opening it first when nothing was collected)."""
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
@@ -114,55 +112,30 @@ class LegacyService:
         session = self._session(request, call, context)
         if isinstance(session, SessionError):
             return session
-        if session.scope is not None:
+        if session.answer is not None:
             return SessionError(
                 Code.RESOURCE_EXHAUSTED, f"session {call.session_id} is already being processed"
             )
         final_text = commit_text(session.actor.text, request.prompt)
-        effect = session.hosted.handle(Commit(final_text, call.screenshot))
+        effect = session.handle(Commit(final_text, call.screenshot))
         if isinstance(effect, Dispatch):
-            return session, effect.request
+            return session, effect
         # Old clients treat a refused commit as the end of the utterance: so does the server.
         error = _error_of(effect)
-        session.hosted.handle(Refuse(error))
-        self._sessions.close(session)
+        session.handle(Refuse(error))
         return error
 
-    async def _process(
-        self, session: LegacySession, request: CommittedRequest, context: Context
-    ) -> None:
-        """Runs the pipeline once, then writes the last message.
+    async def _process(self, session: LiveSession, dispatch: Dispatch, context: Context) -> None:
+        """Runs the pipeline once, then writes the last message and closes the session."""
 
-        No client deadline bounds the call: a vanished client cancels this handler, which
-        cancels the pipeline at once; InterruptSession and the session's own deadline stop
-        it through the session's scope.
-        """
-        scope: HostScope[pb.StreamResponse] = HostScope(session.hosted, context.write)
-        self._sessions.start_commit(session, scope)
+        async def write(item: Output) -> None:
+            await context.write(codec.output(item))
+
         try:
-            try:
-                with scope.cancel_scope:
-                    await scope.run_pipeline(self._pipeline, request, _encode)
-            except anyio.get_cancelled_exc_class():
-                session.hosted.handle(Disconnected())
-                raise  # swallowing it leaks the call in grpcio
-            await self._send_last(scope, session.actor, context)
+            await self._sessions.commit(session, dispatch, self._pipeline, self._tasks, write)
+            await _send_last(session, context)
         finally:
-            self._sessions.close(session)
-
-    @staticmethod
-    async def _send_last(
-        scope: HostScope[pb.StreamResponse], actor: SessionActor, context: Context
-    ) -> None:
-        match scope.verdict:
-            case Finish(reason):
-                done = codec.COMPLETED if reason is EndReason.COMPLETED else codec.INTERRUPTED
-                await context.write(codec.end(done))
-            case Fail(error):
-                if actor.output_frames:
-                    await context.write(codec.failure(error))  # after data: the message only
-                else:
-                    await _refuse(context, error)
+            session.close()
 
     # -- InterruptSession ----------------------------------------------------------------
 
@@ -195,14 +168,22 @@ def _decoded(kind: type[M], raw: bytes) -> M | SessionError:
         return SessionError(Code.INVALID_ARGUMENT, f"the request is not a valid {name}")
 
 
+async def _send_last(session: LiveSession, context: Context) -> None:
+    match session.verdict:
+        case Finish(reason):
+            done = codec.COMPLETED if reason is EndReason.COMPLETED else codec.INTERRUPTED
+            await context.write(codec.end(done))
+        case Fail(error):
+            if session.actor.output_frames:
+                await context.write(codec.failure(error))  # after data: the message only
+            else:
+                await _refuse(context, error)
+
+
 async def _refuse(context: Context, error: SessionError) -> None:
     """One error_message, and the call closes with the error's status code."""
     await context.write(codec.failure(error))
     end_call(context, error)
-
-
-async def _encode(item: Output) -> pb.StreamResponse:
-    return codec.output(item)
 
 
 def _error_of(effect: Effect | None) -> SessionError:
@@ -212,10 +193,10 @@ def _error_of(effect: Effect | None) -> SessionError:
 
 
 def legacy_service(
-    sessions: LegacySessions, pipeline: Pipeline
+    sessions: LegacySessions, pipeline: Pipeline, tasks: ServerTasks
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The handlers of ``streaming.StreamingService``, for ``add_generic_rpc_handlers``."""
-    service = LegacyService(sessions, pipeline)
+    service = LegacyService(sessions, pipeline, tasks)
     return grpc.method_handlers_generic_handler(
         LEGACY_SERVICE,
         {

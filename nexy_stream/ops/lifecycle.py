@@ -134,7 +134,8 @@ class LifecycleObserver:
                     has_screenshot=request.screenshot is not None,
                     timings=actor.timings(now),
                 )
-        if type(event) is Closed:  # the figures are final: what the client was sent
+        if type(event) is Closed and actor.outcome is not None:  # final: what was sent
+            # (a stream that resumed another session was never a session of its own)
             return _change(
                 ChangeKind.ENDED,
                 actor,

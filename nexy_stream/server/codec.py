@@ -20,6 +20,8 @@ from nexy_stream.session import (
     GoAway,
     Limits,
     Open,
+    Resume,
+    Resumed,
     Screenshot,
     ScreenSize,
     SessionError,
@@ -77,6 +79,9 @@ def decode(frame: pb.ClientFrame) -> Event | None:
         return Open(opened.session_id, opened.device_id, client, screen)
     if kind == "cancel":
         return Cancel(frame.cancel.reason)
+    if kind == "resume":
+        resume = frame.resume
+        return Resume(resume.session_id, resume.resume_token, resume.last_output_index)
     return None
 
 
@@ -110,10 +115,23 @@ def timings(value: Timings) -> pb.Timings:
     return message
 
 
-def accepted(effect: Accept) -> pb.ServerFrame:
-    return pb.ServerFrame(
-        accepted=pb.Accepted(session_id=effect.session_id, limits=limits(effect.limits))
+def accepted(effect: Accept, resume_token: str) -> pb.ServerFrame:
+    message = pb.Accepted(session_id=effect.session_id, limits=limits(effect.limits))
+    if resume_token:
+        message.resume_token = resume_token
+        message.resume_ttl.CopyFrom(duration(effect.limits.resume_ttl_s))
+    return pb.ServerFrame(accepted=message)
+
+
+def resumed(effect: Resumed, next_output_index: int) -> pb.ServerFrame:
+    message = pb.Resumed(
+        session_id=effect.session_id,
+        highest_applied_seq=effect.highest_applied_seq,
+        next_output_index=next_output_index,
     )
+    if effect.committed is not None:
+        message.committed.CopyFrom(commit_accepted(effect.committed).commit_accepted)
+    return pb.ServerFrame(resumed=message)
 
 
 def ack(effect: Ack) -> pb.ServerFrame:
@@ -140,16 +158,16 @@ def commit_accepted(effect: Dispatch) -> pb.ServerFrame:
     )
 
 
-def output(value: Output) -> pb.ServerFrame:
+def output(value: Output, index: int) -> pb.ServerFrame:
     if isinstance(value, TextOutput):
-        return pb.ServerFrame(output=pb.Output(text=value.text))
+        return pb.ServerFrame(output=pb.Output(text=value.text, index=index))
     audio = pb.Audio(
         data=value.data,
         encoding=pb.AUDIO_ENCODING_PCM_S16LE,
         sample_rate_hz=value.sample_rate_hz,
         channels=value.channels,
     )
-    return pb.ServerFrame(output=pb.Output(audio=audio))
+    return pb.ServerFrame(output=pb.Output(audio=audio, index=index))
 
 
 def end(reason: EndReason, figures: Timings, output_frames: int) -> pb.ServerFrame:

@@ -9,19 +9,23 @@ import grpc
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.live import Sessions
 from nexy_stream.server.stream import SessionStream
+from nexy_stream.server.tasks import ServerTasks
 
 SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 
 
-def session_service(pipeline: Pipeline, hosting: Hosting) -> grpc.GenericRpcHandler[Any, Any]:
+def session_service(
+    pipeline: Pipeline, hosting: Hosting, sessions: Sessions, tasks: ServerTasks
+) -> grpc.GenericRpcHandler[Any, Any]:
     """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
     host, so an undecodable frame gets an in-band answer instead of a transport error."""
 
     async def session(
         _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
     ) -> None:
-        await SessionStream(context, pipeline, hosting).run()
+        await SessionStream(context, pipeline, hosting, sessions, tasks).run()
 
     return grpc.method_handlers_generic_handler(
         SESSION_SERVICE,

@@ -1,4 +1,10 @@
-"""Hosts one session actor on one bidirectional gRPC stream: the thin I/O layer."""
+"""Hosts a session on one bidirectional gRPC stream: the thin I/O layer of the v1 protocol.
+
+A stream starts a session (``open``) or takes over one whose stream was lost (``resume``);
+either way it then reads frames into the session's actor, carries out its effects, writes
+the session's answer from where its client is, and, when the session has a verdict, its
+last frame.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,16 @@ from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server import codec
 from nexy_stream.server.hosting import Hosting
+from nexy_stream.server.live import LiveSession, OutputWrites, Sessions
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.peers import peer_host
-from nexy_stream.server.scope import HostScope
+from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     ANONYMOUS,
     Accept,
     Ack,
-    Closed,
-    Disconnected,
+    Code,
+    CommitRepeated,
     Dispatch,
     Effect,
     Event,
@@ -30,25 +37,34 @@ from nexy_stream.session import (
     Finish,
     GoAway,
     HalfClosed,
+    HandedOver,
     Open,
     Owner,
+    Phase,
+    Reattached,
+    Refuse,
     Reject,
-    ShuttingDown,
-    Tick,
+    Rejoin,
+    Resumed,
+    SessionError,
     Unreadable,
 )
 from nexy_stream.status import end_call
 
+_TAKEN_OVER = SessionError(Code.ABORTED, "the session was resumed on another stream")
+HALF_CLOSE_GRACE_S = 1.0
+"""How long an end of stream before commit waits for the call's cancellation (a dropped
+connection) before it counts as the client's half-close."""
+
 
 class SessionStream:
-    """Reads frames into the actor and carries out its effects.
+    """One stream of a session: implements :class:`nexy_stream.server.live.Attachment`.
 
-    The frame reader runs in the handler's own task, inside a task group that holds, after
-    commit, the pipeline, and any deadline or shutdown notice the server's one deadline
-    watcher delivers; an idle session has no task of its own. A terminal effect cancels the
-    group (through the session's :class:`HostScope`), so nothing of the session runs once
-    its last frame is due; a vanished client cancels the handler, which cancels the group
-    the same way. The actor is told ``Closed`` on every path out, after the last frame.
+    The frame reader runs in the handler's own task, inside a task group that also holds,
+    after commit, the writer of the answer; an idle session has no task of its own (its
+    deadlines are the server's one watcher's). The session's verdict cancels the group, so
+    nothing of the stream runs once its last frame is due; a vanished client cancels the
+    handler, and the session then waits for a resume (or ends, if it cannot be resumed).
     """
 
     def __init__(
@@ -56,54 +72,62 @@ class SessionStream:
         context: grpc.aio.ServicerContext[bytes, pb.ServerFrame],
         pipeline: Pipeline,
         hosting: Hosting,
+        sessions: Sessions,
+        tasks: ServerTasks,
         owner: Owner = ANONYMOUS,
     ) -> None:
         self._context = context
         self._pipeline = pipeline
-        self._session = hosting.session(WireProtocol.STREAM)
-        self._deadlines = hosting.deadlines
+        self._hosting = hosting
+        self._sessions = sessions
+        self._server_tasks = tasks
         self._owner = owner
-        self._actor = self._session.actor
         # grpc allows one write in flight per call; asyncio's lock takes no checkpoint when
-        # free, which is every frame but those racing the pipeline.
+        # free, which is every frame but those racing the answer.
         self._write_lock = asyncio.Lock()
-        self._scope = HostScope(self._session, self._write)
+        self._outputs = OutputWrites(self._write)
+        self._scope = anyio.CancelScope()
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._taken_over = False
+        resumable = hosting.limits.resume_ttl_s > 0
+        self._session = sessions.host(hosting.session(WireProtocol.STREAM), resumable, self)
 
     async def run(self) -> None:
         try:
             try:
-                with self._scope.cancel_scope:
+                with self._scope:
                     async with anyio.create_task_group() as tasks:
                         self._tasks = tasks
-                        with self._deadlines.watching(self):
-                            await self._read_frames()
-                            # The client only reads now; a terminal effect (the pipeline's
-                            # end, a deadline) cancels this wait like everything else.
-                            await anyio.sleep_forever()
+                        await self._read_frames()
+                        # The client only reads now; the session's verdict cancels this wait.
+                        await anyio.sleep_forever()
             except anyio.get_cancelled_exc_class():
-                # The client went away (or the server stopped): clean up and let it
-                # propagate; swallowing it leaks the call in grpcio.
-                self._session.handle(Disconnected())
+                # The client went away (or the server stopped): the session learns it, and
+                # the cancellation propagates (swallowing it leaks the call in grpcio).
+                self._session.lost(self)
                 raise
+            if self._taken_over:
+                end_call(self._context, _TAKEN_OVER)
+                return
             await self._send_last()
         finally:
-            self._session.handle(Closed())
+            session = self._session
+            if session.attachment is self and session.verdict is not None:
+                session.close()  # its last frame is written, or can no longer be
 
-    # -- what the deadline watcher needs (see deadlines.Watched) ----------------------------
+    # -- what the session needs of its stream (live.Attachment) ------------------------------
 
-    @property
-    def deadline(self) -> float:
-        return self._actor.deadline
+    def concluded(self) -> None:
+        self._outputs.drain()
+        self._scope.cancel()
 
-    @property
-    def ended(self) -> bool:
-        return self._scope.verdict is not None or self._session.ended
+    def notify(self, effect: GoAway) -> None:
+        if self._tasks is not None:
+            self._tasks.start_soon(self._write, codec.going_away(effect))
 
-    def deliver(self, event: Tick | ShuttingDown) -> None:
-        effect = self._session.handle(event)
-        if not self._scope.conclude(effect) and effect is not None and self._tasks is not None:
-            self._tasks.start_soon(self._apply, effect)
+    def taken_over(self) -> None:
+        self._taken_over = True
+        self._scope.cancel()
 
     # -- frames in, effects out -------------------------------------------------------------
 
@@ -111,6 +135,11 @@ class SessionStream:
         while True:
             raw = await self._context.read()
             if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+                if self._session.resume_token and self._session.actor.phase is Phase.COLLECTING:
+                    # A dropped connection shows as an end of stream first and cancels the
+                    # call a moment later: wait for that before taking it for a half-close
+                    # (a cancel), or a session its client means to resume would be lost.
+                    await anyio.sleep(HALF_CLOSE_GRACE_S)
                 await self._apply(self._session.handle(HalfClosed()))
                 return
             await self._apply(self._session.handle(self._decode(raw)))
@@ -130,47 +159,97 @@ class SessionStream:
         return event
 
     async def _apply(self, effect: Effect | None) -> None:
+        session = self._session
         match effect:  # the most frequent first: one ack per collect frame
             case Ack():
                 await self._write(codec.ack(effect))
-            case None:
-                return
+            case None | Finish() | Fail():
+                return  # a verdict was carried out by the session already
             case Accept():
-                self._deadlines.moved_earlier(self)
-                await self._write(codec.accepted(effect))
+                self._sessions.add(session)
+                self._hosting.deadlines.moved_earlier(session)
+                await self._write(codec.accepted(effect, session.resume_token))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
             case GoAway():
                 await self._write(codec.going_away(effect))
             case Dispatch():
                 await self._write(codec.commit_accepted(effect))
+                session.dispatch(effect, self._pipeline, self._server_tasks)
                 assert self._tasks is not None
-                self._tasks.start_soon(
-                    self._scope.run_pipeline, self._pipeline, effect.request, _encode
-                )
-            case Finish() | Fail():
-                self._scope.conclude(effect)
+                self._tasks.start_soon(session.write_answer, 1, self._write_output)
+            case CommitRepeated():
+                await self._write(codec.commit_accepted(effect.dispatch))
+            case Rejoin():
+                await self._rejoin(effect)
+            case Resumed():  # pragma: no cover  (the found session answers, in _rejoin)
+                return
+
+    async def _rejoin(self, rejoin: Rejoin) -> None:
+        """Takes over the session the resume names, or refuses this stream clearly."""
+        placeholder = self._session
+        found = self._sessions.get((self._owner, rejoin.session_id))
+        problem = self._rejoin_problem(found, rejoin)
+        if problem is not None or found is None:
+            placeholder.handle(Refuse(problem or _NOT_FOUND))
+            return
+        placeholder.handle(HandedOver())
+        placeholder.close()
+        self._session = found
+        found.attach(self)
+        resumed = found.handle(Reattached())
+        assert isinstance(resumed, Resumed)
+        first = rejoin.last_output_index + 1
+        answer = found.answer
+        await self._write(codec.resumed(resumed, first if answer is not None else 1))
+        if answer is not None and self._tasks is not None:
+            self._tasks.start_soon(found.write_answer, first, self._write_output)
+
+    def _rejoin_problem(self, found: LiveSession | None, rejoin: Rejoin) -> SessionError | None:
+        if not self._sessions.lives_here(rejoin.resume_token):
+            return SessionError(
+                Code.UNAVAILABLE,
+                "the session lives on another server process: route a resumed stream by "
+                "its x-nexy-session-id header (or open a new session)",
+            )
+        if found is None or not found.owns(rejoin.resume_token) or found.verdict is not None:
+            return _NOT_FOUND
+        answer = found.answer
+        if answer is not None and not answer.kept_from(rejoin.last_output_index + 1):
+            return SessionError(
+                Code.OUT_OF_RANGE,
+                f"outputs after {rejoin.last_output_index} are no longer kept (max_replay_bytes="
+                f"{found.actor.limits.max_replay_bytes}); open a new session",
+                "max_replay_bytes",
+            )
+        return None
+
+    async def _write_output(self, index: int, item: Output) -> bool:
+        return await self._outputs(codec.output(item, index))
 
     async def _write(self, frame: pb.ServerFrame) -> None:
         async with self._write_lock:
             try:
                 await self._context.write(frame)
             except Exception:  # grpcio raises internal errors once the peer is gone
-                self._session.handle(Disconnected())
-                self._scope.cancel_scope.cancel()
+                self._session.lost(self)
+                self._scope.cancel()
 
     async def _send_last(self) -> None:
         """The verdict's frame, with the session's figures as they are now: an output whose
         write completed after the verdict was sent, and counts."""
-        match self._scope.verdict:
+        actor = self._session.actor
+        match self._session.verdict:
             case Finish(reason):
-                actor = self._actor
-                now = anyio.current_time()
+                now = self._hosting.clock.now()
                 await self._write(codec.end(reason, actor.timings(now), actor.output_frames))
             case Fail(error):
                 await self._write(codec.failure(error, fatal=True))
                 end_call(self._context, error)
 
 
-async def _encode(item: Output) -> pb.ServerFrame:
-    return codec.output(item)
+_NOT_FOUND = SessionError(
+    Code.NOT_FOUND,
+    "no session to resume with this id and token: it ended, its resume_ttl passed, or the "
+    "token is not its own; open a new session",
+)

@@ -15,12 +15,15 @@ from nexy_stream.session.effects import (
     Ack,
     Admit,
     CollectResult,
+    CommitRepeated,
     Dispatch,
     Effect,
     Fail,
     Finish,
     GoAway,
     Reject,
+    Rejoin,
+    Resumed,
 )
 from nexy_stream.session.errors import Code, SessionError
 from nexy_stream.session.events import (
@@ -29,14 +32,18 @@ from nexy_stream.session.events import (
     Closed,
     Collect,
     Commit,
+    Detached,
     Disconnected,
     Event,
     HalfClosed,
+    HandedOver,
     Open,
     OutputSent,
     PipelineFailed,
     PipelineFinished,
+    Reattached,
     Refuse,
+    Resume,
     ShuttingDown,
     Tick,
     Unreadable,
@@ -61,9 +68,11 @@ from nexy_stream.session.values import (
 class Phase(Enum):
     AWAITING_OPEN = "awaiting_open"
     ADMITTING = "admitting"  # the open frame was valid; the host decides
+    REJOINING = "rejoining"  # a resume frame: the host looks for the session
     COLLECTING = "collecting"
     PROCESSING = "processing"
     ENDED = "ended"
+    HANDED_OVER = "handed_over"  # the stream resumed another session: this one never was
 
 
 _UNLIMITED = ByteBudget()
@@ -106,6 +115,9 @@ class SessionActor:
         self._first_output_at: float | None = None
         self._ended_at: float | None = None
         self._shutdown_at: float | None = None
+        self._detached_at: float | None = None  # its stream was lost; a resume may come
+        self._dispatched: Dispatch | None = None
+        self._commit_frame: Commit | None = None
         self._closed = False
 
     # -- the one entry point -------------------------------------------------------------
@@ -197,6 +209,11 @@ class SessionActor:
     def committed(self) -> bool:
         return self._committed_at is not None
 
+    @property
+    def detached(self) -> bool:
+        """Whether its stream was lost and it waits for a resume."""
+        return self._detached_at is not None
+
     def age(self, now: float) -> float:
         return max(now - self._created_at, 0.0)
 
@@ -208,6 +225,8 @@ class SessionActor:
         hard = self._created_at + self._limits.max_duration_s
         if self._shutdown_at is not None:
             hard = min(hard, self._shutdown_at)
+        if self._detached_at is not None:
+            hard = min(hard, self._detached_at + self._limits.resume_ttl_s)
         if self._phase is Phase.PROCESSING:
             return hard
         return min(hard, self._last_frame_at + self._limits.idle_timeout_s)
@@ -250,6 +269,25 @@ class SessionActor:
         """The canonical session id, or what is wrong with the ids."""
         longest = self._limits.max_id_chars
         return device_problem(device_id, longest) or canonical_session_id(session_id, longest)
+
+    def _rejoin(self, event: Resume, now: float) -> Effect:
+        self._last_frame_at = now
+        session_id = canonical_session_id(event.session_id, self._limits.max_id_chars)
+        if isinstance(session_id, SessionError):
+            return self._fail(session_id, now, Outcome.REFUSED)
+        if not event.resume_token:
+            error = SessionError(Code.INVALID_ARGUMENT, "resume needs the session's resume_token")
+            return self._fail(error, now, Outcome.REFUSED)
+        if event.last_output_index < 0:
+            error = SessionError(Code.INVALID_ARGUMENT, "last_output_index cannot be negative")
+            return self._fail(error, now, Outcome.REFUSED)
+        self._session_id = session_id
+        self._phase = Phase.REJOINING
+        return Rejoin(session_id, event.resume_token, event.last_output_index)
+
+    def _handed_over(self, _event: HandedOver, now: float) -> None:
+        self._phase = Phase.HANDED_OVER
+        self._ended_at = now
 
     def _not_open(self, event: Collect | Commit | Cancel, now: float) -> Fail:
         kind = type(event).__name__.lower()
@@ -357,10 +395,14 @@ class SessionActor:
         self._text, self._text_bytes, self._screenshot = "", 0, None
         self._phase = Phase.PROCESSING
         self._committed_at = now
-        return Dispatch(request, self._highest_applied_seq)
+        self._commit_frame = event
+        self._dispatched = Dispatch(request, self._highest_applied_seq)
+        return self._dispatched
 
-    def _committed_again(self, _event: Commit, now: float) -> Reject:
+    def _committed_again(self, event: Commit, now: float) -> CommitRepeated | Reject:
         self._last_frame_at = now
+        if event == self._commit_frame and self._dispatched is not None:
+            return CommitRepeated(self._dispatched)  # the same commit, sent again: not a rerun
         return Reject(
             SessionError(
                 Code.FAILED_PRECONDITION,
@@ -384,7 +426,7 @@ class SessionActor:
 
     # -- what any live session takes -------------------------------------------------------
 
-    def _reopen(self, _event: Open, now: float) -> Reject:
+    def _reopen(self, _event: Open | Resume, now: float) -> Reject:
         self._last_frame_at = now
         return Reject(SessionError(Code.FAILED_PRECONDITION, "the session is already open"))
 
@@ -404,6 +446,17 @@ class SessionActor:
 
     def _disconnected(self, _event: Disconnected, now: float) -> None:
         self._end(now, Outcome.DISCONNECTED)
+
+    def _detached(self, _event: Detached, now: float) -> None:
+        if self._limits.resume_ttl_s <= 0:  # nothing to wait for
+            self._end(now, Outcome.DISCONNECTED)
+        elif self._detached_at is None:
+            self._detached_at = now
+
+    def _reattached(self, _event: Reattached, now: float) -> Resumed:
+        self._detached_at = None
+        self._last_frame_at = now
+        return Resumed(self._session_id, self._highest_applied_seq, self._dispatched)
 
     def _shutting_down(self, event: ShuttingDown, now: float) -> Effect | None:
         if self._shutdown_at is not None:
@@ -427,6 +480,14 @@ class SessionActor:
                 Code.UNAVAILABLE, "the server shut down before the session ended; open it again"
             )
             return self._fail(error, now, Outcome.ERROR)
+        if self._detached_at is not None and now >= self._detached_at + self._limits.resume_ttl_s:
+            seconds = self._limits.resume_ttl_s
+            error = SessionError(
+                Code.UNAVAILABLE,
+                f"the stream was lost and no resume came within {seconds:g}s (resume_ttl)",
+                "resume_ttl",
+            )
+            return self._fail(error, now, Outcome.DISCONNECTED)
         if now >= self._created_at + self._limits.max_duration_s:
             limit, seconds = "max_duration", self._limits.max_duration_s
             what = "the session lasted"
@@ -439,7 +500,7 @@ class SessionActor:
     def _close(self, _event: Closed, now: float) -> None:
         if self._closed:
             return
-        if self._phase is not Phase.ENDED:  # the host let go without a verdict
+        if self._phase not in (Phase.ENDED, Phase.HANDED_OVER):  # let go without a verdict
             self._end(now, Outcome.DISCONNECTED)
         self._closed = True
         self._budget.give_back(self._held)
@@ -517,6 +578,7 @@ class SessionActor:
 
     def _end(self, now: float, outcome: Outcome) -> None:
         self._phase = Phase.ENDED
+        self._detached_at = None
         self._outcome = outcome
         self._ended_at = now
         self._text, self._text_bytes, self._screenshot = "", 0, None
@@ -528,6 +590,9 @@ Transition = Callable[..., Effect | None]  # (actor, event of the keyed type, no
 
 _ANY_LIVE: dict[type, Transition] = {
     Open: SessionActor._reopen,
+    Resume: SessionActor._reopen,
+    Detached: SessionActor._detached,
+    Reattached: SessionActor._reattached,
     Cancel: SessionActor._cancel,
     Unreadable: SessionActor._unreadable,
     HalfClosed: SessionActor._half_closed,
@@ -541,6 +606,7 @@ _ANY_LIVE: dict[type, Transition] = {
 _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
     Phase.AWAITING_OPEN: {
         Open: SessionActor._open,
+        Resume: SessionActor._rejoin,
         Collect: SessionActor._not_open,
         Commit: SessionActor._not_open,
         Cancel: SessionActor._not_open,
@@ -554,6 +620,12 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
     },
     Phase.ADMITTING: {
         Admitted: SessionActor._admitted,
+        Refuse: SessionActor._refused,
+        Disconnected: SessionActor._disconnected,
+        Closed: SessionActor._close,
+    },
+    Phase.REJOINING: {
+        HandedOver: SessionActor._handed_over,
         Refuse: SessionActor._refused,
         Disconnected: SessionActor._disconnected,
         Closed: SessionActor._close,
@@ -576,5 +648,6 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         OutputSent: SessionActor._output_sent,
         Closed: SessionActor._close,
     },
+    Phase.HANDED_OVER: {Closed: SessionActor._close},
 }
 """For each phase, the events it takes and what it does with them; anything else is ignored."""

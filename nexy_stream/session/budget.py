@@ -27,5 +27,10 @@ class ByteBudget:
         self.held += count
         return True
 
+    def take_anyway(self, count: int) -> None:
+        """Counts ``count`` bytes that are held already (a pipeline's output): they may pass
+        the limit, and then new collect frames are refused until they are given back."""
+        self.held += count
+
     def give_back(self, count: int) -> None:
         self.held -= count

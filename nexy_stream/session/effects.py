@@ -30,6 +30,26 @@ class Admit:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejoin:
+    """A stream asks to resume a session: the host finds it, checks the token and answers
+    the found session's ``Reattached`` (or refuses this stream)."""
+
+    session_id: str
+    resume_token: str
+    last_output_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The session is attached to a new stream; ``committed`` is what its commit dispatched,
+    when it was committed (the client must not send the commit again)."""
+
+    session_id: str
+    highest_applied_seq: int
+    committed: Dispatch | None
+
+
+@dataclass(frozen=True, slots=True)
 class Accept:
     session_id: str
     limits: Limits
@@ -51,6 +71,14 @@ class Dispatch:
 
     request: CommittedRequest
     highest_applied_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRepeated:
+    """The commit came again, the same (a client that resumed and could not know it had
+    arrived): the pipeline does not run again; the client is told again what it runs with."""
+
+    dispatch: Dispatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,4 +105,16 @@ class Fail:
     error: SessionError
 
 
-Effect = Admit | Accept | Ack | Dispatch | Reject | GoAway | Finish | Fail
+Effect = (
+    Admit
+    | Accept
+    | Ack
+    | Dispatch
+    | CommitRepeated
+    | Rejoin
+    | Resumed
+    | Reject
+    | GoAway
+    | Finish
+    | Fail
+)

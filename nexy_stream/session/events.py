@@ -45,6 +45,15 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """The first frame of a stream that re-attaches a session whose stream was lost."""
+
+    session_id: str
+    resume_token: str
+    last_output_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Admitted:
     """The host's answer to ``Admit``: the session may start (the other answer is Refuse)."""
 
@@ -71,6 +80,21 @@ class HalfClosed:
 @dataclass(frozen=True, slots=True)
 class Disconnected:
     """The client is gone; nothing more can be sent to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detached:
+    """The session's stream was lost; the client may come back on another (``Reattached``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reattached:
+    """A resume on a new stream proved it owns this session: the session goes on there."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """This stream resumed another session: its own actor never became a session."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +135,15 @@ Event = (
     | Collect
     | Commit
     | Cancel
+    | Resume
     | Admitted
     | Refuse
     | Unreadable
     | HalfClosed
     | Disconnected
+    | Detached
+    | Reattached
+    | HandedOver
     | OutputSent
     | PipelineFinished
     | PipelineFailed

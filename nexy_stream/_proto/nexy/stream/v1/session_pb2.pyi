@@ -48,16 +48,28 @@ END_REASON_COMPLETED: EndReason
 END_REASON_CANCELLED: EndReason
 
 class ClientFrame(_message.Message):
-    __slots__ = ("open", "collect", "commit", "cancel")
+    __slots__ = ("open", "collect", "commit", "cancel", "resume")
     OPEN_FIELD_NUMBER: _ClassVar[int]
     COLLECT_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
     open: Open
     collect: Collect
     commit: Commit
     cancel: Cancel
-    def __init__(self, open: _Optional[_Union[Open, _Mapping]] = ..., collect: _Optional[_Union[Collect, _Mapping]] = ..., commit: _Optional[_Union[Commit, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ...) -> None: ...
+    resume: Resume
+    def __init__(self, open: _Optional[_Union[Open, _Mapping]] = ..., collect: _Optional[_Union[Collect, _Mapping]] = ..., commit: _Optional[_Union[Commit, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ...) -> None: ...
+
+class Resume(_message.Message):
+    __slots__ = ("session_id", "resume_token", "last_output_index")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_OUTPUT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    resume_token: str
+    last_output_index: int
+    def __init__(self, session_id: _Optional[str] = ..., resume_token: _Optional[str] = ..., last_output_index: _Optional[int] = ...) -> None: ...
 
 class Open(_message.Message):
     __slots__ = ("session_id", "device_id", "client", "screen")
@@ -134,7 +146,7 @@ class Cancel(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("accepted", "collect_ack", "commit_accepted", "output", "end", "error", "going_away")
+    __slots__ = ("accepted", "collect_ack", "commit_accepted", "output", "end", "error", "going_away", "resumed")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     COLLECT_ACK_FIELD_NUMBER: _ClassVar[int]
     COMMIT_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +154,7 @@ class ServerFrame(_message.Message):
     END_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
     accepted: Accepted
     collect_ack: CollectAck
     commit_accepted: CommitAccepted
@@ -149,7 +162,8 @@ class ServerFrame(_message.Message):
     end: End
     error: Error
     going_away: GoingAway
-    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., collect_ack: _Optional[_Union[CollectAck, _Mapping]] = ..., commit_accepted: _Optional[_Union[CommitAccepted, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., end: _Optional[_Union[End, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., going_away: _Optional[_Union[GoingAway, _Mapping]] = ...) -> None: ...
+    resumed: Resumed
+    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., collect_ack: _Optional[_Union[CollectAck, _Mapping]] = ..., commit_accepted: _Optional[_Union[CommitAccepted, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., end: _Optional[_Union[End, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., going_away: _Optional[_Union[GoingAway, _Mapping]] = ..., resumed: _Optional[_Union[Resumed, _Mapping]] = ...) -> None: ...
 
 class GoingAway(_message.Message):
     __slots__ = ("time_left",)
@@ -174,12 +188,28 @@ class Limits(_message.Message):
     def __init__(self, max_frame_bytes: _Optional[int] = ..., max_text_bytes: _Optional[int] = ..., max_chunks: _Optional[int] = ..., max_screenshot_bytes: _Optional[int] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Accepted(_message.Message):
-    __slots__ = ("session_id", "limits")
+    __slots__ = ("session_id", "limits", "resume_token", "resume_ttl")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TTL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     limits: Limits
-    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    resume_token: str
+    resume_ttl: _duration_pb2.Duration
+    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., resume_token: _Optional[str] = ..., resume_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Resumed(_message.Message):
+    __slots__ = ("session_id", "highest_applied_seq", "committed", "next_output_index")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HIGHEST_APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OUTPUT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    highest_applied_seq: int
+    committed: CommitAccepted
+    next_output_index: int
+    def __init__(self, session_id: _Optional[str] = ..., highest_applied_seq: _Optional[int] = ..., committed: _Optional[_Union[CommitAccepted, _Mapping]] = ..., next_output_index: _Optional[int] = ...) -> None: ...
 
 class CollectAck(_message.Message):
     __slots__ = ("chunk_seq", "highest_applied_seq", "result", "error", "buffered_text_bytes", "applied_chunks")
@@ -220,12 +250,14 @@ class Audio(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
 
 class Output(_message.Message):
-    __slots__ = ("text", "audio")
+    __slots__ = ("text", "audio", "index")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     text: str
     audio: Audio
-    def __init__(self, text: _Optional[str] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ...) -> None: ...
+    index: int
+    def __init__(self, text: _Optional[str] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("collect", "commit_to_first_output", "pipeline", "total")

@@ -22,6 +22,8 @@ __all__ = (
     "Limits",
     "Open",
     "Output",
+    "Resume",
+    "Resumed",
     "ScreenSize",
     "Screenshot",
     "ServerFrame",
@@ -213,6 +215,19 @@ class Accepted(betterproto2.Message):
     The limits in force.
     """
 
+    resume_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    What to send in `resume` to re-attach this session after its stream is lost; empty when
+    the server does not keep sessions across streams. A secret: never log it.
+    """
+
+    resume_ttl: "datetime.timedelta | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    How long the session waits for a `resume` once its stream is lost; zero when it does not.
+    """
+
 
 default_message_pool.register_message("nexy.stream.v1", "Accepted", Accepted)
 
@@ -299,6 +314,14 @@ class ClientFrame(betterproto2.Message):
     )
     """
     Abandons the session: discards the buffer or stops the running pipeline.
+    """
+
+    resume: "Resume | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
+    )
+    """
+    Re-attaches a session whose stream was lost; first frame of a new stream, instead of
+    `open`.
     """
 
 
@@ -501,8 +524,8 @@ class Error(betterproto2.Message):
 
     limit: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    The name of the limit that was exceeded (a field name of Limits, or
-    "max_live_sessions"); empty for other errors.
+    The name of the limit that was exceeded (a field name of Limits, or a server-wide one
+    such as "max_live_sessions" or "max_buffered_bytes"); empty for other errors.
     """
 
     fatal: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
@@ -632,8 +655,74 @@ class Output(betterproto2.Message):
     A piece of the answer's speech.
     """
 
+    index: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
+    """
+    The output's place in the answer: 1 for the first, one more for each next one. After a
+    resume, a client skips an index it already has.
+    """
+
 
 default_message_pool.register_message("nexy.stream.v1", "Output", Output)
+
+
+@dataclass(eq=False, repr=False)
+class Resume(betterproto2.Message):
+    """
+    Re-attaches a session whose stream was lost, within its `resume_ttl`.
+    """
+
+    session_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The session's id, as in `open`.
+    """
+
+    resume_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The token from the session's `accepted` frame; proves the caller owns the session.
+    """
+
+    last_output_index: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
+    """
+    The highest `Output.index` received so far; 0 when none. Outputs after it are sent again.
+    """
+
+
+default_message_pool.register_message("nexy.stream.v1", "Resume", Resume)
+
+
+@dataclass(eq=False, repr=False)
+class Resumed(betterproto2.Message):
+    """
+    The session is attached to this stream again (the answer to `resume`).
+    """
+
+    session_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The session id, canonical.
+    """
+
+    highest_applied_seq: "int" = betterproto2.field(2, betterproto2.TYPE_UINT64)
+    """
+    The highest chunk_seq applied: send again the collect frames above it that are still
+    wanted (frames at or below it were applied and must not be sent again).
+    """
+
+    committed: "CommitAccepted | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Set when the commit was received: do not send it again. Carries what `commit_accepted`
+    said, for a client that lost that frame.
+    """
+
+    next_output_index: "int" = betterproto2.field(4, betterproto2.TYPE_UINT64)
+    """
+    The index of the next output frame this stream receives (the outputs after the client's
+    `last_output_index` are sent again first, then the rest as the pipeline produces them).
+    """
+
+
+default_message_pool.register_message("nexy.stream.v1", "Resumed", Resumed)
 
 
 @dataclass(eq=False, repr=False)
@@ -742,6 +831,13 @@ class ServerFrame(betterproto2.Message):
     )
     """
     The server is shutting down; the session has `time_left` to end.
+    """
+
+    resumed: "Resumed | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
+    )
+    """
+    The answer to `resume`.
     """
 
 

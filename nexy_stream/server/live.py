@@ -1,0 +1,283 @@
+"""A session on the server, whatever carries it: what it runs, its answer, where it goes.
+
+A v1 session outlives a lost stream (its client resumes it on another), and a legacy
+session outlives the calls that collect into it. So the session, not a stream, owns its
+pipeline run (in the server's task group), its answer (an :class:`OutputLog`) and its
+verdict; a stream or a legacy commit call *attaches* to it to write the answer out and,
+at the end, the last frame. The same code runs a commit for both transports.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing
+from typing import Generic, Protocol, TypeVar
+
+import anyio
+
+from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.answer import OutputLog
+from nexy_stream.server.deadlines import Deadlines
+from nexy_stream.server.hosting import HostedSession
+from nexy_stream.server.registry import Key
+from nexy_stream.server.tasks import ServerTasks
+from nexy_stream.session import (
+    ByteBudget,
+    Closed,
+    CommittedRequest,
+    Detached,
+    Disconnected,
+    Dispatch,
+    Effect,
+    Event,
+    Fail,
+    Finish,
+    GoAway,
+    OutputSent,
+    PipelineFailed,
+    PipelineFinished,
+    ShuttingDown,
+    Tick,
+)
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_DRAIN_S = 5.0
+"""How long an output write already in flight may still take once its session has ended."""
+
+Frame = TypeVar("Frame")
+
+
+class Attachment(Protocol):
+    """The transport side of a session: the stream (or call) its answer goes to."""
+
+    def concluded(self) -> None:
+        """The session has a verdict: stop, let the write in flight finish, write the last
+        frame (the session's ``verdict``), then :meth:`LiveSession.close` it."""
+
+    def notify(self, effect: GoAway) -> None:
+        """Something to tell the client now, outside any frame of its own."""
+
+    def taken_over(self) -> None:
+        """The session was resumed on another stream: end this one, quietly."""
+
+
+class OutputWrites(Generic[Frame]):
+    """Writes outputs so that the end of a session never tears one in half.
+
+    grpc cannot take back a write it has begun, and refuses the next one (the session's last
+    frame) until it completes. So once the session's scope is cancelled no new output write
+    starts, and the one in flight, blocked by flow control when the client reads slowly,
+    gets ``OUTPUT_DRAIN_S`` from :meth:`drain` for the client to read on before it is
+    abandoned (the SDK discards unread output at once after a cancel). A write that
+    completes counts as sent, even after the session ended: the client has it.
+    """
+
+    def __init__(self, write: Callable[[Frame], Awaitable[None]]) -> None:
+        self._write = write
+        self._in_flight: anyio.CancelScope | None = None
+
+    async def __call__(self, frame: Frame) -> bool:
+        """Writes one output; whether it was written."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        with anyio.CancelScope(shield=True) as self._in_flight:
+            await self._write(frame)
+        return not self._in_flight.cancelled_caught
+
+    def drain(self) -> None:
+        """The session ended: the write in flight, if any, may finish within the drain time."""
+        if self._in_flight is not None:
+            self._in_flight.deadline = anyio.current_time() + OUTPUT_DRAIN_S
+
+
+class LiveSession:
+    """One session's life on the server, from its first frame to its close."""
+
+    def __init__(self, hosted: HostedSession, sessions: Sessions, resumable: bool) -> None:
+        self.hosted = hosted
+        self.actor = hosted.actor
+        self._sessions = sessions
+        self.resume_token = sessions.new_token() if resumable else ""
+        self.answer: OutputLog | None = None  # from commit on
+        self.verdict: Finish | Fail | None = None
+        self.attachment: Attachment | None = None
+        self._pipeline = anyio.CancelScope()
+        self._closed = False
+
+    # -- events -----------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> Effect | None:
+        """The actor's answer to ``event``; a terminal one concludes the session, and an end
+        with nothing to say (its client is gone) stops what it runs and closes it."""
+        effect = self.hosted.handle(event)
+        if not self.conclude(effect) and self.verdict is None and self.hosted.ended:
+            self._pipeline.cancel()
+            self.close()
+        return effect
+
+    def conclude(self, effect: Effect | None) -> bool:
+        """Carries out a terminal verdict (the first one; later ones are its consequences):
+        the pipeline stops, and the attached stream writes the last frame; with no stream
+        attached there is no one to tell, and the session closes. Whether it was one."""
+        if not isinstance(effect, Finish | Fail):
+            return False
+        if self.verdict is not None:
+            return True
+        self.verdict = effect
+        self._pipeline.cancel()
+        if self.attachment is not None:
+            self.attachment.concluded()
+        else:
+            self.close()
+        return True
+
+    def close(self) -> None:
+        """The host is done: the answer's bytes go back, and the actor is told ``Closed``."""
+        if self._closed:
+            return
+        self._closed = True
+        self.attachment = None
+        if self.answer is not None:
+            self.answer.release()
+        self._sessions.forget(self)
+        self.hosted.handle(Closed())
+
+    # -- the commit ---------------------------------------------------------------------------
+
+    def dispatch(self, effect: Dispatch, pipeline: Pipeline, tasks: ServerTasks) -> OutputLog:
+        """Starts the one run of the pipeline, owned by the server, not by a stream."""
+        self.answer = OutputLog(self.actor.limits.max_replay_bytes, self._sessions.budget)
+        tasks.start_soon(self._run, pipeline, effect.request, self.answer)
+        return self.answer
+
+    async def _run(self, pipeline: Pipeline, request: CommittedRequest, answer: OutputLog) -> None:
+        """Appends every output of the pipeline to the answer, then how it ended. Only what
+        the pipeline raises is a pipeline failure; the generator is closed on every path, so
+        a stopped run releases its upstream calls at once."""
+        with self._pipeline:
+            async with aclosing(pipeline.run(request)) as outputs:
+                while True:
+                    try:
+                        item = await anext(outputs)
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        logger.exception("pipeline failed for session %s", request.session_id)
+                        answer.finish(failure=type(exc).__name__)
+                        return
+                    await answer.append(item)
+            answer.finish()
+
+    async def write_answer(
+        self, first: int, write: Callable[[int, Output], Awaitable[bool]]
+    ) -> None:
+        """Writes the answer from output ``first`` on as it comes; once all of it is written,
+        the session finishes (or fails, when its pipeline did). ``write`` says whether the
+        output was written."""
+        answer = self.answer
+        assert answer is not None
+        index = first
+        while (item := await answer.output(index)) is not None:
+            if not await write(index, item):
+                return
+            if answer.written(index):
+                self.hosted.handle(OutputSent())
+            index += 1
+        failure = answer.failure
+        self.handle(PipelineFinished() if failure is None else PipelineFailed(failure))
+
+    # -- streams ------------------------------------------------------------------------------
+
+    def attach(self, attachment: Attachment) -> None:
+        """Makes ``attachment`` the stream the session writes to; a previous one is ended."""
+        previous, self.attachment = self.attachment, attachment
+        if previous is not None and previous is not attachment:
+            previous.taken_over()
+
+    def lost(self, attachment: Attachment, resumable: bool = True) -> None:
+        """The attached stream is gone. A resumable session waits for a resume (its pipeline
+        goes on); any other ends as disconnected."""
+        if self.attachment is not attachment:
+            return  # it had been taken over already
+        self.attachment = None
+        if self.verdict is not None:
+            self.close()  # its last frame can no longer be written
+            return
+        self.handle(Detached() if resumable and self.resume_token else Disconnected())
+
+    def owns(self, token: str) -> bool:
+        """Whether ``token`` is this session's resume token (compared in constant time)."""
+        return bool(self.resume_token) and hmac.compare_digest(
+            token.encode(), self.resume_token.encode()
+        )
+
+    # -- what the deadline watcher needs (see deadlines.Watched) ------------------------------
+
+    @property
+    def deadline(self) -> float:
+        return self.actor.deadline
+
+    @property
+    def ended(self) -> bool:
+        return self.verdict is not None or self.hosted.ended
+
+    def deliver(self, event: Tick | ShuttingDown) -> None:
+        effect = self.handle(event)
+        if isinstance(effect, GoAway) and self.attachment is not None:
+            self.attachment.notify(effect)
+
+
+class Sessions:
+    """The live sessions of one transport's owners by key, for resumes and legacy calls; and
+    what every session of the server shares (the byte budget, the deadline watcher)."""
+
+    def __init__(self, budget: ByteBudget, deadlines: Deadlines, instance: str) -> None:
+        self.budget = budget
+        self.deadlines = deadlines
+        self.instance = instance  # names this server process in resume tokens
+        self._by_key: dict[Key, LiveSession] = {}
+
+    def new_token(self) -> str:
+        return f"{self.instance}.{secrets.token_urlsafe(24)}"
+
+    def host(
+        self,
+        hosted: HostedSession,
+        resumable: bool = False,
+        attachment: Attachment | None = None,
+    ) -> LiveSession:
+        """A new session (attached to the stream that brings it, if any), watched for its
+        deadlines from now on: a watcher may end it at once (a stopping server)."""
+        session = LiveSession(hosted, self, resumable)
+        if attachment is not None:
+            session.attach(attachment)
+        self.deadlines.watch(session)
+        return session
+
+    def lives_here(self, token: str) -> bool:
+        """Whether a resume token was given by this server process."""
+        return token.partition(".")[0] == self.instance
+
+    def add(self, session: LiveSession) -> None:
+        """Makes an admitted session findable by its owner and id (resumes, legacy calls)."""
+        actor = session.actor
+        self._by_key[(actor.owner, actor.session_id)] = session
+
+    def get(self, key: Key) -> LiveSession | None:
+        return self._by_key.get(key)
+
+    def forget(self, session: LiveSession) -> None:
+        actor = session.actor
+        key = (actor.owner, actor.session_id)
+        if self._by_key.get(key) is session:
+            del self._by_key[key]
+        self.deadlines.unwatch(session)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __iter__(self) -> Iterator[LiveSession]:
+        return iter(list(self._by_key.values()))
