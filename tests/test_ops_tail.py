@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import anyio
 import pytest
@@ -13,19 +11,18 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.cli.board import Board
+from tests.cli import read_all, start_cli
 from tests.ops_client import committed_session
 
 pytestmark = pytest.mark.anyio
 
-NEXY_STREAM = str(Path(sys.executable).parent / "nexy-stream")
-
 
 async def tail(*args: str) -> Process:
-    return await anyio.open_process([NEXY_STREAM, "tail", "--duration", "60", *args])
+    return await start_cli("tail", "--duration", "60", *args)
 
 
 async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
-    process = await tail("--target", server.target, "--json", "--count", "5", "--device", "d-7")
+    process = await tail("--target", server.target, "--json", "--count", "5", "--device-id", "d-7")
     async with process:
         assert process.stdout is not None
         lines = BufferedByteReceiveStream(process.stdout)
@@ -46,15 +43,6 @@ async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
 CHANGES = ("opened", "collected", "committed", "first_output", "ended")
 
 
-async def read_all(lines: BufferedByteReceiveStream) -> str:
-    chunks = [lines.buffer]
-    try:
-        while True:
-            chunks.append(await lines.receive())
-    except anyio.EndOfStream:
-        return b"".join(chunks).decode()
-
-
 async def test_tail_says_so_when_the_server_goes_away(start):
     server = await start()
     process = await tail("--target", server.target)  # the table, not a terminal here
@@ -63,6 +51,7 @@ async def test_tail_says_so_when_the_server_goes_away(start):
         with anyio.fail_after(30):
             frame = await BufferedByteReceiveStream(process.stdout).receive_until(b"\n\n", 1 << 20)
             assert b"nexy-stream tail" in frame
+            assert b"\x1b" not in frame  # not a terminal: no escape codes, a plain table
             await server.stop(0)
             assert await process.wait() == 1
             said = (await read_all(BufferedByteReceiveStream(process.stderr))).strip()

@@ -64,10 +64,15 @@ async def start_server(
     observers: tuple[SessionObserver, ...] = (),
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> RunningServer:
-    """Starts serving; ``interceptors`` are where authentication and tracing plug in."""
+    """Starts serving; ``interceptors`` are where authentication and tracing plug in.
+
+    Sessions are told the pipeline's ``name`` attribute (e.g. ``"echo"``), if it has one, so
+    a client knows what answers it (the load generator checks the exact echo only then).
+    """
     registry = SessionRegistry(config.max_live_sessions)
     ops = Operations(config.ops, registry)
-    hosting = Hosting(config.limits, (*observers, ops.observer))
+    pipeline_name = str(getattr(pipeline, "name", ""))
+    hosting = Hosting(config.limits, (*observers, ops.observer), pipeline_name=pipeline_name)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     server.add_generic_rpc_handlers([session_service(registry, pipeline, hosting)])
     # Old clients' per-call protocol, hosted on the same actors, registry and pipeline.

@@ -111,9 +111,11 @@ def timings(value: Timings) -> pb.Timings:
     return message
 
 
-def accepted(effect: Accept) -> pb.ServerFrame:
+def accepted(effect: Accept, pipeline_name: str) -> pb.ServerFrame:
     return pb.ServerFrame(
-        accepted=pb.Accepted(session_id=effect.session_id, limits=limits(effect.limits))
+        accepted=pb.Accepted(
+            session_id=effect.session_id, limits=limits(effect.limits), pipeline=pipeline_name
+        )
     )
 
 

@@ -36,11 +36,13 @@ class HostedSession:
 
 @dataclass(frozen=True)
 class Hosting:
-    """The limits, observers and deadline watcher shared by all of a server's sessions."""
+    """The limits, observers and deadline watcher shared by all of a server's sessions, and
+    the name of the pipeline that answers them (sent in ``accepted``)."""
 
     limits: Limits
     observers: tuple[SessionObserver, ...] = ()
     deadlines: Deadlines = field(default_factory=Deadlines)
+    pipeline_name: str = ""
 
     def session(self, protocol: WireProtocol) -> HostedSession:
         return HostedSession(self.limits, protocol, self.observers)

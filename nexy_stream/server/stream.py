@@ -55,6 +55,7 @@ class SessionStream:
         self._pipeline = pipeline
         self._session = hosting.session(WireProtocol.STREAM)
         self._deadlines = hosting.deadlines
+        self._pipeline_name = hosting.pipeline_name
         self._actor = self._session.actor
         # grpc allows one write in flight per call; asyncio's lock takes no checkpoint when
         # free, which is every frame but those racing the pipeline.
@@ -111,7 +112,7 @@ class SessionStream:
                 if refusal is not None:
                     await self._apply(self._handle(Refuse(refusal)))
                     return
-                await self._write(codec.accepted(effect))
+                await self._write(codec.accepted(effect, self._pipeline_name))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
             case GoAway():

@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnexy/stream/v1/session.proto\x12\x0enexy.stream.v1\x1a\x1egoogle/protobuf/duration.proto\"\xbb\x01\n\x0b\x43lientFrame\x12$\n\x04open\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.OpenH\x00\x12*\n\x07\x63ollect\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.CollectH\x00\x12(\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x16.nexy.stream.v1.CommitH\x00\x12(\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.CancelH\x00\x42\x06\n\x04kind\"\x85\x01\n\x04Open\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\x12*\n\x06screen\x18\x04 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenSize\"=\n\nClientInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\"+\n\nScreenSize\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"<\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.nexy.stream.v1.TextMode\"L\n\nScreenshot\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"\x7f\n\x07\x43ollect\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12$\n\x04text\x18\x02 \x01(\x0b\x32\x14.nexy.stream.v1.TextH\x00\x12\x30\n\nscreenshot\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenshotH\x00\x42\t\n\x07payload\"b\n\x06\x43ommit\x12(\n\nfinal_text\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.Text\x12.\n\nscreenshot\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.Screenshot\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xd8\x02\n\x0bServerFrame\x12,\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x18.nexy.stream.v1.AcceptedH\x00\x12\x31\n\x0b\x63ollect_ack\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.CollectAckH\x00\x12\x39\n\x0f\x63ommit_accepted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAcceptedH\x00\x12(\n\x06output\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.OutputH\x00\x12\"\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x13.nexy.stream.v1.EndH\x00\x12&\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.nexy.stream.v1.ErrorH\x00\x12/\n\ngoing_away\x18\x07 \x01(\x0b\x32\x19.nexy.stream.v1.GoingAwayH\x00\x42\x06\n\x04kind\"9\n\tGoingAway\x12,\n\ttime_left\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xcd\x01\n\x06Limits\x12\x17\n\x0fmax_frame_bytes\x18\x01 \x01(\r\x12\x16\n\x0emax_text_bytes\x18\x02 \x01(\r\x12\x12\n\nmax_chunks\x18\x03 \x01(\r\x12\x1c\n\x14max_screenshot_bytes\x18\x04 \x01(\r\x12/\n\x0cidle_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"F\n\x08\x41\x63\x63\x65pted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06limits\x18\x02 \x01(\x0b\x32\x16.nexy.stream.v1.Limits\"\xc6\x01\n\nCollectAck\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12-\n\x06result\x18\x03 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12$\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x1b\n\x13\x62uffered_text_bytes\x18\x05 \x01(\r\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\"S\n\x0e\x43ommitAccepted\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12\x1b\n\x13highest_applied_seq\x18\x03 \x01(\x04\"p\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12/\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x10\n\x08\x63hannels\x18\x04 \x01(\r\"K\n\x06Output\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.nexy.stream.v1.AudioH\x00\x42\t\n\x07\x63ontent\"\xc7\x01\n\x07Timings\x12*\n\x07\x63ollect\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16\x63ommit_to_first_output\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08pipeline\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"q\n\x03\x45nd\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.nexy.stream.v1.EndReason\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x15\n\routput_frames\x18\x03 \x01(\r\"D\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08*R\n\x08TextMode\x12\x19\n\x15TEXT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_MODE_SNAPSHOT\x10\x01\x12\x13\n\x0fTEXT_MODE_DELTA\x10\x02*\xab\x01\n\rCollectResult\x12\x1e\n\x1a\x43OLLECT_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OLLECT_RESULT_APPLIED\x10\x01\x12\x18\n\x14\x43OLLECT_RESULT_STALE\x10\x02\x12\'\n#COLLECT_RESULT_DUPLICATE_SCREENSHOT\x10\x03\x12\x1b\n\x17\x43OLLECT_RESULT_REJECTED\x10\x04*M\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01*[\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x18\n\x14\x45ND_REASON_CANCELLED\x10\x02\x32Y\n\x0eSessionService\x12G\n\x07Session\x12\x1b.nexy.stream.v1.ClientFrame\x1a\x1b.nexy.stream.v1.ServerFrame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnexy/stream/v1/session.proto\x12\x0enexy.stream.v1\x1a\x1egoogle/protobuf/duration.proto\"\xbb\x01\n\x0b\x43lientFrame\x12$\n\x04open\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.OpenH\x00\x12*\n\x07\x63ollect\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.CollectH\x00\x12(\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x16.nexy.stream.v1.CommitH\x00\x12(\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.CancelH\x00\x42\x06\n\x04kind\"\x85\x01\n\x04Open\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\x12*\n\x06screen\x18\x04 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenSize\"=\n\nClientInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\"+\n\nScreenSize\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"<\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.nexy.stream.v1.TextMode\"L\n\nScreenshot\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"\x7f\n\x07\x43ollect\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12$\n\x04text\x18\x02 \x01(\x0b\x32\x14.nexy.stream.v1.TextH\x00\x12\x30\n\nscreenshot\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenshotH\x00\x42\t\n\x07payload\"b\n\x06\x43ommit\x12(\n\nfinal_text\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.Text\x12.\n\nscreenshot\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.Screenshot\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xd8\x02\n\x0bServerFrame\x12,\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x18.nexy.stream.v1.AcceptedH\x00\x12\x31\n\x0b\x63ollect_ack\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.CollectAckH\x00\x12\x39\n\x0f\x63ommit_accepted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAcceptedH\x00\x12(\n\x06output\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.OutputH\x00\x12\"\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x13.nexy.stream.v1.EndH\x00\x12&\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.nexy.stream.v1.ErrorH\x00\x12/\n\ngoing_away\x18\x07 \x01(\x0b\x32\x19.nexy.stream.v1.GoingAwayH\x00\x42\x06\n\x04kind\"9\n\tGoingAway\x12,\n\ttime_left\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xcd\x01\n\x06Limits\x12\x17\n\x0fmax_frame_bytes\x18\x01 \x01(\r\x12\x16\n\x0emax_text_bytes\x18\x02 \x01(\r\x12\x12\n\nmax_chunks\x18\x03 \x01(\r\x12\x1c\n\x14max_screenshot_bytes\x18\x04 \x01(\r\x12/\n\x0cidle_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"X\n\x08\x41\x63\x63\x65pted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06limits\x18\x02 \x01(\x0b\x32\x16.nexy.stream.v1.Limits\x12\x10\n\x08pipeline\x18\x03 \x01(\t\"\xc6\x01\n\nCollectAck\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12-\n\x06result\x18\x03 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12$\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x1b\n\x13\x62uffered_text_bytes\x18\x05 \x01(\r\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\"S\n\x0e\x43ommitAccepted\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12\x1b\n\x13highest_applied_seq\x18\x03 \x01(\x04\"p\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12/\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x10\n\x08\x63hannels\x18\x04 \x01(\r\"K\n\x06Output\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.nexy.stream.v1.AudioH\x00\x42\t\n\x07\x63ontent\"\xc7\x01\n\x07Timings\x12*\n\x07\x63ollect\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16\x63ommit_to_first_output\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08pipeline\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"q\n\x03\x45nd\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.nexy.stream.v1.EndReason\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x15\n\routput_frames\x18\x03 \x01(\r\"D\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08*R\n\x08TextMode\x12\x19\n\x15TEXT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_MODE_SNAPSHOT\x10\x01\x12\x13\n\x0fTEXT_MODE_DELTA\x10\x02*\xab\x01\n\rCollectResult\x12\x1e\n\x1a\x43OLLECT_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OLLECT_RESULT_APPLIED\x10\x01\x12\x18\n\x14\x43OLLECT_RESULT_STALE\x10\x02\x12\'\n#COLLECT_RESULT_DUPLICATE_SCREENSHOT\x10\x03\x12\x1b\n\x17\x43OLLECT_RESULT_REJECTED\x10\x04*M\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01*[\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x18\n\x14\x45ND_REASON_CANCELLED\x10\x02\x32Y\n\x0eSessionService\x12G\n\x07Session\x12\x1b.nexy.stream.v1.ClientFrame\x1a\x1b.nexy.stream.v1.ServerFrame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nexy.stream.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TEXTMODE']._serialized_start=2459
-  _globals['_TEXTMODE']._serialized_end=2541
-  _globals['_COLLECTRESULT']._serialized_start=2544
-  _globals['_COLLECTRESULT']._serialized_end=2715
-  _globals['_AUDIOENCODING']._serialized_start=2717
-  _globals['_AUDIOENCODING']._serialized_end=2794
-  _globals['_ENDREASON']._serialized_start=2796
-  _globals['_ENDREASON']._serialized_end=2887
+  _globals['_TEXTMODE']._serialized_start=2477
+  _globals['_TEXTMODE']._serialized_end=2559
+  _globals['_COLLECTRESULT']._serialized_start=2562
+  _globals['_COLLECTRESULT']._serialized_end=2733
+  _globals['_AUDIOENCODING']._serialized_start=2735
+  _globals['_AUDIOENCODING']._serialized_end=2812
+  _globals['_ENDREASON']._serialized_start=2814
+  _globals['_ENDREASON']._serialized_end=2905
   _globals['_CLIENTFRAME']._serialized_start=81
   _globals['_CLIENTFRAME']._serialized_end=268
   _globals['_OPEN']._serialized_start=271
@@ -65,21 +65,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIMITS']._serialized_start=1316
   _globals['_LIMITS']._serialized_end=1521
   _globals['_ACCEPTED']._serialized_start=1523
-  _globals['_ACCEPTED']._serialized_end=1593
-  _globals['_COLLECTACK']._serialized_start=1596
-  _globals['_COLLECTACK']._serialized_end=1794
-  _globals['_COMMITACCEPTED']._serialized_start=1796
-  _globals['_COMMITACCEPTED']._serialized_end=1879
-  _globals['_AUDIO']._serialized_start=1881
-  _globals['_AUDIO']._serialized_end=1993
-  _globals['_OUTPUT']._serialized_start=1995
-  _globals['_OUTPUT']._serialized_end=2070
-  _globals['_TIMINGS']._serialized_start=2073
-  _globals['_TIMINGS']._serialized_end=2272
-  _globals['_END']._serialized_start=2274
-  _globals['_END']._serialized_end=2387
-  _globals['_ERROR']._serialized_start=2389
-  _globals['_ERROR']._serialized_end=2457
-  _globals['_SESSIONSERVICE']._serialized_start=2889
-  _globals['_SESSIONSERVICE']._serialized_end=2978
+  _globals['_ACCEPTED']._serialized_end=1611
+  _globals['_COLLECTACK']._serialized_start=1614
+  _globals['_COLLECTACK']._serialized_end=1812
+  _globals['_COMMITACCEPTED']._serialized_start=1814
+  _globals['_COMMITACCEPTED']._serialized_end=1897
+  _globals['_AUDIO']._serialized_start=1899
+  _globals['_AUDIO']._serialized_end=2011
+  _globals['_OUTPUT']._serialized_start=2013
+  _globals['_OUTPUT']._serialized_end=2088
+  _globals['_TIMINGS']._serialized_start=2091
+  _globals['_TIMINGS']._serialized_end=2290
+  _globals['_END']._serialized_start=2292
+  _globals['_END']._serialized_end=2405
+  _globals['_ERROR']._serialized_start=2407
+  _globals['_ERROR']._serialized_end=2475
+  _globals['_SESSIONSERVICE']._serialized_start=2907
+  _globals['_SESSIONSERVICE']._serialized_end=2996
 # @@protoc_insertion_point(module_scope)

@@ -174,12 +174,14 @@ class Limits(_message.Message):
     def __init__(self, max_frame_bytes: _Optional[int] = ..., max_text_bytes: _Optional[int] = ..., max_chunks: _Optional[int] = ..., max_screenshot_bytes: _Optional[int] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Accepted(_message.Message):
-    __slots__ = ("session_id", "limits")
+    __slots__ = ("session_id", "limits", "pipeline")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     limits: Limits
-    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    pipeline: str
+    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., pipeline: _Optional[str] = ...) -> None: ...
 
 class CollectAck(_message.Message):
     __slots__ = ("chunk_seq", "highest_applied_seq", "result", "error", "buffered_text_bytes", "applied_chunks")

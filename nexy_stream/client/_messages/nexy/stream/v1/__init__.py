@@ -213,6 +213,12 @@ class Accepted(betterproto2.Message):
     The limits in force.
     """
 
+    pipeline: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The name of the pipeline that answers commits on this server, e.g. "echo" (the embedded
+    pipeline that streams the committed text back word by word); empty when unnamed.
+    """
+
 
 default_message_pool.register_message("nexy.stream.v1", "Accepted", Accepted)
 

@@ -1,0 +1,56 @@
+"""The ``nexy-stream`` command run as a user runs it: a process of its own."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+NEXY_STREAM = str(Path(sys.executable).parent / "nexy-stream")
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+async def nexy_stream(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> Done:
+    """Runs the command to its end; ``env`` adds to this process's environment."""
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            [NEXY_STREAM, *args], input=stdin, env={**os.environ, **(env or {})}, check=False
+        )
+    return Done(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+async def start_cli(*args: str) -> Process:
+    """Starts the command; the caller reads its output and waits for it."""
+    return await anyio.open_process([NEXY_STREAM, *args])
+
+
+async def read_all(lines: BufferedByteReceiveStream) -> str:
+    """The rest of a stream, up to its end."""
+    chunks = [lines.buffer]
+    try:
+        while True:
+            chunks.append(await lines.receive())
+    except anyio.EndOfStream:
+        return b"".join(chunks).decode()
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound and let go at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
