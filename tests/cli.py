@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import sys
@@ -54,3 +55,10 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+class Terminal(io.StringIO):
+    """Written text, standing for a terminal (where escape codes and redraws belong)."""
+
+    def isatty(self) -> bool:
+        return True

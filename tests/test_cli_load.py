@@ -1,16 +1,19 @@
-"""`nexy-stream load` as a process: no server, Ctrl-C, and a log file rather than a terminal."""
+"""`nexy-stream load` as a user meets it: no server, Ctrl-C, a log file or a terminal."""
 
 from __future__ import annotations
 
 import json
 import signal
+from io import StringIO
 
 import anyio
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from nexy_stream.cli.load import Progress
+from nexy_stream.loadgen import LoadTally
 from nexy_stream.pipeline import EchoPipeline
-from tests.cli import free_port, nexy_stream, read_all, start_cli
+from tests.cli import Terminal, free_port, nexy_stream, read_all, start_cli
 
 pytestmark = pytest.mark.anyio
 
@@ -64,3 +67,17 @@ async def test_the_text_report_says_it_was_interrupted(start):
             out = await read_all(BufferedByteReceiveStream(process.stdout))
     assert out.splitlines()[-1] == "stopped early: interrupted"
     assert "nan" not in out
+
+
+def test_the_progress_line_is_redrawn_in_a_terminal_and_plain_elsewhere():
+    tally = LoadTally(started=3, finished=1, frames=10)
+    terminal, log = Terminal(), StringIO()
+    for stream in (terminal, log):
+        progress = Progress(stream)
+        for elapsed_s in (0.5, 1.0, 6.0):
+            progress(tally, elapsed_s)
+        progress.done()
+    assert terminal.getvalue().count("\r\x1b[2K") == 3 and terminal.getvalue().endswith("\n")
+    lines = log.getvalue().splitlines()
+    assert "\x1b" not in log.getvalue() and "\r" not in log.getvalue()
+    assert [line.split("s ")[0].strip() for line in lines] == ["0.5", "6.0"]  # every 5 s

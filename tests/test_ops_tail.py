@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+from io import StringIO
 
 import anyio
 import pytest
@@ -11,7 +13,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.cli.board import Board
-from tests.cli import read_all, start_cli
+from nexy_stream.cli.tail import REDRAW, Printer
+from tests.cli import Terminal, read_all, start_cli
 from tests.ops_client import committed_session
 
 pytestmark = pytest.mark.anyio
@@ -41,6 +44,17 @@ async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
 
 
 CHANGES = ("opened", "collected", "committed", "first_output", "ended")
+
+
+async def test_ctrl_c_stops_tail_quietly_with_0(server):
+    process = await tail("--target", server.target, "--json")
+    async with process:
+        assert process.stdout is not None and process.stderr is not None
+        with anyio.fail_after(30):
+            await BufferedByteReceiveStream(process.stdout).receive_until(b"\n", 1 << 20)
+            process.send_signal(signal.SIGINT)
+            assert await process.wait() == 0
+            assert await read_all(BufferedByteReceiveStream(process.stderr)) == ""
 
 
 async def test_tail_says_so_when_the_server_goes_away(start):
@@ -104,3 +118,14 @@ def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
     assert "LIVE SESSIONS (0)" in shown
     assert "timed_out" in shown and "aaaaaaaa" in shown
     assert "started 2.5/s" in shown and "12.0ms" in shown
+
+
+def test_the_table_is_redrawn_in_place_only_in_a_terminal():
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
+    terminal, log = Terminal(), StringIO()
+    for out in (terminal, log):
+        printer = Printer(out, as_json=False, target="here:1")
+        printer.show(aggregate)
+        printer.show(aggregate)
+    assert terminal.getvalue().count(REDRAW) == 2
+    assert "\x1b" not in log.getvalue() and log.getvalue().count("nexy-stream tail") == 2

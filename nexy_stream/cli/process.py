@@ -36,9 +36,13 @@ def interrupts(on_interrupt: Callable[[], None]) -> Iterator[None]:
     KeyboardInterrupt somewhere in the event loop, so a command ends its own way: cancels
     its work, prints what it has, and exits without a traceback. Runs in the event loop
     (grpc.aio runs on asyncio only); a plain context manager, so the block's exceptions
-    come out as themselves."""
+    come out as themselves. Off the main thread (where no signal arrives) it does nothing."""
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    except RuntimeError:  # not the main thread
+        yield
+        return
     try:
         yield
     finally:
