@@ -13,7 +13,7 @@ import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 import anyio
 
@@ -91,18 +91,23 @@ def request_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> R
     return Request(utterance, args.device_id, shot, args.interims, args.interim_delay)
 
 
-class WavWriter:
-    """The answer's audio as a WAV file, in the rate and channels the server sent."""
+class WavFile:
+    """The answer's audio as a WAV file, in the rate and channels the server sent.
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
+    The file is opened before the session starts, so a path that cannot be written is
+    known at once; it is removed again if the answer has no audio.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("wb")
         self._wav: wave.Wave_write | None = None
         self._format: tuple[int, int] | None = None
 
     def write(self, chunk: AudioChunk) -> None:
         audio_format = (chunk.sample_rate_hz, chunk.channels)
         if self._wav is None:
-            self._wav = wave.open(self._file, "wb")  # noqa: SIM115  # closed by close()
+            self._wav = wave.open(self._file, "wb")  # noqa: SIM115  # closed by finish()
             self._wav.setnchannels(chunk.channels)
             self._wav.setsampwidth(2)  # PCM s16le
             self._wav.setframerate(chunk.sample_rate_hz)
@@ -114,12 +119,14 @@ class WavWriter:
             )
         self._wav.writeframes(chunk.data)
 
-    def close(self) -> bool:
-        """Completes the file; whether it holds any audio."""
+    def finish(self) -> bool:
+        """Completes the file, or removes it when no audio came; whether audio was written."""
+        if self._wav is not None:
+            self._wav.close()
+        self._file.close()
         if self._wav is None:
-            return False
-        self._wav.close()
-        return True
+            self.path.unlink(missing_ok=True)
+        return self._wav is not None
 
 
 def _ms(seconds: float | None) -> str:
@@ -153,7 +160,7 @@ async def say(
     request: Request,
     client: Client,
     out: TextIO,
-    wav: WavWriter | None = None,
+    wav: WavFile | None = None,
 ) -> None:
     words, shot = request.utterance.split(), request.screenshot
     async with client, client.session(device_id=request.device_id) as s:
@@ -189,9 +196,10 @@ async def say(
 
 
 async def say_until_interrupted(
-    request: Request, client: Client, out: TextIO, wav: WavWriter | None
+    request: Request, client: Client, out: TextIO, wav: WavFile | None
 ) -> bool:
-    """Says it; ``True`` when Ctrl-C cut it short (the session is cancelled on the way)."""
+    """Says it; ``True`` when Ctrl-C cut it short (the session is dropped on the way, which
+    stops the server's pipeline)."""
     with anyio.CancelScope() as scope:
         with interrupts(scope.cancel):
             await say(request, client, out, wav)
@@ -201,8 +209,12 @@ async def say_until_interrupted(
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     request = request_from(args, parser)
     client = Client(args.target, credentials=channel_credentials(args, parser))
-    out_file = _open_out(args.out, parser)
-    wav = WavWriter(out_file) if out_file is not None else None
+    wav = None
+    if args.out is not None:
+        try:
+            wav = WavFile(args.out)
+        except OSError as exc:
+            parser.error(f"--out {args.out}: {exc.strerror or exc}")
     try:
         interrupted = anyio.run(
             say_until_interrupted, request, client, sys.stdout, wav, backend="asyncio"
@@ -212,28 +224,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (NexyError, OSError, ValueError) as exc:
         return fail(parser, str(exc))
     finally:
-        wrote_audio = _close_out(args.out, out_file, wav)
-    if args.out is not None and not wrote_audio and not interrupted:
-        print(f"{parser.prog}: the answer had no audio: {args.out} not written", file=sys.stderr)
+        wrote_audio = wav is not None and wav.finish()
+    if wav is not None and not wrote_audio and not interrupted:
+        print(f"{parser.prog}: the answer had no audio: {wav.path} not written", file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else 0
-
-
-def _open_out(path: Path | None, parser: argparse.ArgumentParser) -> BinaryIO | None:
-    """Opened before the session starts, so a path that cannot be written is a usage error."""
-    if path is None:
-        return None
-    try:
-        return path.open("wb")
-    except OSError as exc:
-        parser.error(f"--out {path}: {exc.strerror or exc}")
-
-
-def _close_out(path: Path | None, file: BinaryIO | None, wav: WavWriter | None) -> bool:
-    """Completes the WAV file; removes it when no audio came. Whether audio was written."""
-    if path is None or file is None or wav is None:
-        return False
-    wrote = wav.close()
-    file.close()
-    if not wrote:
-        path.unlink(missing_ok=True)
-    return wrote
