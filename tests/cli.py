@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -47,6 +48,32 @@ async def read_all(lines: BufferedByteReceiveStream) -> str:
             chunks.append(await lines.receive())
     except anyio.EndOfStream:
         return b"".join(chunks).decode()
+
+
+async def ctrl_c(*args: str, once: bytes, on_stderr: bool = False) -> Done:
+    """Runs the command, and once it has printed ``once`` (on stdout, or stderr) it is
+    under way: sends it Ctrl-C (SIGINT) and waits for its end. Never after a fixed sleep."""
+    process = await start_cli(*args)
+    async with process, anyio.create_task_group() as tasks:
+        assert process.stdout is not None and process.stderr is not None
+        streams = (
+            BufferedByteReceiveStream(process.stdout),
+            BufferedByteReceiveStream(process.stderr),
+        )
+        with anyio.fail_after(60):
+            gate = streams[on_stderr]
+            seen = await gate.receive_until(once, 1 << 20) + once
+            printed = ["", ""]
+
+            async def read(index: int) -> None:
+                printed[index] = await read_all(streams[index])
+
+            for index in (0, 1):
+                tasks.start_soon(read, index)
+            process.send_signal(signal.SIGINT)
+            code = await process.wait()
+    printed[on_stderr] = seen.decode() + printed[on_stderr]
+    return Done(code, *printed)
 
 
 def free_port() -> int:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 from io import StringIO
 
-import anyio
 import pytest
-from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream.cli.load import Progress
 from nexy_stream.loadgen import LoadTally
 from nexy_stream.pipeline import EchoPipeline
-from tests.cli import Terminal, free_port, nexy_stream, read_all, start_cli
+from tests.cli import Terminal, ctrl_c, free_port, nexy_stream
 
 pytestmark = pytest.mark.anyio
 
@@ -34,39 +31,25 @@ async def test_no_server_is_one_line_at_once():
 async def test_ctrl_c_prints_the_partial_report(start):
     server = await start(EchoPipeline(word_delay_s=0.2))
     args = ("--sessions", "1000", "--concurrency", "4", "--duration", "600", "--json")
-    process = await start_cli("load", "--target", server.target, *args)
-    async with process:
-        assert process.stdout is not None and process.stderr is not None
-        err = BufferedByteReceiveStream(process.stderr)
-        with anyio.fail_after(60):
-            # The first progress line: the run is under way (a plain line: not a terminal).
-            progress = await err.receive_until(b"\n", 1 << 16)
-            process.send_signal(signal.SIGINT)
-            assert await process.wait() == 130
-            out = await read_all(BufferedByteReceiveStream(process.stdout))
-            rest = await read_all(err)
-    report = json.loads(out, parse_constant=no_nan)
+    # Gated on the first progress line (a plain line: not a terminal): the run is under way.
+    done = await ctrl_c("load", "--target", server.target, *args, once=b"\n", on_stderr=True)
+    assert done.code == 130
+    report = json.loads(done.out, parse_constant=no_nan)
     assert report["stopped"] == "interrupted"
     assert report["passed"] is False and report["violations"] == []
     assert report["sessions_started"] >= 1
-    assert b"sessions" in progress
-    for text in (progress.decode(), rest, out):
+    assert "sessions" in done.err
+    for text in (done.out, done.err):
         assert "Traceback" not in text and "\x1b" not in text  # no escape codes in a pipe
 
 
 async def test_the_text_report_says_it_was_interrupted(start):
     server = await start(EchoPipeline(word_delay_s=0.2))
     args = ("--sessions", "1000", "--concurrency", "2", "--duration", "600")
-    process = await start_cli("load", "--target", server.target, *args)
-    async with process:
-        assert process.stdout is not None and process.stderr is not None
-        with anyio.fail_after(60):
-            await BufferedByteReceiveStream(process.stderr).receive_until(b"\n", 1 << 16)
-            process.send_signal(signal.SIGINT)
-            assert await process.wait() == 130
-            out = await read_all(BufferedByteReceiveStream(process.stdout))
-    assert out.splitlines()[-1] == "stopped early: interrupted"
-    assert "nan" not in out
+    done = await ctrl_c("load", "--target", server.target, *args, once=b"\n", on_stderr=True)
+    assert done.code == 130
+    assert done.out.splitlines()[-1] == "stopped early: interrupted"
+    assert "nan" not in done.out
 
 
 def test_the_progress_line_is_redrawn_in_a_terminal_and_plain_elsewhere():

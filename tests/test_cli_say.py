@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import wave
 
 import anyio
@@ -14,7 +13,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream.cli import main
 from nexy_stream.pipeline import EchoPipeline
-from tests.cli import NEXY_STREAM, free_port, nexy_stream, read_all, start_cli
+from tests.cli import NEXY_STREAM, ctrl_c, free_port, nexy_stream, read_all, start_cli
 from tests.pipelines import GatedPipeline
 
 pytestmark = pytest.mark.anyio
@@ -108,16 +107,9 @@ async def test_a_server_going_away_is_shown_and_the_answer_still_comes(start):
 
 async def test_ctrl_c_ends_it_quietly_with_130(start):
     server = await start(EchoPipeline(word_delay_s=1))
-    process = await start_cli("say", LONG, "--target", server.target, "--interim-delay", "0")
-    async with process:
-        assert process.stdout is not None and process.stderr is not None
-        with anyio.fail_after(60):
-            out = BufferedByteReceiveStream(process.stdout)
-            await out.receive_until(b"committed: ", 1 << 16)  # the answer is under way
-            process.send_signal(signal.SIGINT)
-            assert await process.wait() == 130
-            err = await read_all(BufferedByteReceiveStream(process.stderr))
-    assert err == ""  # no traceback, nothing at all
+    args = ("say", LONG, "--target", server.target, "--interim-delay", "0")
+    done = await ctrl_c(*args, once=b"committed: ")  # the answer is under way
+    assert (done.code, done.err) == (130, "")  # no traceback, nothing at all
 
 
 def head_1(fd: int) -> bytes:
