@@ -13,6 +13,8 @@ from nexy_stream.session import CommittedRequest
 class CountingPipeline:
     """The echo pipeline, recording every request it ran."""
 
+    name = EchoPipeline.name
+
     def __init__(self) -> None:
         self.requests: list[CommittedRequest] = []
         self._echo = EchoPipeline()

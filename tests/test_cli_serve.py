@@ -1,19 +1,28 @@
-"""`nexy-stream serve` as `make run` starts it: a real process, configured by flags and env."""
+"""`nexy-stream serve` as `make run` starts it: a real process, configured by flags and env;
+every bad flag is one line naming it, never a traceback."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
+from nexy_stream.cli import main
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
+
+TLS = Path(__file__).resolve().parent / "tls"
+CERT, KEY = str(TLS / "localhost.pem"), str(TLS / "localhost.key")
+NOT_PEM = str(Path(__file__).resolve())  # a readable file that holds no certificate or key
 
 
 def start_serve(
@@ -34,6 +43,36 @@ def start_serve(
     raise AssertionError(f"the server did not start (exit {process.wait()})")
 
 
+def serve_process(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Runs `serve` with flags it must refuse before it starts."""
+    return subprocess.run(
+        [sys.executable, "-m", "nexy_stream", "serve", *flags],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *said: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("nexy-stream serve: error: ")
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    for words in said:
+        assert words in result.stderr
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
 async def test_serve_answers_and_stops_cleanly_on_sigterm():
     process, target = start_serve("--max-text-bytes", "40", env={"NEXY_STREAM_IDLE_TIMEOUT": "7"})
     try:
@@ -42,6 +81,7 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm():
             accepted = await session.open()
             assert accepted.limits.max_text_bytes == 40  # from the flag
             assert accepted.limits.idle_timeout.seconds == 7  # from the environment
+            assert accepted.pipeline == "echo"
             await session.send(commit_frame("from a process"))
             assert (await session.drain()).text == "from a process"
     finally:
@@ -49,26 +89,104 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm():
         assert process.wait(timeout=30) == 0
 
 
-def test_a_bad_environment_value_is_reported():
-    result = subprocess.run(
-        [sys.executable, "-m", "nexy_stream", "serve"],
-        env={**os.environ, "NEXY_STREAM_PORT": "fifty"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "NEXY_STREAM_PORT='fifty' is not a valid int" in result.stderr
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (("--port", "70000"), "argument --port: 70000 is not a port number (0 to 65535)"),
+        (("--port", "-1"), "argument --port: -1 is not a port number"),
+        (("--port", "fifty"), "argument --port: 'fifty' is not a whole number"),
+        (("--host", ""), "argument --host: an address is needed"),
+        (("--log-level", "foo"), "argument --log-level: 'foo' is not one of DEBUG, INFO"),
+        (("--log-format", "xml"), "argument --log-format: 'xml' is not one of text, json"),
+        (("--metrics-port", "99999"), "argument --metrics-port: 99999 is not a port number"),
+        (("--admin-port", "65536"), "argument --admin-port: 65536 is not a port number"),
+        (("--shutdown-grace", "-1"), "argument --shutdown-grace: must not be negative, got -1"),
+        (("--max-live-sessions", "0"), "argument --max-live-sessions: must be positive, got 0"),
+        (("--max-text-bytes", "-5"), "argument --max-text-bytes: must be positive, got -5"),
+        (("--max-chunks", "0"), "argument --max-chunks: must be positive"),
+        (("--max-screenshot-bytes", "0"), "argument --max-screenshot-bytes: must be positive"),
+        (("--idle-timeout", "0"), "argument --idle-timeout: must be positive, got 0"),
+        (("--max-duration", "nan"), "argument --max-duration: 'nan' is not a number"),
+        (("--echo-word-delay", "-0.5"), "argument --echo-word-delay: must not be negative"),
+        (
+            ("--max-frame-bytes", "10"),
+            "--max-frame-bytes 10 must exceed --max-screenshot-bytes 8388608",
+        ),
+        (("--tls-cert", CERT), "--tls-cert and --tls-key go together"),
+        (
+            ("--tls-cert", "/nonexistent.pem", "--tls-key", KEY),
+            "--tls-cert /nonexistent.pem: No such",
+        ),
+        (("--tls-cert", NOT_PEM, "--tls-key", KEY), f"--tls-cert {NOT_PEM}: no PEM certificate"),
+        (
+            ("--tls-cert", CERT, "--tls-key", NOT_PEM),
+            f"--tls-key {NOT_PEM}: not the PEM private key of --tls-cert {CERT}",
+        ),
+        (
+            ("--tls-cert", CERT, "--tls-key", KEY, "--tls-client-ca", NOT_PEM),
+            f"--tls-client-ca {NOT_PEM}: no PEM certificate",
+        ),
+        (
+            ("--host", "nosuch.invalid", "--insecure-no-auth"),
+            "--host nosuch.invalid --port 0: 'nosuch.invalid' does not",
+        ),
+        # TEST-NET-1: an address, but not this machine's.
+        (
+            ("--host", "192.0.2.1", "--insecure-no-auth"),
+            "--host 192.0.2.1 --port 0: cannot listen on 192.0.2.1:0",
+        ),
+    ],
+)
+def test_a_bad_flag_is_one_line_that_names_it(flags, said, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", "0", *flags])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nexy-stream serve: error: ") and err.count("\n") == 1, err
+    assert said in err
 
 
-def test_inconsistent_limits_are_reported():
-    result = subprocess.run(
-        [sys.executable, "-m", "nexy_stream", "serve", "--max-frame-bytes", "10"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+def test_ports_in_use_are_named_by_their_flags(busy_port, capsys):
+    for flag, host_flag in (
+        ("--port", "--host"),
+        ("--metrics-port", "--metrics-host"),
+        ("--admin-port", "--admin-host"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--port", "0", flag, str(busy_port)])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"nexy-stream serve: error: {host_flag} 127.0.0.1 {flag} {busy_port}: "
+            f"cannot listen on 127.0.0.1:{busy_port}: Address already in use\n"
+        )
+
+
+def test_the_process_ends_with_one_line_and_exit_2(busy_port):
+    """As a process: exit status 2 and one line on stderr, no traceback, nothing started."""
+    assert_one_line_error(serve_process("--port", str(busy_port)), f"--port {busy_port}")
+    assert_one_line_error(serve_process("--port", "70000"), "--port")
+    bad_host = serve_process("--host", "nosuch.invalid", "--insecure-no-auth")
+    assert_one_line_error(bad_host, "--host nosuch.invalid")
+    assert_one_line_error(
+        serve_process("--tls-cert", NOT_PEM, "--tls-key", KEY), f"--tls-cert {NOT_PEM}"
     )
-    assert result.returncode == 2
-    assert "max_frame_bytes must exceed max_screenshot_bytes" in result.stderr
+
+
+def test_a_bad_environment_value_names_the_variable():
+    assert_one_line_error(
+        serve_process(env={"NEXY_STREAM_PORT": "fifty"}),
+        "NEXY_STREAM_PORT (for --port): 'fifty' is not a whole number",
+    )
+    assert_one_line_error(
+        serve_process("--port", "0", env={"NEXY_STREAM_MAX_LIVE_SESSIONS": "0"}),
+        "NEXY_STREAM_MAX_LIVE_SESSIONS (for --max-live-sessions): must be positive, got 0",
+    )
+
+
+def test_a_flag_wins_over_a_bad_environment_value(monkeypatch, capsys):
+    # The variable is never converted when the flag is given, so the next check speaks.
+    monkeypatch.setenv("NEXY_STREAM_PORT", "fifty")
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "0", "--host", "nosuch.invalid", "--insecure-no-auth"])
+    assert "--host nosuch.invalid --port 0: 'nosuch.invalid' does not" in capsys.readouterr().err

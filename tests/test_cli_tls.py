@@ -4,19 +4,17 @@ and the admin port of a TLS server is TLS too. Run as a user runs them: a proces
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import anyio
 import pytest
 
 from nexy_stream.app.config import TlsFiles
 from nexy_stream.cli import main
 from nexy_stream.ops.config import OpsConfig
+from tests.cli import nexy_stream
 
 pytestmark = pytest.mark.anyio
 
-NEXY_STREAM = str(Path(sys.executable).parent / "nexy-stream")
 TLS = Path(__file__).resolve().parent / "tls"  # self-signed for localhost and 127.0.0.1
 CERT, KEY = str(TLS / "localhost.pem"), str(TLS / "localhost.key")
 # The test certificate doubles as the client CA and the client's own certificate.
@@ -24,32 +22,31 @@ MUTUAL = TlsFiles(Path(CERT), Path(KEY), client_ca_file=Path(CERT))
 WITH_CERTIFICATE = ("--ca", CERT, "--cert", CERT, "--key", KEY)
 
 
-async def nexy_stream(*args: str) -> tuple[int, str, str]:
+async def run(*args: str) -> tuple[int, str, str]:
     """Runs the command to its end: exit code, stdout, stderr."""
-    with anyio.fail_after(60):
-        done = await anyio.run_process([NEXY_STREAM, *args], check=False)
-    return done.returncode, done.stdout.decode(), done.stderr.decode()
+    done = await nexy_stream(*args)
+    return done.code, done.out, done.err
 
 
 async def test_say_over_tls(start):
     target = (await start(tls=TlsFiles(Path(CERT), Path(KEY)))).target
-    code, out, err = await nexy_stream("say", "hello", "--target", target, "--ca", CERT)
+    code, out, err = await run("say", "hello", "--target", target, "--ca", CERT)
     assert code == 0 and "committed: 'hello'" in out, err
 
-    code, _, err = await nexy_stream("say", "hello", "--target", target)  # plaintext
+    code, _, err = await run("say", "hello", "--target", target)  # plaintext
     assert code == 1 and "UNAVAILABLE" in err
 
 
 async def test_say_and_load_present_a_client_certificate_for_mutual_tls(start):
     target = (await start(tls=MUTUAL)).target
-    code, out, _ = await nexy_stream("say", "hi", "--target", target, *WITH_CERTIFICATE)
+    code, out, _ = await run("say", "hi", "--target", target, *WITH_CERTIFICATE)
     assert code == 0 and "committed: 'hi'" in out
 
-    code, _, err = await nexy_stream("say", "hi", "--target", target, "--ca", CERT)
+    code, _, err = await run("say", "hi", "--target", target, "--ca", CERT)
     assert code == 1 and "UNAVAILABLE" in err
 
     load = ("load", "--target", target, "--sessions", "4", "--concurrency", "2")
-    code, out, _ = await nexy_stream(*load, "--pace", "0", "--json", *WITH_CERTIFICATE)
+    code, out, _ = await run(*load, "--pace", "0", "--json", *WITH_CERTIFICATE)
     report = json.loads(out)
     assert code == 0 and report["invariants_held"] and report["sessions_finished"] == 4
 
@@ -60,11 +57,11 @@ async def test_the_admin_port_of_a_tls_server_is_tls_and_tail_reaches_it(start):
     assert admin is not None
     tail = ("tail", "--target", admin, "--json", "--duration", "1")
 
-    code, out, _ = await nexy_stream(*tail, *WITH_CERTIFICATE)
+    code, out, _ = await run(*tail, *WITH_CERTIFICATE)
     assert code == 0 and "snapshot" in json.loads(out.splitlines()[0])
 
     for refused in ((), ("--ca", CERT)):  # plaintext; TLS without a client certificate
-        code, _, err = await nexy_stream(*tail, *refused)
+        code, _, err = await run(*tail, *refused)
         assert code == 1 and f"cannot watch {admin}: UNAVAILABLE" in err
 
 
@@ -73,6 +70,8 @@ async def test_the_admin_port_of_a_tls_server_is_tls_and_tail_reaches_it(start):
     [
         (("--cert", CERT), "--cert and --key go together"),
         (("--ca", "/nonexistent/ca.pem"), "--ca /nonexistent/ca.pem: No such file"),
+        (("--ca", KEY), f"--ca {KEY}: no PEM certificate in it"),
+        (("--cert", CERT, "--key", CERT), f"--key {CERT}: not the PEM private key of --cert"),
     ],
 )
 def test_bad_tls_flags_are_named(flags, said, capsys):

@@ -65,6 +65,7 @@ async def test_happy_path(start: StartServer):
             events = await answer(s)
         assert uuid.UUID(s.session_id)
         assert s.limits == server.config.limits
+        assert s.pipeline == "echo"  # what answers the commit, as the server names it
     committed, *outputs, ended = events
     assert committed == Committed(
         "what is on my screen", has_screenshot=True, highest_applied_seq=s.stats.applied
@@ -115,6 +116,7 @@ async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
     recorder = Recorder()
     server = await start(pipeline=Stalling(), observers=(recorder,))
     async with Client(server.target) as client, client.session(device_id="mac-1") as s:
+        assert s.pipeline == ""  # a pipeline with no name
         await s.commit("tell me a long story")
         async for event in s:
             if isinstance(event, TextChunk):

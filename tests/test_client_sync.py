@@ -33,6 +33,7 @@ def test_sync_session_happy_path(threaded_server):
     assert isinstance(events[-1], Ended) and events[-1].reason is EndReason.COMPLETED
     assert s.ended is events[-1] and s.error is None
     assert uuid.UUID(s.session_id) and s.limits.max_text_bytes > 0
+    assert s.pipeline == "echo"
 
 
 def test_sync_guard_cancel_and_errors(threaded_server):

@@ -216,6 +216,7 @@ class LoadMachine(RuleBasedStateMachine):
         records: list[SessionRecord] = self.portal.call(self._play, batch)
         for record in records:
             assert not record.violations, record.violations
+            assert record.failure is None, record.failure
             self._account(record)
 
     async def _play(self, batch: list) -> list[SessionRecord]:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
+import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 from hypothesis import given, settings
@@ -15,14 +16,27 @@ from hypothesis import given, settings
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.cli import main
-from nexy_stream.loadgen import REALISTIC, Ending, SessionModel, Utterance, build_utterance
+from nexy_stream.loadgen import (
+    REALISTIC,
+    Ending,
+    LoadPlan,
+    LoadReport,
+    SessionModel,
+    Utterance,
+    build_utterance,
+    run_load,
+)
 from nexy_stream.loadgen.strategies import utterances
-from nexy_stream.pipeline import EchoPipeline, Output
-from nexy_stream.session import CommittedRequest, Text
+from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
+from nexy_stream.session import CommittedRequest, Dispatch, GoAway, Text
+from tests.pipelines import FailingPipeline, GatedPipeline
 
 
 class TrimmingPipeline:
-    """Echoes the text without its last character: a pipeline that loses data."""
+    """Echoes the text without its last character: a pipeline that loses data, and says it
+    is the echo pipeline."""
+
+    name = "echo"
 
     async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
         trimmed = CommittedRequest(request.session_id, request.device_id, request.text[:-1])
@@ -74,6 +88,90 @@ def test_load_reports_a_pipeline_that_loses_data(capsys):
         assert code == 1
         assert report["invariants_held"] is False
         assert any("echoed" in violation for violation in report["violations"])
+
+
+class ShoutingPipeline:
+    """Any other pipeline: answers in capitals and stereo speech, and has no name."""
+
+    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        yield TextOutput(request.text.upper())
+        yield AudioOutput(b"\x01\x00" * 2 * 240, sample_rate_hz=24_000, channels=2)
+
+
+class CrackedAudioPipeline:
+    """Sends audio that is not whole PCM s16le frames: a promise of the contract, whatever
+    the pipeline."""
+
+    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        yield AudioOutput(b"\x00" * 3, sample_rate_hz=24_000, channels=1)
+
+
+def test_load_checks_any_pipeline_by_the_contract_and_the_echo_only_for_echo(capsys):
+    with serving(ShoutingPipeline()) as server:
+        code, report = load(server.target, capsys, "--sessions", "20")
+    assert report["invariants_held"] is True, report["violations"]
+    assert (code, report["passed"]) == (0, True)
+    assert report["pipeline"] is None and report["exact_echo_checked"] == 0
+
+    with serving(EchoPipeline()) as server:
+        _, report = load(server.target, capsys, "--sessions", "20")
+    assert report["pipeline"] == "echo" and report["exact_echo_checked"] > 0
+
+
+def test_load_finds_a_broken_promise_of_a_pipeline_that_is_not_the_echo(capsys):
+    with serving(CrackedAudioPipeline()) as server:
+        code, report = load(server.target, capsys, "--sessions", "20")
+    assert code == 1 and report["invariants_held"] is False
+    assert any("not whole PCM s16le frames" in v for v in report["violations"])
+
+
+def test_load_counts_failed_sessions_apart_from_broken_promises(capsys):
+    with serving(FailingPipeline()) as server:
+        code, report = load(server.target, capsys, "--sessions", "20")
+    assert code == 1 and report["passed"] is False
+    assert report["invariants_held"] is True, report["violations"]  # the contract allows it
+    assert report["sessions_failed"] > 0 and report["status_codes"]["INTERNAL"] > 0
+    assert "INTERNAL: the pipeline failed" in report["failures"][0]
+
+
+class EffectSeen:
+    """A session observer that opens a gate at the first effect of one kind."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.seen = anyio.Event()
+
+    def step(
+        self, actor: object, event: object, effect: object, protocol: object, now: float
+    ) -> None:
+        if isinstance(effect, self.kind):
+            self.seen.set()
+
+
+@pytest.mark.anyio
+async def test_a_server_going_away_breaks_no_promise_and_ends_the_run(start):
+    pipeline = GatedPipeline()  # answers wait until the server has announced its stop
+    dispatched, going_away = EffectSeen(Dispatch), EffectSeen(GoAway)
+    server = await start(pipeline, observers=(dispatched, going_away))
+    plan = LoadPlan(server.target, sessions=10_000, concurrency=4, duration_s=600, pace=0)
+    reports: list[LoadReport] = []
+
+    async def run() -> None:
+        reports.append(await run_load(plan))
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(run)
+            await dispatched.seen.wait()  # a session is in the pipeline
+            tasks.start_soon(server.stop, 30)
+            await going_away.seen.wait()
+            pipeline.release.set()
+    report = reports[0]
+    assert report.stopped is not None and report.stopped.startswith("lost the server: ")
+    assert report.tally.told_going_away >= 1
+    assert report.invariants_held, report.tally.violations
+    assert report.tally.failed_sessions == 0, report.tally.failures
+    assert report.unfinished == 0
 
 
 def test_load_stops_at_its_duration_with_sessions_left(capsys):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
+from io import StringIO
 
 import anyio
 import pytest
@@ -13,19 +12,19 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.cli.board import Board
+from nexy_stream.cli.tail import REDRAW, Printer
+from tests.cli import Terminal, ctrl_c, read_all, start_cli
 from tests.ops_client import committed_session
 
 pytestmark = pytest.mark.anyio
 
-NEXY_STREAM = str(Path(sys.executable).parent / "nexy-stream")
-
 
 async def tail(*args: str) -> Process:
-    return await anyio.open_process([NEXY_STREAM, "tail", "--duration", "60", *args])
+    return await start_cli("tail", "--duration", "60", *args)
 
 
 async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
-    process = await tail("--target", server.target, "--json", "--count", "5", "--device", "d-7")
+    process = await tail("--target", server.target, "--json", "--count", "5", "--device-id", "d-7")
     async with process:
         assert process.stdout is not None
         lines = BufferedByteReceiveStream(process.stdout)
@@ -46,13 +45,10 @@ async def test_tail_json_prints_one_parsable_object_per_event(server, channel):
 CHANGES = ("opened", "collected", "committed", "first_output", "ended")
 
 
-async def read_all(lines: BufferedByteReceiveStream) -> str:
-    chunks = [lines.buffer]
-    try:
-        while True:
-            chunks.append(await lines.receive())
-    except anyio.EndOfStream:
-        return b"".join(chunks).decode()
+async def test_ctrl_c_stops_tail_quietly_with_0(server):
+    done = await ctrl_c("tail", "--target", server.target, "--json", once=b"\n")
+    assert (done.code, done.err) == (0, "")
+    assert "snapshot" in json.loads(done.out.splitlines()[0])
 
 
 async def test_tail_says_so_when_the_server_goes_away(start):
@@ -63,6 +59,7 @@ async def test_tail_says_so_when_the_server_goes_away(start):
         with anyio.fail_after(30):
             frame = await BufferedByteReceiveStream(process.stdout).receive_until(b"\n\n", 1 << 20)
             assert b"nexy-stream tail" in frame
+            assert b"\x1b" not in frame  # not a terminal: no escape codes, a plain table
             await server.stop(0)
             assert await process.wait() == 1
             said = (await read_all(BufferedByteReceiveStream(process.stderr))).strip()
@@ -115,3 +112,14 @@ def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
     assert "LIVE SESSIONS (0)" in shown
     assert "timed_out" in shown and "aaaaaaaa" in shown
     assert "started 2.5/s" in shown and "12.0ms" in shown
+
+
+def test_the_table_is_redrawn_in_place_only_in_a_terminal():
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
+    terminal, log = Terminal(), StringIO()
+    for out in (terminal, log):
+        printer = Printer(out, as_json=False, target="here:1")
+        printer.show(aggregate)
+        printer.show(aggregate)
+    assert terminal.getvalue().count(REDRAW) == 2
+    assert "\x1b" not in log.getvalue() and log.getvalue().count("nexy-stream tail") == 2

@@ -98,12 +98,17 @@ async def start_server(
     """Starts serving; ``interceptors`` are where tracing plugs in; ``clock`` is the one every
     deadline reads (the event loop's unless a test brings its own). ``authenticator`` (built
     from ``config.auth`` by ``Authenticator.from_config``; ``None``: authentication off)
-    checks who calls."""
+    checks who calls.
+
+    Sessions are told the pipeline's ``name`` attribute (e.g. ``"echo"``), if it has one, so
+    a client knows what answers it (the load generator checks the exact echo only then).
+    """
     hosting = Hosting(
         config.limits,
         clock or LoopClock(),
         quotas(config),
         ByteBudget(config.max_buffered_bytes),
+        pipeline_name=str(getattr(pipeline, "name", "")),
     )
     ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)

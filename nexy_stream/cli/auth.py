@@ -10,7 +10,9 @@ from pathlib import Path
 from nexy_stream.auth.tokens import credential_line, new_token, read_token_file
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     auth = commands.add_parser("auth", help="manage the credentials of `serve --auth-tokens`")
     actions = auth.add_subparsers(dest="action", required=True)
     mint = actions.add_parser(
@@ -23,7 +25,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     mint.add_argument("principal", help="who the token lets in (no whitespace or '#')")
     mint.add_argument("--admin", action="store_true", help="may use the admin service (tail)")
     mint.add_argument("--file", type=Path, required=True, help="the token file to append to")
-    mint.set_defaults(run=run)
+    return auth
 
 
 def add_credential(path: Path, principal: str, admin: bool) -> str:

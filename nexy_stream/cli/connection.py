@@ -8,16 +8,16 @@ One set of flags for all three, so a server run with ``serve --tls-cert ... --tl
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import grpc
 
-from nexy_stream.cli.options import env_option
+from nexy_stream.cli import tls_files
+from nexy_stream.cli.options import address, env_option
 from nexy_stream.client.channel import CallMetadata, bearer_metadata
 
 
 def add_connection_options(parser: argparse.ArgumentParser, target_help: str) -> None:
-    env_option(parser, "--target", str, "127.0.0.1:50051", target_help)
+    env_option(parser, "--target", address, "127.0.0.1:50051", target_help)
     parser.add_argument(
         "--tls", action="store_true", help="use TLS, trusting the system's roots unless --ca"
     )
@@ -46,22 +46,15 @@ def channel_credentials(
     args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> grpc.ChannelCredentials | None:
     """The TLS credentials the flags ask for; ``None`` for plaintext. Exits through
-    ``parser.error`` when a file is missing or the flags do not go together."""
+    ``parser.error`` when a file is missing or wrong, or the flags do not go together."""
     if not (args.tls or args.ca or args.cert or args.key):
         return None
     if bool(args.cert) != bool(args.key):
         parser.error("--cert and --key go together (a client certificate and its key)")
+    roots = tls_files.check_certificates(parser, "--ca", args.ca) if args.ca else None
+    chain = key = None
+    if args.cert:
+        chain, key = tls_files.check_key_pair(parser, ("--cert", args.cert), ("--key", args.key))
     return grpc.ssl_channel_credentials(
-        root_certificates=_read(parser, "--ca", args.ca),
-        private_key=_read(parser, "--key", args.key),
-        certificate_chain=_read(parser, "--cert", args.cert),
+        root_certificates=roots, private_key=key, certificate_chain=chain
     )
-
-
-def _read(parser: argparse.ArgumentParser, flag: str, name: str) -> bytes | None:
-    if not name:
-        return None
-    try:
-        return Path(name).read_bytes()
-    except OSError as exc:
-        parser.error(f"{flag} {name}: {exc.strerror or exc}")

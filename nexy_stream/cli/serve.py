@@ -5,55 +5,107 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 from pathlib import Path
 
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
 from nexy_stream.auth import Authenticator
-from nexy_stream.cli import auth_options, ops_options
-from nexy_stream.cli.options import env_option
+from nexy_stream.cli import auth_options, listen, ops_options, tls_files
+from nexy_stream.cli.listen import Endpoint
+from nexy_stream.cli.options import (
+    address,
+    env_option,
+    log_level,
+    non_negative_float,
+    port,
+    positive_float,
+    positive_int,
+)
+from nexy_stream.cli.process import fail
+from nexy_stream.logformat import configure_logging
 from nexy_stream.session import Limits
 
 _DEFAULT_CONFIG = ServerConfig()
 _DEFAULT_LIMITS = Limits()
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", help="run the server with the embedded echo pipeline")
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    serve = commands.add_parser(
+        "serve",
+        help="run the server with the embedded echo pipeline",
+        description="Serves nexy.stream.v1 and the legacy endpoint until SIGINT or SIGTERM. "
+        "Every flag can also come from the environment; a bad value or an address it "
+        "cannot listen on stops it with one line naming the flag (exit status 2).",
+    )
     c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
-    env_option(serve, "--host", str, c.host, "address to listen on")
-    env_option(serve, "--port", int, c.port, "port to listen on (0: any free port)")
+    env_option(serve, "--host", address, c.host, "address to listen on")
+    env_option(serve, "--port", port, c.port, "port to listen on (0: any free port)")
     env_option(serve, "--tls-cert", str, "", "PEM certificate chain: serve TLS (with --tls-key)")
     env_option(serve, "--tls-key", str, "", "PEM private key of --tls-cert")
     env_option(serve, "--tls-client-ca", str, "", "PEM CA: require client certificates (mTLS)")
-    env_option(serve, "--max-live-sessions", int, c.max_live_sessions, "sessions open at once")
-    env_option(serve, "--max-text-bytes", int, lim.max_text_bytes, "largest text of a session")
-    env_option(serve, "--max-chunks", int, lim.max_chunks, "collect frames applied per session")
-    env_option(serve, "--max-screenshot-bytes", int, lim.max_screenshot_bytes, "largest screenshot")
-    env_option(serve, "--max-frame-bytes", int, lim.max_frame_bytes, "largest frame read")
     env_option(
-        serve, "--idle-timeout", float, lim.idle_timeout_s, "seconds without a frame before commit"
+        serve, "--max-live-sessions", positive_int, c.max_live_sessions, "sessions open at once"
     )
-    env_option(serve, "--max-duration", float, lim.max_duration_s, "seconds a session may last")
+    env_option(
+        serve, "--max-text-bytes", positive_int, lim.max_text_bytes, "largest text of a session"
+    )
+    env_option(
+        serve, "--max-chunks", positive_int, lim.max_chunks, "collect frames applied per session"
+    )
+    env_option(
+        serve,
+        "--max-screenshot-bytes",
+        positive_int,
+        lim.max_screenshot_bytes,
+        "largest screenshot",
+    )
+    env_option(
+        serve,
+        "--max-frame-bytes",
+        positive_int,
+        lim.max_frame_bytes,
+        "largest frame read (above --max-screenshot-bytes)",
+    )
+    env_option(
+        serve,
+        "--idle-timeout",
+        positive_float,
+        lim.idle_timeout_s,
+        "seconds without a frame before commit",
+    )
+    env_option(
+        serve, "--max-duration", positive_float, lim.max_duration_s, "seconds a session may last"
+    )
     env_option(
         serve,
         "--shutdown-grace",
-        float,
+        non_negative_float,
         c.shutdown_grace_s,
         "seconds sessions get to finish on stop",
     )
     env_option(
-        serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words"
+        serve,
+        "--echo-word-delay",
+        non_negative_float,
+        c.echo_word_delay_s,
+        "seconds between echoed words",
     )
-    env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
+    env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
-    serve.set_defaults(run=run)
+    return serve
 
 
-def config_from(args: argparse.Namespace) -> ServerConfig:
+def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServerConfig:
+    """The settings the flags ask for, once every file and address is known to work."""
+    if args.max_frame_bytes <= args.max_screenshot_bytes:
+        parser.error(
+            f"--max-frame-bytes {args.max_frame_bytes} must exceed --max-screenshot-bytes "
+            f"{args.max_screenshot_bytes}: a frame carries the screenshot"
+        )
     limits = Limits(
         max_text_bytes=args.max_text_bytes,
         max_chunks=args.max_chunks,
@@ -62,10 +114,10 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         idle_timeout_s=args.idle_timeout,
         max_duration_s=args.max_duration,
     )
-    return ServerConfig(
+    config = ServerConfig(
         host=args.host,
         port=args.port,
-        tls=tls_from(args),
+        tls=tls_from(args, parser),
         limits=limits,
         max_live_sessions=args.max_live_sessions,
         shutdown_grace_s=args.shutdown_grace,
@@ -73,13 +125,19 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
     )
+    public = Endpoint("--host", "--port", config.host, config.port)
+    listen.check(parser, [public, *ops_options.endpoints_wanted(config.ops)])
+    return config
 
 
-def tls_from(args: argparse.Namespace) -> TlsFiles | None:
+def tls_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TlsFiles | None:
     if not (args.tls_cert or args.tls_key or args.tls_client_ca):
         return None
     if not (args.tls_cert and args.tls_key):
-        raise ValueError("--tls-cert and --tls-key go together (and --tls-client-ca needs both)")
+        parser.error("--tls-cert and --tls-key go together (and --tls-client-ca needs both)")
+    tls_files.check_key_pair(parser, ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key))
+    if args.tls_client_ca:
+        tls_files.check_certificates(parser, "--tls-client-ca", args.tls_client_ca)
     ca = Path(args.tls_client_ca) if args.tls_client_ca else None
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
@@ -114,13 +172,13 @@ async def serve(config: ServerConfig, authenticator: Authenticator | None = None
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
-        config = config_from(args)
+        config = config_from(args, parser)
         authenticator = auth_options.authenticator_from(config.auth)
     except ValueError as exc:
         parser.error(str(exc))
+    configure_logging(args.log_level, args.log_format)
     try:
         anyio.run(serve, config, authenticator, backend="asyncio")
-    except OSError as exc:
-        print(f"nexy-stream: {exc}", file=sys.stderr)
-        return 1
+    except (OSError, RuntimeError) as exc:  # what the checks could not foresee (a race)
+        return fail(parser, str(exc))
     return 0

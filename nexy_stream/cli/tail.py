@@ -19,6 +19,8 @@ from nexy_stream.cli.connection import (
     call_metadata,
     channel_credentials,
 )
+from nexy_stream.cli.options import positive_float, positive_int
+from nexy_stream.cli.process import fail, interrupts, is_terminal
 from nexy_stream.client.channel import CallMetadata, open_channel
 from nexy_stream.session import Outcome
 
@@ -26,15 +28,23 @@ REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear screen
 WATCH_METHOD = f"/{apb.DESCRIPTOR.services_by_name['AdminService'].full_name}/Watch"
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    tail = commands.add_parser("tail", help="follow the live sessions of a running server")
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    tail = commands.add_parser(
+        "tail",
+        help="follow the live sessions of a running server",
+        description="Follows the admin feed: in a terminal a table redrawn in place, else "
+        "one plain table per interval (or --json lines). Exit status: 0 when stopped (Ctrl-C, "
+        "--count, --duration), 1 when the feed cannot be had or is lost, 2 a bad flag.",
+    )
     add_connection_options(
         tail, "the server's admin address: its public one unless it runs with --admin-port"
     )
     tail.add_argument(
         "--json", action="store_true", help="print one JSON object per feed event (for jq)"
     )
-    tail.add_argument("--device", default="", help="only the sessions of this device id")
+    tail.add_argument("--device-id", default="", help="only the sessions of this device id")
     tail.add_argument(
         "--outcome",
         action="append",
@@ -43,18 +53,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="only the sessions that ended so (repeatable); live ones are then left out",
     )
     tail.add_argument(
-        "--interval", type=float, default=1.0, help="seconds between figures and redraws"
+        "--interval", type=positive_float, default=1.0, help="seconds between figures and redraws"
     )
-    tail.add_argument("--count", type=int, help="stop after this many session events")
-    tail.add_argument("--duration", type=float, help="stop after this many seconds")
-    tail.set_defaults(run=run)
+    tail.add_argument("--count", type=positive_int, help="stop after this many session events")
+    tail.add_argument("--duration", type=positive_float, help="stop after this many seconds")
+    return tail
 
 
 def watch_request(args: argparse.Namespace) -> apb.WatchRequest:
     interval = Duration()
     interval.FromNanoseconds(round(args.interval * 1e9))
     return apb.WatchRequest(
-        device_id=args.device,
+        device_id=args.device_id,
         outcomes=[apb.Outcome.Value(f"OUTCOME_{name.upper()}") for name in args.outcome],  # type: ignore[misc]  # the stubs type Value loosely
         aggregate_interval=interval,
     )
@@ -66,7 +76,7 @@ class Printer:
     def __init__(self, out: TextIO, as_json: bool, target: str) -> None:
         self._out = out
         self._board = None if as_json else Board()
-        self._redraw = REDRAW if out.isatty() else "\n"
+        self._redraw = REDRAW if is_terminal(out) else "\n"
         self._target = target
         self.shown = 0
 
@@ -92,8 +102,9 @@ async def follow(
     credentials: grpc.ChannelCredentials | None,
     metadata: CallMetadata,
     out: TextIO,
-) -> int:
-    """Prints the feed until --count or --duration is reached (0) or the feed is lost (1)."""
+) -> str | None:
+    """Prints the feed until --count, --duration or Ctrl-C (``None``), or until the feed
+    cannot be had or is lost (what went wrong)."""
     printer = Printer(out, args.json, args.target)
     async with open_channel(args.target, credentials) as channel:
         watch = channel.unary_stream(
@@ -103,20 +114,16 @@ async def follow(
         )
         call = watch(watch_request(args), metadata=metadata)
         try:
-            with anyio.move_on_after(math.inf if args.duration is None else args.duration):
-                if not await _print_feed(call, printer, args.count):
-                    print(f"nexy-stream tail: {args.target} ended the feed", file=sys.stderr)
-                    return 1
+            with anyio.move_on_after(math.inf if args.duration is None else args.duration) as until:
+                with interrupts(until.cancel):
+                    if not await _print_feed(call, printer, args.count):
+                        return f"{args.target} ended the feed"
         except grpc.aio.AioRpcError as error:
             what = "lost the feed of" if printer.shown else "cannot watch"
-            print(
-                f"nexy-stream tail: {what} {args.target}: {error.code().name}: {error.details()}",
-                file=sys.stderr,
-            )
-            return 1
+            return f"{what} {args.target}: {error.code().name}: {error.details()}"
         finally:
             call.cancel()
-    return 0
+    return None
 
 
 async def _print_feed(
@@ -135,11 +142,7 @@ async def _print_feed(
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.interval <= 0 or (args.count is not None and args.count <= 0):
-        parser.error("--interval and --count must be positive")
-    try:
-        credentials = channel_credentials(args, parser)
-        metadata = call_metadata(args, parser)
-        return anyio.run(follow, args, credentials, metadata, sys.stdout, backend="asyncio")
-    except KeyboardInterrupt:
-        return 0
+    credentials = channel_credentials(args, parser)
+    metadata = call_metadata(args, parser)
+    problem = anyio.run(follow, args, credentials, metadata, sys.stdout, backend="asyncio")
+    return 0 if problem is None else fail(parser, problem)

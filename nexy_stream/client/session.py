@@ -138,6 +138,7 @@ class Session:
         self._first_output_at: float | None = None
         self.session_id = ""
         self.limits = Limits()
+        self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
         self.error: NexyError | None = None
         self.ended: Ended | None = None
 
@@ -248,6 +249,7 @@ class Session:
             raise TransportError(grpc.StatusCode.INTERNAL, f"expected accepted, got {reply!r}")
         self.session_id = reply.accepted.session_id
         self.limits = frames.limits(reply.accepted.limits)
+        self.pipeline = reply.accepted.pipeline
 
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """The session's I/O: the sender and the reader, cancelled together by ``_io``."""

@@ -62,6 +62,10 @@ class SyncSession:
         return self._session.limits
 
     @property
+    def pipeline(self) -> str:
+        return self._session.pipeline
+
+    @property
     def stats(self) -> SessionStats:
         return self._session.stats
 

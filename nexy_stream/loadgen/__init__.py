@@ -4,9 +4,9 @@ The utterance builder and the model are shared with the tests (the hypothesis st
 draws the same utterances), so what the load generator finds broken a test can reproduce.
 """
 
-from nexy_stream.loadgen.driver import SessionRecord, drive
+from nexy_stream.loadgen.driver import SessionRecord, Unreachable, drive
 from nexy_stream.loadgen.model import SessionModel
-from nexy_stream.loadgen.runner import LoadPlan, LoadReport, LoadTally, run_load
+from nexy_stream.loadgen.runner import INTERRUPTED, LoadPlan, LoadReport, LoadTally, run_load
 from nexy_stream.loadgen.utterances import (
     REALISTIC,
     SMALL,
@@ -19,6 +19,7 @@ from nexy_stream.loadgen.utterances import (
 )
 
 __all__ = [
+    "INTERRUPTED",
     "REALISTIC",
     "SMALL",
     "TROUBLED",
@@ -30,6 +31,7 @@ __all__ = [
     "Profile",
     "SessionModel",
     "SessionRecord",
+    "Unreachable",
     "Utterance",
     "build_utterance",
     "drive",

@@ -36,21 +36,36 @@ _COMMITTING = (Ending.COMMIT, Ending.CANCEL_AFTER_COMMIT, Ending.DISCONNECT_AFTE
 _DISCONNECTING = (Ending.DISCONNECT, Ending.DISCONNECT_AFTER_COMMIT)
 
 
+class Unreachable(Exception):
+    """The server could not be reached (or stopped taking sessions): no session can run."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
 @dataclass
 class SessionRecord:
-    """What one session saw, and which promises it found broken."""
+    """What one session saw, which promises it found broken, and whether it failed."""
 
     session_id: str
     ending: Ending
+    pipeline: str = ""  # what answers commits, from accepted ("echo": the exact echo is checked)
     collects_sent: int = 0
     predicted: Counter[CollectResult] = field(default_factory=Counter)  # of the frames sent
     acks: int = 0
     expected_text: str | None = None  # what the model says the commit merges to
     commits_accepted: int = 0
     committed_text: str | None = None  # what CommitAccepted said
+    output_frames: int = 0
     output_text: str = ""
     end_reasons: list[int] = field(default_factory=list)
-    rejections: list[pb.Error] = field(default_factory=list)
+    end_output_frames: int | None = None  # what the End frame counted
+    rejections: list[pb.Error] = field(default_factory=list)  # non-fatal errors
+    fatal: pb.Error | None = None  # the error frame that ended the session
+    going_away: bool = False  # the server said it is shutting down
+    last_frame: str | None = None  # "end" or "error", once the session's last frame came
     commit_to_first_output_s: float | None = None
     status: grpc.StatusCode | None = None  # None: the client disconnected on purpose
     details: str = ""
@@ -77,6 +92,17 @@ class SessionRecord:
     def completed(self) -> bool:
         """The pipeline ran to its end and the client saw all of it."""
         return self.end_reasons == [pb.END_REASON_COMPLETED]
+
+    @property
+    def failure(self) -> str | None:
+        """Why the session failed (the server ended it with an error status), if it did.
+
+        A failure is allowed by the contract (a pipeline error, a shutdown after
+        ``going_away``, a deadline), so it is not a broken promise; the report counts it.
+        """
+        if self.cancel_raced_end or self.status in (None, grpc.StatusCode.OK):
+            return None
+        return f"{self.status.name}: {self.details}"
 
     def violated(self, promise: str) -> None:
         self.violations.append(f"session {self.session_id} ({self.ending.value}): {promise}")
@@ -149,9 +175,11 @@ class _Play:
         while True:
             frame = await next_frame(self.call)
             if frame is None:
-                record.status = await self.call.code()
+                record.status, record.details = await _status(self.call)
                 return
             kind = frame.WhichOneof("kind")
+            if record.last_frame is not None:
+                record.violated(f"{kind} after the session's last frame ({record.last_frame})")
             if kind == "collect_ack":
                 self._ack(frame.collect_ack)
                 if record.ending is Ending.DISCONNECT and record.acks == len(self.utterance.chunks):
@@ -161,17 +189,49 @@ class _Play:
                 if record.ending is Ending.DISCONNECT_AFTER_COMMIT:
                     return
             elif kind == "output":
-                if record.commit_to_first_output_s is None and self.commit_sent_at is not None:
-                    record.commit_to_first_output_s = time.perf_counter() - self.commit_sent_at
-                record.output_text += frame.output.text
+                self._output(frame.output)
             elif kind == "end":
                 record.end_reasons.append(frame.end.reason)
+                record.end_output_frames = frame.end.output_frames
+                record.last_frame = "end"
+            elif kind == "error" and frame.error.fatal:
+                record.fatal, record.last_frame = frame.error, "error"
             elif kind == "error":
                 record.rejections.append(frame.error)
-                if record.ending is Ending.DISCONNECT_AFTER_COMMIT and not frame.error.fatal:
+                if record.ending is Ending.DISCONNECT_AFTER_COMMIT:
                     return  # the commit was rejected: nothing more will come before the drop
+            elif kind == "going_away":  # documented: the session goes on, within time_left
+                if record.going_away:
+                    record.violated("a second going_away")
+                record.going_away = True
             else:
                 record.violated(f"unexpected frame {kind}")
+
+    def _output(self, output: pb.Output) -> None:
+        record = self.record
+        record.output_frames += 1
+        if not record.commits_accepted:
+            record.violated("an output before commit_accepted")
+        if record.commit_to_first_output_s is None and self.commit_sent_at is not None:
+            record.commit_to_first_output_s = time.perf_counter() - self.commit_sent_at
+        content = output.WhichOneof("content")
+        if content == "text":
+            record.output_text += output.text
+        elif content == "audio":
+            audio = output.audio
+            if (
+                audio.encoding != pb.AUDIO_ENCODING_PCM_S16LE
+                or audio.sample_rate_hz <= 0
+                or audio.channels <= 0
+                or len(audio.data) % (2 * audio.channels)
+            ):
+                record.violated(
+                    f"audio of {len(audio.data)} bytes, encoding {audio.encoding}, "
+                    f"{audio.sample_rate_hz} Hz, {audio.channels} channels: not whole PCM s16le "
+                    "frames"
+                )
+        else:
+            record.violated("an output with no content")
 
     def _ack(self, ack: pb.CollectAck) -> None:
         record = self.record
@@ -200,6 +260,12 @@ class _Play:
             record.violated("commit accepted before every collect was acked")
 
 
+async def _status(
+    call: grpc.aio.StreamStreamCall[pb.ClientFrame, pb.ServerFrame],
+) -> tuple[grpc.StatusCode, str]:
+    return await call.code(), await call.details() or ""
+
+
 async def drive(
     stub: rpc.SessionServiceStub,
     session_id: str,
@@ -207,34 +273,60 @@ async def drive(
     pace: float = 0.0,
     metadata: CallMetadata = (),
 ) -> SessionRecord:
-    """Plays ``utterance`` (pauses scaled by ``pace``; 0 means none) and checks the answers."""
+    """Plays ``utterance`` (pauses scaled by ``pace``; 0 means none) and checks the answers.
+
+    Raises :class:`Unreachable` when the session cannot even open for want of a server.
+    """
     record = SessionRecord(session_id, utterance.ending)
     call = stub.Session(metadata=metadata)
-    play = _Play(call, record, utterance)
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
         if first is None or first.WhichOneof("kind") != "accepted":
-            record.violated(f"open answered with {first}")
-            record.status = await call.code()
+            _refused(record, first, *await _status(call))
             return record
+        record.pipeline = first.accepted.pipeline
+        play = _Play(call, record, utterance)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(play.read)
             await play.write(pace)
     except grpc.aio.AioRpcError as error:
+        # Only the open gets here: the reader and the writer keep their own errors.
+        if error.code() is grpc.StatusCode.UNAVAILABLE:
+            raise Unreachable(error.code(), error.details() or "") from None
         record.status, record.details = error.code(), error.details() or ""
+        return record
     if utterance.ending in _DISCONNECTING and record.status is None:
         call.cancel()
     check(record)
     return record
 
 
+def _refused(
+    record: SessionRecord, first: pb.ServerFrame | None, status: grpc.StatusCode, details: str
+) -> None:
+    """The open was not accepted: a fatal error (a refusal the contract allows), or no
+    server to speak of, or a broken promise."""
+    record.status, record.details = status, details
+    if status is grpc.StatusCode.UNAVAILABLE:
+        raise Unreachable(status, details)
+    if first is not None and first.WhichOneof("kind") == "error" and first.error.fatal:
+        record.fatal, record.last_frame = first.error, "error"
+        _check_fatal(record)
+    else:
+        record.violated(f"open answered with {first}")
+
+
+ECHO = "echo"  # the pipeline whose answer is exactly the committed text
+
+
 def check(record: SessionRecord) -> None:
-    """The promises a finished session must have kept, given how it ended."""
+    """The promises a finished session must have kept, given how it ended and whatever the
+    pipeline; the exact echo only where the server says it runs the echo pipeline."""
     if record.cancel_raced_end:
         return
-    if record.status not in (None, grpc.StatusCode.OK):
-        record.violated(f"the stream closed with {record.status}: {record.details}")
+    _check_fatal(record)
+    if record.failure is not None or record.fatal is not None:
         return
     if record.acks != record.collects_sent:
         record.violated(f"{record.collects_sent} collect frames but {record.acks} acks")
@@ -260,6 +352,22 @@ def check(record: SessionRecord) -> None:
         allowed = [cancelled]
     if record.end_reasons not in allowed:
         record.violated(f"end frames {record.end_reasons}, expected one of {allowed}")
+    if record.completed and record.end_output_frames != record.output_frames:
+        record.violated(
+            f"end counted {record.end_output_frames} output frames, {record.output_frames} came"
+        )
+    if record.pipeline == ECHO:
+        _check_echo(record)
+
+
+def _check_fatal(record: SessionRecord) -> None:
+    """A fatal error frame is followed by the same status code."""
+    fatal, status = record.fatal, record.status
+    if fatal is not None and status is not None and status.value[0] != fatal.code:
+        record.violated(f"a fatal error with code {fatal.code}, then status {status.name}")
+
+
+def _check_echo(record: SessionRecord) -> None:
     committed = record.committed_text or ""
     if record.completed and record.output_text != committed:
         record.violated(f"echoed {record.output_text!r}, committed {committed!r}")

@@ -15,9 +15,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def latency_ms(values: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99 of latencies given in seconds, in milliseconds."""
+def latency_ms(values: Sequence[float]) -> dict[str, float | None]:
+    """p50/p95/p99 of latencies given in seconds, in milliseconds; ``None`` without any
+    (JSON ``null``, never ``NaN``)."""
     return {
-        name: round(percentile(values, fraction) * 1000, 3)
+        name: round(percentile(values, fraction) * 1000, 3) if values else None
         for name, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
     }

@@ -34,7 +34,8 @@ class Pipeline(Protocol):
     ``run`` is an async generator. The server cancels it, or closes it at its ``yield``,
     the moment the client cancels or goes away, so an implementation must not shield its
     upstream calls from cancellation (no orphaned LLM requests). An exception ends the
-    session with INTERNAL.
+    session with INTERNAL. A ``name`` attribute, when present (``EchoPipeline.name`` is
+    ``"echo"``), is told to every session in ``accepted.pipeline``.
     """
 
     def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]: ...

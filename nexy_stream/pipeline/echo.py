@@ -32,6 +32,8 @@ class EchoPipeline:
     """Streams the committed text back word by word (the words join to the exact text),
     then a short tone, so a client sees precisely what the server committed."""
 
+    name = "echo"  # what sessions are told answers them (Accepted.pipeline)
+
     def __init__(
         self, word_delay_s: float = 0.0, tone_s: float = 0.25, sample_rate_hz: int = 48_000
     ) -> None:

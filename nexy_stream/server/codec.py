@@ -115,8 +115,10 @@ def timings(value: Timings) -> pb.Timings:
     return message
 
 
-def accepted(effect: Accept, resume_token: str) -> pb.ServerFrame:
-    message = pb.Accepted(session_id=effect.session_id, limits=limits(effect.limits))
+def accepted(effect: Accept, pipeline_name: str, resume_token: str) -> pb.ServerFrame:
+    message = pb.Accepted(
+        session_id=effect.session_id, limits=limits(effect.limits), pipeline=pipeline_name
+    )
     if resume_token:
         message.resume_token = resume_token
         message.resume_ttl.CopyFrom(duration(effect.limits.resume_ttl_s))

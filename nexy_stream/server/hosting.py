@@ -72,6 +72,8 @@ class Hosting:
     budget: ByteBudget = field(default_factory=ByteBudget)
     observers: tuple[SessionObserver, ...] = ()
     registry: SessionRegistry = field(default_factory=SessionRegistry)
+    # What Accepted names as the pipeline answering commits (clients, the load generator).
+    pipeline_name: str = ""
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.registry, self.quotas)

@@ -168,7 +168,8 @@ class SessionStream:
             case Accept():
                 self._sessions.add(session)
                 self._hosting.deadlines.moved_earlier(session)
-                await self._write(codec.accepted(effect, session.resume_token))
+                pipeline = self._hosting.pipeline_name
+                await self._write(codec.accepted(effect, pipeline, session.resume_token))
             case Reject():
                 await self._write(codec.failure(effect.error, fatal=False))
             case GoAway():

@@ -188,16 +188,18 @@ class Limits(_message.Message):
     def __init__(self, max_frame_bytes: _Optional[int] = ..., max_text_bytes: _Optional[int] = ..., max_chunks: _Optional[int] = ..., max_screenshot_bytes: _Optional[int] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Accepted(_message.Message):
-    __slots__ = ("session_id", "limits", "resume_token", "resume_ttl")
+    __slots__ = ("session_id", "limits", "pipeline", "resume_token", "resume_ttl")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESUME_TTL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     limits: Limits
+    pipeline: str
     resume_token: str
     resume_ttl: _duration_pb2.Duration
-    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., resume_token: _Optional[str] = ..., resume_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., pipeline: _Optional[str] = ..., resume_token: _Optional[str] = ..., resume_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Resumed(_message.Message):
     __slots__ = ("session_id", "highest_applied_seq", "committed", "next_output_index")

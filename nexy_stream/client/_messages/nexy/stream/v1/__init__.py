@@ -215,6 +215,12 @@ class Accepted(betterproto2.Message):
     The limits in force.
     """
 
+    pipeline: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The name of the pipeline that answers commits on this server, e.g. "echo" (the embedded
+    pipeline that streams the committed text back word by word); empty when unnamed.
+    """
+
     resume_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
     What to send in `resume` to re-attach this session after its stream is lost; empty when
