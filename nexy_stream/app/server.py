@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from nexy_stream.app.callers import legacy_owner, session_owner
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.auth import Authenticator
 from nexy_stream.legacy.keeper import LegacySessions
@@ -103,10 +104,13 @@ async def start_server(
     ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
-    server.add_generic_rpc_handlers([session_service(pipeline, hosting)])
+    server.add_generic_rpc_handlers(
+        [session_service(pipeline, hosting, session_owner(authenticator))]
+    )
     # Old clients' per-call protocol, hosted on the same actors, admission and pipeline.
     legacy = LegacySessions(hosting)
-    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline)])
+    legacy_auth = legacy_owner(authenticator, config.auth.legacy)
+    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline, legacy_auth)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export

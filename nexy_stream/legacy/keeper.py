@@ -5,7 +5,7 @@ cannot live in a call the way it lives in a v1 stream. The keeper holds it from 
 call to its end: admitted and registered like a v1 session (same registry, budgets and
 quotas), watched by the server's one deadline watcher (so collected state that is never
 committed expires), and closed on every path. It also knows which commits run for which
-hardware id, for InterruptSession.
+owner (principal and hardware id), for InterruptSession.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class LegacySession:
     """One utterance of an old client: its actor, and its commit call's scope once it runs."""
 
     hosted: HostedSession
-    hardware_id: str
     keeper: LegacySessions
     scope: HostScope[pb.StreamResponse] | None = None
     closed: bool = field(default=False)
@@ -76,7 +75,7 @@ class LegacySessions:
         self.limits = hosting.limits
         self._hosting = hosting
         self._sessions: dict[Key, LegacySession] = {}
-        self._running: dict[str, set[LegacySession]] = {}  # hardware id -> running commits
+        self._running: dict[Owner, set[LegacySession]] = {}  # owner -> running commits
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -95,19 +94,20 @@ class LegacySessions:
         if isinstance(effect, Fail):
             hosted.handle(Closed())
             return effect.error
-        session = LegacySession(hosted, hardware_id, self)
+        session = LegacySession(hosted, self)
         self._sessions[(owner, session_id)] = session
         self._hosting.deadlines.watch(session)
         return session
 
     def start_commit(self, session: LegacySession, scope: HostScope[pb.StreamResponse]) -> None:
         session.scope = scope
-        self._running.setdefault(session.hardware_id, set()).add(session)
+        self._running.setdefault(session.actor.owner, set()).add(session)
 
-    def interrupt(self, hardware_id: str) -> list[str]:
-        """Cancels the running commits of a hardware id; the ids of those it stopped."""
+    def interrupt(self, owner: Owner) -> list[str]:
+        """Cancels the running commits of one owner (the same principal, or none, and the
+        same hardware id); the ids of those it stopped."""
         stopped = []
-        for session in list(self._running.get(hardware_id, ())):
+        for session in list(self._running.get(owner, ())):
             effect = session.hosted.handle(Cancel("interrupted by InterruptSession"))
             if isinstance(effect, Finish | Fail):
                 session.end(effect)
@@ -124,11 +124,11 @@ class LegacySessions:
         if self._sessions.get(key) is session:
             del self._sessions[key]
         self._hosting.deadlines.unwatch(session)
-        running = self._running.get(session.hardware_id)
+        running = self._running.get(actor.owner)
         if running is not None:
             running.discard(session)
             if not running:
-                del self._running[session.hardware_id]
+                del self._running[actor.owner]
         session.hosted.handle(Closed())
 
     def close_all(self) -> None:

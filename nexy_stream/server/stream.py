@@ -32,7 +32,9 @@ from nexy_stream.session import (
     HalfClosed,
     Open,
     Owner,
+    Refuse,
     Reject,
+    SessionError,
     ShuttingDown,
     Tick,
     Unreadable,
@@ -86,6 +88,15 @@ class SessionStream:
                 # propagate; swallowing it leaks the call in grpcio.
                 self._session.handle(Disconnected())
                 raise
+            await self._send_last()
+        finally:
+            self._session.handle(Closed())
+
+    async def refuse(self, error: SessionError) -> None:
+        """Ends the stream with ``error`` before reading any frame (a caller that may not
+        open sessions): the session is refused, never admitted."""
+        try:
+            self._scope.conclude(self._session.handle(Refuse(error)))
             await self._send_last()
         finally:
             self._session.handle(Closed())
