@@ -14,6 +14,7 @@ from nexy_stream.app.config import ServerConfig, TlsFiles
 from nexy_stream.auth import Authenticator
 from nexy_stream.cli import auth_options, ops_options
 from nexy_stream.cli.options import env_option
+from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.session import Limits
 
 _DEFAULT_CONFIG = ServerConfig()
@@ -29,6 +30,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     env_option(serve, "--tls-key", str, "", "PEM private key of --tls-cert")
     env_option(serve, "--tls-client-ca", str, "", "PEM CA: require client certificates (mTLS)")
     env_option(serve, "--max-live-sessions", int, c.max_live_sessions, "sessions open at once")
+    env_option(
+        serve,
+        "--max-sessions-per-principal",
+        int,
+        c.max_sessions_per_principal,
+        "sessions one credential may hold open at once",
+    )
+    env_option(
+        serve,
+        "--max-sessions-per-peer",
+        int,
+        c.max_sessions_per_peer,
+        "sessions one network address may hold open at once, without a credential",
+    )
+    env_option(
+        serve,
+        "--max-buffered-bytes",
+        byte_size,
+        c.max_buffered_bytes,
+        "bytes all sessions of both protocols may hold at once: plain bytes or 512MiB, 2GiB; "
+        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless given",
+    )
     env_option(serve, "--max-text-bytes", int, lim.max_text_bytes, "largest text of a session")
     env_option(serve, "--max-chunks", int, lim.max_chunks, "collect frames applied per session")
     env_option(serve, "--max-screenshot-bytes", int, lim.max_screenshot_bytes, "largest screenshot")
@@ -37,6 +60,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         serve, "--idle-timeout", float, lim.idle_timeout_s, "seconds without a frame before commit"
     )
     env_option(serve, "--max-duration", float, lim.max_duration_s, "seconds a session may last")
+    env_option(
+        serve, "--open-timeout", float, lim.open_timeout_s, "seconds a stream may wait to open"
+    )
     env_option(
         serve,
         "--shutdown-grace",
@@ -53,7 +79,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.set_defaults(run=run)
 
 
+_ABOVE_ZERO = (
+    "max_sessions_per_principal",
+    "max_sessions_per_peer",
+    "max_buffered_bytes",
+    "open_timeout",
+)
+
+
 def config_from(args: argparse.Namespace) -> ServerConfig:
+    for name in _ABOVE_ZERO:
+        if (value := getattr(args, name)) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value}")
     limits = Limits(
         max_text_bytes=args.max_text_bytes,
         max_chunks=args.max_chunks,
@@ -61,6 +98,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         max_frame_bytes=args.max_frame_bytes,
         idle_timeout_s=args.idle_timeout,
         max_duration_s=args.max_duration,
+        open_timeout_s=args.open_timeout,
     )
     return ServerConfig(
         host=args.host,
@@ -68,6 +106,9 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         tls=tls_from(args),
         limits=limits,
         max_live_sessions=args.max_live_sessions,
+        max_sessions_per_principal=args.max_sessions_per_principal,
+        max_sessions_per_peer=args.max_sessions_per_peer,
+        max_buffered_bytes=args.max_buffered_bytes,
         shutdown_grace_s=args.shutdown_grace,
         echo_word_delay_s=args.echo_word_delay,
         ops=ops_options.config_from(args),
