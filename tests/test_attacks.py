@@ -20,7 +20,6 @@ from tests.auth_keys import authenticator, bearer, token_file
 from tests.legacy_wire import (
     LegacyClient,
     Reply,
-    assert_answered,
     assert_collect_ok,
     assert_refused,
     new_session_id,

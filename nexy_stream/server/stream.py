@@ -119,12 +119,19 @@ class SessionStream:
     # -- frames in, effects out -------------------------------------------------------------
 
     async def _read_frames(self) -> None:
-        while True:
-            raw = await self._context.read()
-            if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
-                await self._apply(self._session.handle(HalfClosed()))
-                return
-            await self._apply(self._session.handle(self._decode(raw)))
+        while not await self._read_frame():
+            pass
+
+    async def _read_frame(self) -> bool:
+        """Reads one frame into the actor; whether it was the client's last. A function of
+        its own, so that no frame stays referenced while the next one is awaited: a large
+        screenshot the budget refused would stay in memory as long as its stream idles."""
+        raw = await self._context.read()
+        if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+            await self._apply(self._session.handle(HalfClosed()))
+            return True
+        await self._apply(self._session.handle(self._decode(raw)))
+        return False
 
     def _decode(self, raw: bytes) -> Event:
         try:
