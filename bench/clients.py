@@ -1,6 +1,6 @@
 """The client side of the benchmarks, run as a process of its own; prints one JSON object.
 
-``python -m bench.clients frames|legacy|latency|idle --target HOST:PORT [...]``
+``python -m bench.clients frames|sessions|legacy|latency|idle --target HOST:PORT [...]``
 
 The same client code drives nexy-stream and the bare server, so the ratios compare servers.
 It is kept cheap (frames built once per sequence number, replies counted, not parsed, where
@@ -49,8 +49,13 @@ COMMIT_FRAME = pb.ClientFrame(commit=pb.Commit()).SerializeToString()
 CANCEL_FRAME = pb.ClientFrame(cancel=pb.Cancel()).SerializeToString()
 
 
-def raw_session(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall[bytes, bytes]:
-    return channel.stream_stream(SESSION_METHOD)()  # bytes in, bytes out
+Metadata = tuple[tuple[str, str], ...]
+
+
+def raw_session(
+    channel: grpc.aio.Channel, metadata: Metadata = ()
+) -> grpc.aio.StreamStreamCall[bytes, bytes]:
+    return channel.stream_stream(SESSION_METHOD)(metadata=metadata)  # bytes in, bytes out
 
 
 def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
@@ -73,14 +78,16 @@ async def measure_window(
     return rate
 
 
-async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+async def frames(
+    target: str, streams: int, warmup_s: float, seconds: float, metadata: Metadata = ()
+) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
     pool = channels(target, streams)
 
     async def stream(channel: grpc.aio.Channel) -> None:
         nonlocal acked
-        call = raw_session(channel)
+        call = raw_session(channel, metadata)
         await call.write(open_frame())
         await call.read()
 
@@ -103,6 +110,36 @@ async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> 
     for channel in pool:
         await channel.close()
     return {"frames_per_s": round(rate, 1), "streams": streams}
+
+
+async def sessions(
+    target: str, streams: int, warmup_s: float, seconds: float, metadata: Metadata = ()
+) -> dict[str, Any]:
+    """Sessions opened per second: each of ``streams`` clients opens a session, waits for it
+    to be accepted, cancels it and reads its end, again and again. What a session's open
+    costs (with ``metadata`` holding a credential: what checking it costs)."""
+    opened = 0
+    pool = channels(target, streams)
+
+    async def client(channel: grpc.aio.Channel) -> None:
+        nonlocal opened
+        while True:
+            call = raw_session(channel, metadata)
+            await call.write(open_frame())
+            await call.read()  # accepted
+            await call.write(CANCEL_FRAME)
+            while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                pass
+            opened += 1
+
+    def start(tasks: Any) -> None:
+        for index in range(streams):
+            tasks.start_soon(client, pool[index % len(pool)])
+
+    rate = await measure_window(warmup_s, seconds, lambda: opened, start)
+    for channel in pool:
+        await channel.close()
+    return {"sessions_per_s": round(rate, 1), "streams": streams}
 
 
 async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
@@ -211,7 +248,7 @@ async def idle(target: str, counts: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["frames", "legacy", "latency", "idle"])
+    parser.add_argument("mode", choices=["frames", "sessions", "legacy", "latency", "idle"])
     parser.add_argument("--target", required=True)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -219,11 +256,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--counts", default="1000,10000")
+    parser.add_argument("--token", default="", help="a bearer token for every session")
     args = parser.parse_args()
+    metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
+    window = (args.target, args.streams, args.warmup, args.seconds)
     if args.mode == "frames":
-        result = anyio.run(frames, args.target, args.streams, args.warmup, args.seconds)
+        result = anyio.run(frames, *window, metadata)
+    elif args.mode == "sessions":
+        result = anyio.run(sessions, *window, metadata)
     elif args.mode == "legacy":
-        result = anyio.run(legacy, args.target, args.streams, args.warmup, args.seconds)
+        result = anyio.run(legacy, *window)
     elif args.mode == "latency":
         result = anyio.run(latency, args.target, args.sessions, args.rounds)
     else:
