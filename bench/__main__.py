@@ -77,12 +77,13 @@ def throughput(nexy: str, bare: str) -> dict[str, float]:
     }
 
 
-def auth_cost() -> dict[str, float]:
-    """Frames/s and sessions/s of two servers started side by side, one with a token file
-    (every session presents a token) and one without; medians, and the medians of the
-    ratios taken round by round (each round measures both, in turns of order, so that a
-    busy moment of the machine weighs on both alike)."""
-    rates: dict[str, list[float]] = {f"{k}_{m}": [] for k in ("off", "on") for m in ("f", "s")}
+def auth_cost() -> dict[str, Any]:
+    """Collect frames and session opens, on two servers started side by side, one with a
+    token file (every session presents a token) and one without: the rates, and the
+    server's CPU time per frame and per session open, which a busy machine disturbs far
+    less than rates. Medians, and ratios taken round by round (each round measures both,
+    in turns of order, so that a busy moment weighs on both alike)."""
+    samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as directory:
         tokens, token = token_file(Path(directory))
         secured = [*NEXY, "--auth-tokens", str(tokens)]
@@ -90,24 +91,24 @@ def auth_cost() -> dict[str, float]:
             pair = [("off", off, ()), ("on", on, ("--token", token))]
             for round_ in range(1, AUTH_ROUNDS + 1):
                 for name, target, flags in pair if round_ % 2 else reversed(pair):
-                    frames = client("frames", target.target, *AUTH_ARGS, *flags)
-                    opened = client("sessions", target.target, *AUTH_ARGS, *flags)
-                    rates[f"{name}_f"].append(frames["frames_per_s"])
-                    rates[f"{name}_s"].append(opened["sessions_per_s"])
-                    say(
-                        f"  round {round_}: auth {name:3} {rates[f'{name}_f'][-1]:8.0f} frames/s "
-                        f"{rates[f'{name}_s'][-1]:7.0f} sessions/s"
-                    )
-    median = statistics.median
-    return {
-        "frames_per_s_off": median(rates["off_f"]),
-        "frames_per_s_on": median(rates["on_f"]),
-        "sessions_per_s_off": median(rates["off_s"]),
-        "sessions_per_s_on": median(rates["on_s"]),
-        "frames_ratio": median(a / b for a, b in zip(rates["on_f"], rates["off_f"], strict=True)),
-        "sessions_ratio": median(a / b for a, b in zip(rates["on_s"], rates["off_s"], strict=True)),
-        "credentials": CREDENTIALS,
+                    for mode, unit in (("frames", "frames_per_s"), ("sessions", "sessions_per_s")):
+                        cpu_before = target.cpu_s()
+                        result = client(mode, target.target, *AUTH_ARGS, *flags)
+                        cpu_us = (target.cpu_s() - cpu_before) / result["total"] * 1e6
+                        samples.setdefault(f"{unit}_{name}", []).append(result[unit])
+                        samples.setdefault(f"{mode}_cpu_us_{name}", []).append(cpu_us)
+                        say(
+                            f"  round {round_}: auth {name:3} {result[unit]:8.0f} {mode}/s, "
+                            f"{cpu_us:6.0f} µs of server CPU each"
+                        )
+    found: dict[str, Any] = {
+        key: round(statistics.median(values), 1) for key, values in samples.items()
     }
+    for key in ("frames_per_s", "sessions_per_s", "frames_cpu_us", "sessions_cpu_us"):
+        pairs = zip(samples[f"{key}_on"], samples[f"{key}_off"], strict=True)
+        found[f"{key}_ratio"] = round(statistics.median(a / b for a, b in pairs), 3)
+    found["credentials"] = CREDENTIALS
+    return found
 
 
 def latencies(nexy: str, bare: str) -> dict[str, dict[str, Any]]:
@@ -136,7 +137,7 @@ def summary(
     frames: dict[str, float],
     latency: dict[str, dict[str, Any]],
     idle: dict[str, Any],
-    auth: dict[str, float],
+    auth: dict[str, Any],
 ) -> dict[str, Any]:
     one, most = latency["1"], latency[str(max(LATENCY_LEVELS))]
     largest = idle[str(max(IDLE_COUNTS))]
@@ -146,8 +147,8 @@ def summary(
         "idle_session_memory_ratio_vs_bare_grpc": round(largest["nexy"] / largest["bare"], 3),
         "commit_first_output_p50_overhead_ms": round(one["nexy"]["p50"] - one["bare"]["p50"], 3),
         "commit_first_output_p99_ms_1000_sessions": most["nexy"]["p99"],
-        "auth_frames_per_s_ratio": round(auth["frames_ratio"], 3),
-        "auth_sessions_per_s_ratio": round(auth["sessions_ratio"], 3),
+        "auth_frames_per_s_ratio": auth["frames_per_s_ratio"],
+        "auth_sessions_per_s_ratio": auth["sessions_per_s_ratio"],
     }
 
 
@@ -187,10 +188,14 @@ def table(results: dict[str, Any]) -> str:
         "| measure | auth on | auth off | ratio | target |",
         "| --- | ---: | ---: | ---: | --- |",
         f"| collect frames/s (16 streams; medians) | {auth['frames_per_s_on']:.0f} | "
-        f"{auth['frames_per_s_off']:.0f} | {results['auth_frames_per_s_ratio']:.2f}x | ≥ 0.95x |",
+        f"{auth['frames_per_s_off']:.0f} | {auth['frames_per_s_ratio']:.2f}x | ≥ 0.95x |",
+        f"| server CPU per collect frame (µs) | {auth['frames_cpu_us_on']:.0f} | "
+        f"{auth['frames_cpu_us_off']:.0f} | {auth['frames_cpu_us_ratio']:.2f}x | - |",
         f"| sessions opened/s (16 clients: open, accepted, cancel) | "
         f"{auth['sessions_per_s_on']:.0f} | {auth['sessions_per_s_off']:.0f} | "
-        f"{results['auth_sessions_per_s_ratio']:.2f}x | - |",
+        f"{auth['sessions_per_s_ratio']:.2f}x | - |",
+        f"| server CPU per session open (µs) | {auth['sessions_cpu_us_on']:.0f} | "
+        f"{auth['sessions_cpu_us_off']:.0f} | {auth['sessions_cpu_us_ratio']:.2f}x | - |",
     ]
     return "\n".join(rows)
 

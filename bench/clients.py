@@ -109,7 +109,7 @@ async def frames(
     rate = await measure_window(warmup_s, seconds, lambda: acked, start)
     for channel in pool:
         await channel.close()
-    return {"frames_per_s": round(rate, 1), "streams": streams}
+    return {"frames_per_s": round(rate, 1), "streams": streams, "total": acked}
 
 
 async def sessions(
@@ -139,7 +139,7 @@ async def sessions(
     rate = await measure_window(warmup_s, seconds, lambda: opened, start)
     for channel in pool:
         await channel.close()
-    return {"sessions_per_s": round(rate, 1), "streams": streams}
+    return {"sessions_per_s": round(rate, 1), "streams": streams, "total": opened}
 
 
 async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:

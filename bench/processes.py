@@ -24,7 +24,8 @@ CLIENT_TIMEOUT_S = 180.0  # a hung client fails the run instead of stalling it
 # nexy-stream as operators run it, with limits wide enough for a long benchmark stream.
 NEXY = [
     *(PYTHON, "-m", "nexy_stream", "serve", "--host", "127.0.0.1", "--log-level", "ERROR"),
-    *("--max-live-sessions", "20000", "--max-chunks", "100000000"),
+    *("--max-live-sessions", "20000", "--max-sessions-per-peer", "20000"),
+    *("--max-chunks", "100000000"),
     *("--idle-timeout", "3600", "--max-duration", "3600", "--shutdown-grace", "0"),
 ]
 BARE = [PYTHON, "-m", "bench.bare_server"]
@@ -55,6 +56,12 @@ class Server:
 
     def rss(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used (user and system): what a measurement cost it,
+        whatever else the machine was busy with."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
 
 @contextlib.contextmanager
