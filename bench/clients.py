@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -63,18 +63,27 @@ def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
     return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
-async def measure_window(
-    warmup_s: float, seconds: float, count: Callable[[], int], workers: Callable[[Any], Any]
+async def measure_clients(
+    target: str,
+    streams: int,
+    warmup_s: float,
+    seconds: float,
+    client: Callable[[grpc.aio.Channel], Awaitable[None]],
+    count: Callable[[], int],
 ) -> float:
-    """Runs ``workers`` in a task group; returns ``count()`` per second over the window
-    that follows the warm-up."""
+    """Runs ``streams`` copies of ``client``, spread over a few channels; returns
+    ``count()`` per second over the window that follows the warm-up."""
+    pool = channels(target, streams)
     async with anyio.create_task_group() as tasks:
-        workers(tasks)
+        for index in range(streams):
+            tasks.start_soon(client, pool[index % len(pool)])
         await anyio.sleep(warmup_s)
         start_count, start = count(), time.perf_counter()
         await anyio.sleep(seconds)
         rate = (count() - start_count) / (time.perf_counter() - start)
         tasks.cancel_scope.cancel()
+    for channel in pool:
+        await channel.close()
     return rate
 
 
@@ -83,7 +92,6 @@ async def frames(
 ) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
-    pool = channels(target, streams)
 
     async def stream(channel: grpc.aio.Channel) -> None:
         nonlocal acked
@@ -102,13 +110,7 @@ async def frames(
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 acked += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(stream, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: acked, start)
-    for channel in pool:
-        await channel.close()
+    rate = await measure_clients(target, streams, warmup_s, seconds, stream, lambda: acked)
     return {"frames_per_s": round(rate, 1), "streams": streams, "total": acked}
 
 
@@ -119,7 +121,6 @@ async def sessions(
     to be accepted, cancels it and reads its end, again and again. What a session's open
     costs (with ``metadata`` holding a credential: what checking it costs)."""
     opened = 0
-    pool = channels(target, streams)
 
     async def client(channel: grpc.aio.Channel) -> None:
         nonlocal opened
@@ -132,20 +133,13 @@ async def sessions(
                 pass
             opened += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(client, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: opened, start)
-    for channel in pool:
-        await channel.close()
+    rate = await measure_clients(target, streams, warmup_s, seconds, client, lambda: opened)
     return {"sessions_per_s": round(rate, 1), "streams": streams, "total": opened}
 
 
 async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
     """Collect frames per second through the legacy endpoint: one StreamAudio call each."""
     answered = 0
-    pool = channels(target, streams)
 
     async def client(channel: grpc.aio.Channel) -> None:
         nonlocal answered
@@ -169,13 +163,7 @@ async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> 
                 pass
             answered += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(client, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: answered, start)
-    for channel in pool:
-        await channel.close()
+    rate = await measure_clients(target, streams, warmup_s, seconds, client, lambda: answered)
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
