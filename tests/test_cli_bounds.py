@@ -55,6 +55,7 @@ def test_a_count_reads_as_an_operator_reads_it():
         (("--max-buffered-bytes", "lots"), {}, "argument --max-buffered-bytes: invalid"),
         ((), {"NEXY_STREAM_MAX_BUFFERED_BYTES": "8 MB!"}, "NEXY_STREAM_MAX_BUFFERED_BYTES="),
         (("--max-sessions-per-principal", "0"), {}, "--max-sessions-per-principal must be above"),
+        (("--max-live-sessions", "0"), {}, "--max-live-sessions must be above 0, got 0"),
         (("--max-sessions-per-peer", "-3"), {}, "--max-sessions-per-peer must be above 0, got -3"),
         (("--open-timeout", "0"), {}, "--open-timeout must be above 0, got 0.0"),
     ],

@@ -80,6 +80,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 _ABOVE_ZERO = (
+    "max_live_sessions",
     "max_sessions_per_principal",
     "max_sessions_per_peer",
     "max_buffered_bytes",
