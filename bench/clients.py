@@ -1,6 +1,6 @@
 """The client side of the benchmarks, run as a process of its own; prints one JSON object.
 
-``python -m bench.clients frames|legacy|latency|idle --target HOST:PORT [...]``
+``python -m bench.clients frames|sessions|legacy|latency|idle --target HOST:PORT [...]``
 
 The same client code drives nexy-stream and the bare server, so the ratios compare servers.
 It is kept cheap (frames built once per sequence number, replies counted, not parsed, where
@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -49,8 +49,13 @@ COMMIT_FRAME = pb.ClientFrame(commit=pb.Commit()).SerializeToString()
 CANCEL_FRAME = pb.ClientFrame(cancel=pb.Cancel()).SerializeToString()
 
 
-def raw_session(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall[bytes, bytes]:
-    return channel.stream_stream(SESSION_METHOD)()  # bytes in, bytes out
+Metadata = tuple[tuple[str, str], ...]
+
+
+def raw_session(
+    channel: grpc.aio.Channel, metadata: Metadata = ()
+) -> grpc.aio.StreamStreamCall[bytes, bytes]:
+    return channel.stream_stream(SESSION_METHOD)(metadata=metadata)  # bytes in, bytes out
 
 
 def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
@@ -58,29 +63,39 @@ def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
     return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
-async def measure_window(
-    warmup_s: float, seconds: float, count: Callable[[], int], workers: Callable[[Any], Any]
+async def measure_clients(
+    target: str,
+    streams: int,
+    warmup_s: float,
+    seconds: float,
+    client: Callable[[grpc.aio.Channel], Awaitable[None]],
+    count: Callable[[], int],
 ) -> float:
-    """Runs ``workers`` in a task group; returns ``count()`` per second over the window
-    that follows the warm-up."""
+    """Runs ``streams`` copies of ``client``, spread over a few channels; returns
+    ``count()`` per second over the window that follows the warm-up."""
+    pool = channels(target, streams)
     async with anyio.create_task_group() as tasks:
-        workers(tasks)
+        for index in range(streams):
+            tasks.start_soon(client, pool[index % len(pool)])
         await anyio.sleep(warmup_s)
         start_count, start = count(), time.perf_counter()
         await anyio.sleep(seconds)
         rate = (count() - start_count) / (time.perf_counter() - start)
         tasks.cancel_scope.cancel()
+    for channel in pool:
+        await channel.close()
     return rate
 
 
-async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+async def frames(
+    target: str, streams: int, warmup_s: float, seconds: float, metadata: Metadata = ()
+) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
-    pool = channels(target, streams)
 
     async def stream(channel: grpc.aio.Channel) -> None:
         nonlocal acked
-        call = raw_session(channel)
+        call = raw_session(channel, metadata)
         await call.write(open_frame())
         await call.read()
 
@@ -95,20 +110,36 @@ async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> 
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 acked += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(stream, pool[index % len(pool)])
+    rate = await measure_clients(target, streams, warmup_s, seconds, stream, lambda: acked)
+    return {"frames_per_s": round(rate, 1), "streams": streams, "total": acked}
 
-    rate = await measure_window(warmup_s, seconds, lambda: acked, start)
-    for channel in pool:
-        await channel.close()
-    return {"frames_per_s": round(rate, 1), "streams": streams}
+
+async def sessions(
+    target: str, streams: int, warmup_s: float, seconds: float, metadata: Metadata = ()
+) -> dict[str, Any]:
+    """Sessions opened per second: each of ``streams`` clients opens a session, waits for it
+    to be accepted, cancels it and reads its end, again and again. What a session's open
+    costs (with ``metadata`` holding a credential: what checking it costs)."""
+    opened = 0
+
+    async def client(channel: grpc.aio.Channel) -> None:
+        nonlocal opened
+        while True:
+            call = raw_session(channel, metadata)
+            await call.write(open_frame())
+            await call.read()  # accepted
+            await call.write(CANCEL_FRAME)
+            while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                pass
+            opened += 1
+
+    rate = await measure_clients(target, streams, warmup_s, seconds, client, lambda: opened)
+    return {"sessions_per_s": round(rate, 1), "streams": streams, "total": opened}
 
 
 async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
     """Collect frames per second through the legacy endpoint: one StreamAudio call each."""
     answered = 0
-    pool = channels(target, streams)
 
     async def client(channel: grpc.aio.Channel) -> None:
         nonlocal answered
@@ -132,13 +163,7 @@ async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> 
                 pass
             answered += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(client, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: answered, start)
-    for channel in pool:
-        await channel.close()
+    rate = await measure_clients(target, streams, warmup_s, seconds, client, lambda: answered)
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
@@ -211,7 +236,7 @@ async def idle(target: str, counts: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["frames", "legacy", "latency", "idle"])
+    parser.add_argument("mode", choices=["frames", "sessions", "legacy", "latency", "idle"])
     parser.add_argument("--target", required=True)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -219,11 +244,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--counts", default="1000,10000")
+    parser.add_argument("--token", default="", help="a bearer token for every session")
     args = parser.parse_args()
+    metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
+    window = (args.target, args.streams, args.warmup, args.seconds)
     if args.mode == "frames":
-        result = anyio.run(frames, args.target, args.streams, args.warmup, args.seconds)
+        result = anyio.run(frames, *window, metadata)
+    elif args.mode == "sessions":
+        result = anyio.run(sessions, *window, metadata)
     elif args.mode == "legacy":
-        result = anyio.run(legacy, args.target, args.streams, args.warmup, args.seconds)
+        result = anyio.run(legacy, *window)
     elif args.mode == "latency":
         result = anyio.run(latency, args.target, args.sessions, args.rounds)
     else:

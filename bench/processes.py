@@ -9,10 +9,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import psutil
+
+from nexy_stream.auth.tokens import credential_line, new_token
 
 PYTHON = sys.executable
 READY_TIMEOUT_S = 30.0
@@ -21,10 +24,22 @@ CLIENT_TIMEOUT_S = 180.0  # a hung client fails the run instead of stalling it
 # nexy-stream as operators run it, with limits wide enough for a long benchmark stream.
 NEXY = [
     *(PYTHON, "-m", "nexy_stream", "serve", "--host", "127.0.0.1", "--log-level", "ERROR"),
-    *("--max-live-sessions", "20000", "--max-chunks", "100000000"),
+    *("--max-live-sessions", "20000", "--max-sessions-per-peer", "20000"),
+    *("--max-chunks", "100000000"),
     *("--idle-timeout", "3600", "--max-duration", "3600", "--shutdown-grace", "0"),
 ]
 BARE = [PYTHON, "-m", "bench.bare_server"]
+CREDENTIALS = 1000  # the token file of a larger deployment: every lookup compares them all
+
+
+def token_file(directory: Path) -> tuple[Path, str]:
+    """A token file of ``CREDENTIALS`` principals; the path and the last one's token (the
+    lookup compares every stored hash whichever matches, so any would do)."""
+    tokens = [new_token() for _ in range(CREDENTIALS)]
+    path = directory / "tokens"
+    path.write_text("".join(credential_line(t, f"bench-{i}", False) for i, t in enumerate(tokens)))
+    path.chmod(0o600)
+    return path, tokens[-1]
 
 
 def free_port() -> int:
@@ -41,6 +56,12 @@ class Server:
 
     def rss(self) -> int:
         return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used (user and system): what a measurement cost it,
+        whatever else the machine was busy with."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
 
 @contextlib.contextmanager

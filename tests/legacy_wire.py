@@ -58,11 +58,18 @@ async def drain(call: grpc.aio.UnaryStreamCall[pb.StreamRequest, pb.StreamRespon
 
 
 class LegacyClient:
-    """Sends the calls a deployed desktop client sends."""
+    """Sends the calls a deployed desktop client sends; ``metadata`` goes with every call (a
+    credential, for a client that can send one)."""
 
-    def __init__(self, channel: grpc.aio.Channel, hardware_id: str = HARDWARE_ID) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        hardware_id: str = HARDWARE_ID,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.stub = rpc.StreamingServiceStub(channel)
         self.hardware_id = hardware_id
+        self.metadata = metadata
 
     def request(self, session_id: str, **fields: object) -> pb.StreamRequest:
         fields.setdefault("hardware_id", self.hardware_id)
@@ -71,7 +78,7 @@ class LegacyClient:
     def start(
         self, request: pb.StreamRequest
     ) -> grpc.aio.UnaryStreamCall[pb.StreamRequest, pb.StreamResponse]:
-        return self.stub.StreamAudio(request)
+        return self.stub.StreamAudio(request, metadata=self.metadata)
 
     async def call(self, request: pb.StreamRequest) -> Reply:
         return await drain(self.start(request))
@@ -97,7 +104,7 @@ class LegacyClient:
         request = pb.InterruptRequest(
             hardware_id=self.hardware_id if hardware_id is None else hardware_id
         )
-        return await self.stub.InterruptSession(request)
+        return await self.stub.InterruptSession(request, metadata=self.metadata)
 
 
 def assert_collect_ok(reply: Reply) -> None:

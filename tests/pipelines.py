@@ -34,9 +34,11 @@ class GatedPipeline:
         self.release = anyio.Event()
         self.cancelled = anyio.Event()
         self.runs = 0
+        self.requests: list[CommittedRequest] = []
 
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         self.runs += 1
+        self.requests.append(request)
         self.started.set()
         finished = False
         try:

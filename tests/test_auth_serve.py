@@ -131,6 +131,7 @@ async def test_sighup_rereads_the_token_file_and_a_bad_one_changes_nothing(tmp_p
         str(issuer.key_file),
         "--auth-jwt-audience",
         AUDIENCE,
+        read_log=True,
     )
     assert process.stderr is not None
 

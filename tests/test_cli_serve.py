@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +27,10 @@ NOT_PEM = str(Path(__file__).resolve())  # a readable file that holds no certifi
 
 
 def start_serve(
-    *flags: str, env: dict[str, str] | None = None
+    *flags: str, env: dict[str, str] | None = None, read_log: bool = False
 ) -> tuple[subprocess.Popen[str], str]:
+    """A `serve` process and its address, once it serves. Its log is drained in the
+    background (a full pipe would stop the server mid-write) unless the caller reads it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "nexy_stream", "serve", "--port", "0", *flags],
         stderr=subprocess.PIPE,
@@ -38,6 +41,8 @@ def start_serve(
     for line in process.stderr:
         found = re.search(r"serving nexy.stream.v1 .* on (\S+) \(", line)
         if found:
+            if not read_log:
+                threading.Thread(target=process.stderr.read, daemon=True).start()
             return process, found.group(1)
     process.kill()
     raise AssertionError(f"the server did not start (exit {process.wait()})")

@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from nexy_stream.app.callers import legacy_owner, session_owner
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.auth import Authenticator
 from nexy_stream.legacy.keeper import LegacySessions
@@ -115,10 +116,13 @@ async def start_server(
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     tasks = ServerTasks()
     sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4))
-    server.add_generic_rpc_handlers([session_service(pipeline, hosting, sessions, tasks)])
+    server.add_generic_rpc_handlers(
+        [session_service(pipeline, hosting, sessions, tasks, session_owner(authenticator))]
+    )
     # Old clients' per-call protocol, hosted on the same actors, admission and pipeline.
     legacy = LegacySessions(hosting, sessions)
-    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline, tasks)])
+    legacy_auth = legacy_owner(authenticator, config.auth.legacy)
+    server.add_generic_rpc_handlers([legacy_service(legacy, pipeline, tasks, legacy_auth)])
     if ops.admin_on_public_server:
         server.add_generic_rpc_handlers([ops.admin.handler()])
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # untyped re-export

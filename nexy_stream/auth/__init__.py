@@ -5,7 +5,7 @@ sessions, so every transport (and the admin service) asks the same :class:`Authe
 PyJWT and cryptography load only when signed tokens are configured.
 """
 
-from nexy_stream.auth.authenticator import Authenticator, bearer_token
+from nexy_stream.auth.authenticator import Authenticator, bearer_token, sends_credential
 from nexy_stream.auth.config import AuthConfig, LegacyAuth
 from nexy_stream.auth.principal import AuthError, AuthMethod, Principal
 from nexy_stream.auth.tokens import TokenFile, TokenFileError
@@ -20,4 +20,5 @@ __all__ = [
     "TokenFile",
     "TokenFileError",
     "bearer_token",
+    "sends_credential",
 ]

@@ -19,6 +19,11 @@ Metadata = Iterable[tuple[str, str | bytes]]
 log = logging.getLogger("nexy_stream.auth")
 
 
+def sends_credential(metadata: Metadata | None) -> bool:
+    """Whether the call carries an ``authorization`` header at all (a bad one included)."""
+    return any(key.lower() == "authorization" for key, _ in metadata or ())
+
+
 def bearer_token(metadata: Metadata | None) -> str:
     """The token of the call's one ``authorization: Bearer <token>`` header."""
     values = [value for key, value in metadata or () if key.lower() == "authorization"]

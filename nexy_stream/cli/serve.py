@@ -23,6 +23,7 @@ from nexy_stream.cli.options import (
     positive_int,
 )
 from nexy_stream.cli.process import fail
+from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.logformat import configure_logging
 from nexy_stream.session import Limits
 
@@ -48,6 +49,28 @@ def register(
     env_option(serve, "--tls-client-ca", str, "", "PEM CA: require client certificates (mTLS)")
     env_option(
         serve, "--max-live-sessions", positive_int, c.max_live_sessions, "sessions open at once"
+    )
+    env_option(
+        serve,
+        "--max-sessions-per-principal",
+        positive_int,
+        c.max_sessions_per_principal,
+        "sessions one credential may hold open at once",
+    )
+    env_option(
+        serve,
+        "--max-sessions-per-peer",
+        positive_int,
+        c.max_sessions_per_peer,
+        "sessions one network address may hold open at once, without a credential",
+    )
+    env_option(
+        serve,
+        "--max-buffered-bytes",
+        byte_size,
+        c.max_buffered_bytes,
+        "bytes all sessions of both protocols may hold at once: plain bytes or 512MiB, 2GiB; "
+        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless given",
     )
     env_option(
         serve, "--max-text-bytes", positive_int, lim.max_text_bytes, "largest text of a session"
@@ -81,6 +104,13 @@ def register(
     )
     env_option(
         serve,
+        "--open-timeout",
+        positive_float,
+        lim.open_timeout_s,
+        "seconds a new stream may take to send its open frame",
+    )
+    env_option(
+        serve,
         "--shutdown-grace",
         non_negative_float,
         c.shutdown_grace_s,
@@ -106,6 +136,8 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
             f"--max-frame-bytes {args.max_frame_bytes} must exceed --max-screenshot-bytes "
             f"{args.max_screenshot_bytes}: a frame carries the screenshot"
         )
+    if args.max_buffered_bytes <= 0:
+        parser.error(f"--max-buffered-bytes must be above 0, got {args.max_buffered_bytes}")
     limits = Limits(
         max_text_bytes=args.max_text_bytes,
         max_chunks=args.max_chunks,
@@ -113,6 +145,7 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         max_frame_bytes=args.max_frame_bytes,
         idle_timeout_s=args.idle_timeout,
         max_duration_s=args.max_duration,
+        open_timeout_s=args.open_timeout,
     )
     config = ServerConfig(
         host=args.host,
@@ -120,6 +153,9 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         tls=tls_from(args, parser),
         limits=limits,
         max_live_sessions=args.max_live_sessions,
+        max_sessions_per_principal=args.max_sessions_per_principal,
+        max_sessions_per_peer=args.max_sessions_per_peer,
+        max_buffered_bytes=args.max_buffered_bytes,
         shutdown_grace_s=args.shutdown_grace,
         echo_word_delay_s=args.echo_word_delay,
         ops=ops_options.config_from(args),

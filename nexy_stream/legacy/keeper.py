@@ -5,7 +5,7 @@ session cannot live in a call the way a v1 session lives in its stream. The keep
 it (or opens it, admitted like a v1 session: same registry, budgets and quotas) for every
 call, by its owner and id; the server's one deadline watcher expires collected state that
 is never committed; the commit call attaches to it to write the answer. The keeper also
-knows which commits run for which hardware id, for InterruptSession.
+knows which commits run for which owner (principal and hardware id), for InterruptSession.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class LegacySessions:
         self.limits = hosting.limits
         self._hosting = hosting
         self._sessions = sessions
-        self._running: dict[str, set[LiveSession]] = {}  # hardware id -> running commits
+        self._running: dict[Owner, set[LiveSession]] = {}  # owner -> running commits
 
     def __len__(self) -> int:
         return sum(1 for s in self._sessions if s.hosted.protocol is WireProtocol.LEGACY)
@@ -64,10 +64,11 @@ class LegacySessions:
         self._hosting.deadlines.moved_earlier(session)
         return session
 
-    def interrupt(self, hardware_id: str) -> list[str]:
-        """Cancels the running commits of a hardware id; the ids of those it stopped."""
+    def interrupt(self, owner: Owner) -> list[str]:
+        """Cancels the running commits of one owner (the same principal, or none, and the
+        same hardware id); the ids of those it stopped."""
         stopped = []
-        for session in list(self._running.get(hardware_id, ())):
+        for session in list(self._running.get(owner, ())):
             if session.handle(Cancel("interrupted by InterruptSession")) is not None:
                 stopped.append(session.actor.session_id)
         return sorted(stopped)
@@ -82,16 +83,16 @@ class LegacySessions:
     ) -> None:
         """Runs the commit and writes its answer through the commit call (until the session
         has a verdict; the caller then writes the last message and closes the session)."""
-        hardware_id = session.actor.device_id
-        self._running.setdefault(hardware_id, set()).add(session)
+        owner = session.actor.owner
+        self._running.setdefault(owner, set()).add(session)
         call = CommitCall(session, write)
         try:
             await call.run(dispatch, pipeline, tasks)
         finally:
-            running = self._running[hardware_id]
+            running = self._running[owner]
             running.discard(session)
             if not running:
-                del self._running[hardware_id]
+                del self._running[owner]
 
     def close_all(self) -> None:
         """Ends every legacy session still collecting (the server stopped)."""

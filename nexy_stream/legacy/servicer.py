@@ -7,6 +7,7 @@ the old shape. Every buffer rule is the actor's; this module only translates.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, TypeVar
 
 import grpc
@@ -17,6 +18,7 @@ from nexy_stream.legacy import codec
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.callers import Authenticate, anyone
 from nexy_stream.server.live import LiveSession
 from nexy_stream.server.peers import peer_host
 from nexy_stream.server.tasks import ServerTasks
@@ -44,41 +46,67 @@ M = TypeVar("M", bound=Message)
 
 
 class LegacyService:
-    def __init__(self, sessions: LegacySessions, pipeline: Pipeline, tasks: ServerTasks) -> None:
+    """``authenticate`` says whom a call's sessions belong to (its principal, or no one
+    when the deployed client sent no credential) or refuses the call; the owner then also
+    carries the call's hardware id, so a session is reached only by its own device."""
+
+    def __init__(
+        self,
+        sessions: LegacySessions,
+        pipeline: Pipeline,
+        tasks: ServerTasks,
+        authenticate: Authenticate = anyone,
+    ) -> None:
         self._sessions = sessions
         self._pipeline = pipeline
         self._tasks = tasks
         self._limits = sessions.limits
+        self._authenticate = authenticate
+
+    def _call(
+        self, kind: type[M], raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> tuple[Owner, M] | SessionError:
+        """Who calls and what they ask, or why the call is refused (the credential first)."""
+        caller = self._authenticate(context.invocation_metadata())
+        if isinstance(caller, SessionError):
+            return caller
+        request = _decoded(kind, raw)
+        if isinstance(request, SessionError):
+            return request
+        return caller, request
 
     # -- StreamAudio ---------------------------------------------------------------------
 
     async def stream_audio(self, raw: bytes, context: Context) -> None:
-        request = _decoded(pb.StreamRequest, raw)
-        if isinstance(request, SessionError):
-            await _refuse(context, request)
+        call = self._call(pb.StreamRequest, raw, context)
+        if isinstance(call, SessionError):
+            await _refuse(context, call)
             return
+        caller, request = call
         if request.phase == pb.REQUEST_PHASE_COLLECT:
-            problem = self._collect(request, context)
+            problem = self._collect(request, caller, context)
             if problem is not None:
                 await _refuse(context, problem)
                 return
             await context.write(codec.end(codec.COLLECT_OK))
             return
         # COMMIT, or UNSPECIFIED: the oldest clients' single request is its own commit.
-        dispatched = self._dispatch(request, context)
+        dispatched = self._dispatch(request, caller, context)
         if isinstance(dispatched, SessionError):
             await _refuse(context, dispatched)
             return
         await self._process(*dispatched, context)
 
-    def _collect(self, request: pb.StreamRequest, context: Context) -> SessionError | None:
+    def _collect(
+        self, request: pb.StreamRequest, caller: Owner, context: Context
+    ) -> SessionError | None:
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
         problem = codec.chunk_seq_problem(request)
         if problem is not None:
             return problem
-        session = self._session(request, call, context)
+        session = self._session(request, call, caller, context)
         if isinstance(session, SessionError):
             return session
         text = (
@@ -93,23 +121,23 @@ class LegacyService:
         return None
 
     def _session(
-        self, request: pb.StreamRequest, call: codec.Identified, context: Context
+        self, request: pb.StreamRequest, call: codec.Identified, caller: Owner, context: Context
     ) -> LiveSession | SessionError:
-        """The caller's session: a deployed client cannot send a credential, so the session
-        belongs to its hardware id."""
-        owner = Owner(hardware_id=request.hardware_id)
+        """The caller's session, which belongs to its principal (if it sent a credential)
+        and its hardware id together."""
+        owner = dataclasses.replace(caller, hardware_id=request.hardware_id)
         return self._sessions.session(
             owner, call.session_id, request.hardware_id, call.screen, peer_host(context.peer())
         )
 
     def _dispatch(
-        self, request: pb.StreamRequest, context: Context
+        self, request: pb.StreamRequest, caller: Owner, context: Context
     ) -> tuple[LiveSession, Dispatch] | SessionError:
         """Commits the session (opening it first when nothing was collected)."""
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
-        session = self._session(request, call, context)
+        session = self._session(request, call, caller, context)
         if isinstance(session, SessionError):
             return session
         if session.answer is not None:
@@ -142,14 +170,19 @@ class LegacyService:
     async def interrupt_session(
         self, raw: bytes, context: grpc.aio.ServicerContext[bytes, pb.InterruptResponse]
     ) -> pb.InterruptResponse:
-        request = _decoded(pb.InterruptRequest, raw)
-        if isinstance(request, SessionError):
-            end_call(context, request)
-            return pb.InterruptResponse(success=False, message=request.message)
+        """Stops the caller's own running commits only: those of the same principal (or of
+        none) and the same hardware id."""
+        call = self._call(pb.InterruptRequest, raw, context)
+        if isinstance(call, SessionError):
+            end_call(context, call)
+            return pb.InterruptResponse(success=False, message=call.message)
+        caller, request = call
         problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
             return pb.InterruptResponse(success=False, message=problem.message)
-        stopped = self._sessions.interrupt(request.hardware_id)
+        stopped = self._sessions.interrupt(
+            dataclasses.replace(caller, hardware_id=request.hardware_id)
+        )
         message = (
             f"interrupted {len(stopped)} running session(s)"
             if stopped
@@ -193,10 +226,13 @@ def _error_of(effect: Effect | None) -> SessionError:
 
 
 def legacy_service(
-    sessions: LegacySessions, pipeline: Pipeline, tasks: ServerTasks
+    sessions: LegacySessions,
+    pipeline: Pipeline,
+    tasks: ServerTasks,
+    authenticate: Authenticate = anyone,
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The handlers of ``streaming.StreamingService``, for ``add_generic_rpc_handlers``."""
-    service = LegacyService(sessions, pipeline, tasks)
+    service = LegacyService(sessions, pipeline, tasks, authenticate)
     return grpc.method_handlers_generic_handler(
         LEGACY_SERVICE,
         {

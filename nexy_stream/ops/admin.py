@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import grpc
+from google.protobuf.message import DecodeError
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.auth import Authenticator, AuthError
@@ -67,22 +68,27 @@ class AdminService:
             {
                 "Watch": grpc.unary_stream_rpc_method_handler(
                     self.watch,
-                    request_deserializer=apb.WatchRequest.FromString,
+                    request_deserializer=None,  # bytes: decoded by the handler
                     response_serializer=apb.WatchEvent.SerializeToString,
                 )
             },
         )
 
-    async def watch(
-        self, request: apb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    async def watch(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """The credential is checked first, then the request, which is decoded here: grpcio's
+        own failure to decode would be an UNKNOWN status and a traceback in the log."""
         if self._authenticator is not None:
             try:
                 self._authenticator.authenticate_admin(context.invocation_metadata())
             except AuthError as refused:
                 await context.abort(refused.code, refused.message)
         try:
-            wants, interval = watch_options(request)
+            wants, interval = watch_options(apb.WatchRequest.FromString(raw))
+        except DecodeError:
+            name = apb.WatchRequest.DESCRIPTOR.full_name
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {name}"
+            )
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:

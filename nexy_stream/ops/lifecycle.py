@@ -51,7 +51,8 @@ class Change:
     writes to one). Not frozen: one is built for every collect frame, and a frozen
     dataclass's ``__init__`` costs four times as much.
     ``timings`` is set from commit on (``collect`` is then final); ``collect`` only for
-    COLLECTED; ``error`` for a rejected frame or a failed session.
+    COLLECTED; ``error`` for a rejected frame or a failed session; ``principal`` (the
+    owner's, "" for none) for ENDED.
     """
 
     kind: ChangeKind
@@ -69,6 +70,7 @@ class Change:
     timings: Timings | None = None
     outcome: Outcome | None = None
     error: SessionError | None = None
+    principal: str = ""
 
 
 Sink = Callable[[Change], None]
@@ -143,6 +145,7 @@ class LifecycleObserver:
                 timings=actor.timings(now),
                 outcome=actor.outcome,
                 error=actor.error,
+                principal=actor.owner.principal,
             )
         if type(event) is OutputSent and actor.output_frames == 1:
             return _change(

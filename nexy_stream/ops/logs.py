@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from nexy_stream.logformat import FIELDS
 from nexy_stream.ops.lifecycle import Change, ChangeKind
+from nexy_stream.server.observer import WireProtocol
 from nexy_stream.session import Outcome
 
 logger = logging.getLogger("nexy_stream.sessions")
 
 
+def device_id_hash(device_id: str) -> str:
+    """The first 16 hex digits of the id's SHA-256: what ``printf %s ID | sha256sum | cut
+    -c1-16`` prints, so an operator can still find one device's lines."""
+    return hashlib.sha256(device_id.encode()).hexdigest()[:16]
+
+
 def session_end_fields(change: Change) -> dict[str, Any]:
-    """The figures of an ended session, flat, in seconds; absent moments are left out."""
+    """The figures of an ended session, flat, in seconds; absent moments are left out.
+
+    A legacy session without a principal is guarded by its hardware id alone (whoever
+    knows it may interrupt that machine's answers), so its line holds a hash of the id
+    instead of the id."""
     assert change.outcome is not None and change.timings is not None
     timings = change.timings
+    device: dict[str, str] = (
+        {"device_id_hash": device_id_hash(change.device_id)}
+        if change.protocol is WireProtocol.LEGACY and not change.principal
+        else {"device_id": change.device_id}
+    )
     fields: dict[str, Any] = {
         "session_id": change.session_id,
-        "device_id": change.device_id,
+        **device,
+        **({"principal": change.principal} if change.principal else {}),
         "protocol": change.protocol.value,
         "outcome": change.outcome.value,
         "collect_s": round(timings.collect, 6),

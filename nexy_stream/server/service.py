@@ -8,24 +8,38 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.pipeline import Pipeline
+from nexy_stream.server.callers import Authenticate, anyone
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.live import Sessions
 from nexy_stream.server.stream import SessionStream
 from nexy_stream.server.tasks import ServerTasks
+from nexy_stream.session import SessionError
 
 SESSION_SERVICE = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 
 
 def session_service(
-    pipeline: Pipeline, hosting: Hosting, sessions: Sessions, tasks: ServerTasks
+    pipeline: Pipeline,
+    hosting: Hosting,
+    sessions: Sessions,
+    tasks: ServerTasks,
+    authenticate: Authenticate = anyone,
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The v1 session service. Frames arrive as raw bytes and are decoded by the stream
-    host, so an undecodable frame gets an in-band answer instead of a transport error."""
+    host, so an undecodable frame gets an in-band answer instead of a transport error.
+
+    The caller is authenticated before any frame is read: a refused caller's stream ends
+    with the refusal (a fatal ``error`` frame and its status), never admitted; an accepted
+    one's sessions belong to its owner."""
 
     async def session(
         _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
     ) -> None:
-        await SessionStream(context, pipeline, hosting, sessions, tasks).run()
+        owner = authenticate(context.invocation_metadata())
+        if isinstance(owner, SessionError):
+            await SessionStream(context, pipeline, hosting, sessions, tasks).refuse(owner)
+        else:
+            await SessionStream(context, pipeline, hosting, sessions, tasks, owner).run()
 
     return grpc.method_handlers_generic_handler(
         SESSION_SERVICE,

@@ -115,6 +115,15 @@ class SessionStream:
             if session.attachment is self and session.verdict is not None:
                 session.close()  # its last frame is written, or can no longer be
 
+    async def refuse(self, error: SessionError) -> None:
+        """Ends the stream with ``error`` before reading any frame (a caller that may not
+        open sessions): the session is refused, never admitted."""
+        try:
+            self._session.handle(Refuse(error))
+            await self._send_last()
+        finally:
+            self._session.close()
+
     # -- what the session needs of its stream (live.Attachment) ------------------------------
 
     def concluded(self) -> None:
@@ -132,17 +141,24 @@ class SessionStream:
     # -- frames in, effects out -------------------------------------------------------------
 
     async def _read_frames(self) -> None:
-        while True:
-            raw = await self._context.read()
-            if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
-                if self._session.resume_token and self._session.actor.phase is Phase.COLLECTING:
-                    # A dropped connection shows as an end of stream first and cancels the
-                    # call a moment later: wait for that before taking it for a half-close
-                    # (a cancel), or a session its client means to resume would be lost.
-                    await anyio.sleep(HALF_CLOSE_GRACE_S)
-                await self._apply(self._session.handle(HalfClosed()))
-                return
-            await self._apply(self._session.handle(self._decode(raw)))
+        while not await self._read_frame():
+            pass
+
+    async def _read_frame(self) -> bool:
+        """Reads one frame into the actor; whether it was the client's last. A function of
+        its own, so that no frame stays referenced while the next one is awaited: a large
+        screenshot the budget refused would stay in memory as long as its stream idles."""
+        raw = await self._context.read()
+        if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+            if self._session.resume_token and self._session.actor.phase is Phase.COLLECTING:
+                # A dropped connection shows as an end of stream first and cancels the call
+                # a moment later: wait for that before taking it for a half-close (a
+                # cancel), or a session its client means to resume would be lost.
+                await anyio.sleep(HALF_CLOSE_GRACE_S)
+            await self._apply(self._session.handle(HalfClosed()))
+            return True
+        await self._apply(self._session.handle(self._decode(raw)))
+        return False
 
     def _decode(self, raw: bytes) -> Event:
         try:

@@ -45,10 +45,10 @@ class ClientInfo:
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Whom a session belongs to: an authenticated principal or, for a deployed legacy client
-    that cannot send a credential, its hardware id. Session ids are unique per owner, so one
-    owner can neither reach nor probe another's sessions. ``Owner()`` is the anonymous owner
-    of a server without authentication."""
+    """Whom a session belongs to: an authenticated principal and, for a legacy session, its
+    hardware id too (alone when the deployed client sent no credential). Session ids are
+    unique per owner, so one owner can neither reach nor probe another's sessions.
+    ``Owner()`` is the anonymous owner of a v1 session on a server without authentication."""
 
     principal: str = ""
     hardware_id: str = ""
