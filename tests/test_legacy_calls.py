@@ -101,6 +101,13 @@ async def test_tail_chunk_is_appended(legacy):
     assert_answered(await legacy.commit(session), "open safari and mail")
 
 
+async def test_a_delta_repeating_the_end_is_kept_once(legacy):
+    session = new_session_id()
+    await legacy.collect(session, 1, "open the")
+    await legacy.collect(session, 2, "the door")
+    assert_answered(await legacy.commit(session), "open the door")
+
+
 async def test_screenshot_and_text_share_one_chunk_seq(legacy, pipeline):
     session = new_session_id()
     first, second = b"RIFF-first-webp", b"RIFF-second-webp"
