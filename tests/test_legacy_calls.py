@@ -281,6 +281,26 @@ async def test_malformed_collect_is_refused(legacy, fields, code, named):
     assert_refused(await legacy.call(request), code, named)
 
 
+@pytest.mark.parametrize("phase", [3, 99, -1])
+@pytest.mark.parametrize("prompt", ["", "do it"])
+async def test_an_unknown_phase_is_invalid_argument_and_runs_nothing(
+    legacy, pipeline, served, phase, prompt
+):
+    session = new_session_id()
+    assert_collect_ok(await legacy.collect(session, 1, "collected"))
+    request = legacy.request(session, phase=phase, chunk_seq=1, prompt=prompt, chunk_text="more")
+    assert_refused(
+        await legacy.call(request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"phase {phase} is not a request phase",
+        "0 REQUEST_PHASE_UNSPECIFIED",
+        "1 REQUEST_PHASE_COLLECT",
+        "2 REQUEST_PHASE_COMMIT",
+    )
+    assert pipeline.requests == []
+    assert_answered(await legacy.commit(session), "collected")  # nothing was stored
+
+
 async def test_an_undecodable_request_is_invalid_argument_and_the_server_serves_on(legacy, channel):
     garbage = b"\xff\xff\xff"  # a field tag with no end: no StreamRequest decodes from it
     stream_audio = channel.unary_stream(

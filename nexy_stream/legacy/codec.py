@@ -39,6 +39,24 @@ def session_key(request: pb.StreamRequest, limits: Limits) -> str | SessionError
     )
 
 
+_PHASES = {
+    pb.REQUEST_PHASE_UNSPECIFIED: "REQUEST_PHASE_UNSPECIFIED (a commit, for the oldest clients)",
+    pb.REQUEST_PHASE_COLLECT: "REQUEST_PHASE_COLLECT",
+    pb.REQUEST_PHASE_COMMIT: "REQUEST_PHASE_COMMIT",
+}
+
+
+def phase_problem(request: pb.StreamRequest) -> SessionError | None:
+    """A phase this contract does not define (proto3 keeps unknown enum numbers) would
+    otherwise run as a commit: it is refused, and nothing is run or stored."""
+    if request.phase in _PHASES:
+        return None
+    accepted = ", ".join(f"{number} {name}" for number, name in _PHASES.items())
+    return SessionError(
+        Code.INVALID_ARGUMENT, f"phase {request.phase} is not a request phase; accepted: {accepted}"
+    )
+
+
 def chunk_seq_problem(request: pb.StreamRequest) -> SessionError | None:
     """Collect calls number their chunks from 1 (commits send 0)."""
     if request.chunk_seq > 0:

@@ -55,6 +55,10 @@ class LegacyService:
         if isinstance(request, SessionError):
             await self._refuse(context, request)
             return
+        problem = codec.phase_problem(request)
+        if problem is not None:
+            await self._refuse(context, problem)
+            return
         if request.phase == pb.REQUEST_PHASE_COLLECT:
             problem = await self._collect(request)
             if problem is not None:
