@@ -7,11 +7,10 @@ the old shape. Every buffer rule is the actor's; this module only translates.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import grpc
-from google.protobuf.message import DecodeError, Message
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
@@ -19,6 +18,7 @@ from nexy_stream.legacy.keeper import LegacySession, LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.drive import STATUS, OutputWrites, run_pipeline
+from nexy_stream.server.requests import decoded
 from nexy_stream.session import (
     Ack,
     Code,
@@ -39,7 +39,6 @@ from nexy_stream.session.ids import device_problem
 LEGACY_SERVICE = pb.DESCRIPTOR.services_by_name["StreamingService"].full_name
 
 Context = grpc.aio.ServicerContext[bytes, pb.StreamResponse]
-M = TypeVar("M", bound=Message)
 
 
 class LegacyService:
@@ -51,7 +50,7 @@ class LegacyService:
     # -- StreamAudio ---------------------------------------------------------------------
 
     async def stream_audio(self, raw: bytes, context: Context) -> None:
-        request = _decoded(pb.StreamRequest, raw)
+        request = decoded(pb.StreamRequest, raw)
         if isinstance(request, SessionError):
             await self._refuse(context, request)
             return
@@ -178,7 +177,7 @@ class LegacyService:
     async def interrupt_session(
         self, raw: bytes, context: grpc.aio.ServicerContext[bytes, pb.InterruptResponse]
     ) -> pb.InterruptResponse:
-        request = _decoded(pb.InterruptRequest, raw)
+        request = decoded(pb.InterruptRequest, raw)
         if isinstance(request, SessionError):
             context.set_code(STATUS[int(request.code)])
             context.set_details(request.message)
@@ -193,16 +192,6 @@ class LegacyService:
             else "nothing was running for this hardware_id"
         )
         return pb.InterruptResponse(success=True, interrupted_sessions=stopped, message=message)
-
-
-def _decoded(kind: type[M], raw: bytes) -> M | SessionError:
-    """The request, or INVALID_ARGUMENT naming its type: requests are decoded here, not by
-    grpcio, whose own failure would be an INTERNAL status with no in-band answer."""
-    try:
-        return kind.FromString(raw)
-    except DecodeError:
-        name = kind.DESCRIPTOR.full_name
-        return SessionError(Code.INVALID_ARGUMENT, f"the request is not a valid {name}")
 
 
 def _error_of(effect: Effect | None) -> SessionError:

@@ -12,6 +12,9 @@ from nexy_stream.ops import wire
 from nexy_stream.ops.feed import FeedClosed, FeedHub, Watcher, WatchFilter
 from nexy_stream.ops.live import LiveSessions
 from nexy_stream.ops.stats import Rollup
+from nexy_stream.server.drive import STATUS
+from nexy_stream.server.requests import decoded
+from nexy_stream.session import SessionError
 
 ADMIN_SERVICE = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
 WATCH_METHOD = f"/{ADMIN_SERVICE}/Watch"
@@ -53,15 +56,16 @@ class AdminService:
             {
                 "Watch": grpc.unary_stream_rpc_method_handler(
                     self.watch,
-                    request_deserializer=apb.WatchRequest.FromString,
+                    request_deserializer=None,  # bytes: decoded by the handler
                     response_serializer=apb.WatchEvent.SerializeToString,
                 )
             },
         )
 
-    async def watch(
-        self, request: apb.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    async def watch(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        request = decoded(apb.WatchRequest, raw)
+        if isinstance(request, SessionError):
+            await context.abort(STATUS[int(request.code)], request.message)
         try:
             wants, interval = watch_options(request)
         except ValueError as exc:
@@ -82,8 +86,17 @@ class AdminService:
 
     @staticmethod
     async def _send(watcher: Watcher, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Writes the watcher's events until it ends.
+
+        A write fails once the watcher has gone: grpcio raises its internals before it
+        cancels the handler. The sender then stops, and that cancellation ends the call
+        quietly; raising would turn a disconnect into a traceback in the log.
+        """
         while (queued := await watcher.take()) is not None:
-            await context.write(queued.event())
+            try:
+                await context.write(queued.event())
+            except Exception:
+                return
 
     async def _aggregate(self, watcher: Watcher, interval: float) -> None:
         previous = self._rollup.totals()
