@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 import anyio
 import grpc
+import numpy as np
 import pytest
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import EchoPipeline, Output
+from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
 from tests.conftest import StartServer
 from tests.legacy_wire import (
@@ -27,6 +28,7 @@ from tests.legacy_wire import (
     settled,
     webp,
 )
+from tests.pipelines import SpeakingPipeline
 from tests.wire import RawSession, open_frame
 
 pytestmark = pytest.mark.anyio
@@ -163,6 +165,38 @@ async def test_audio_has_the_shape_old_clients_play(legacy):
     assert list(chunk.shape) == [len(chunk.audio_data) // 2]
     assert any(chunk.audio_data)  # audible: all-zero PCM would count as silence
     assert reply.kinds() == ["text_chunk", "audio_chunk", "end_message"]
+
+
+async def test_a_24k_stereo_answer_reaches_old_clients_as_48k_mono(start):
+    seconds = 0.5
+    server = await start(SpeakingPipeline(24_000, channels=2, seconds=seconds))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        reply = await LegacyClient(channel).commit(new_session_id(), "speak")
+    assert_answered(reply, "hello")
+    assert reply.audio
+    for chunk in reply.audio:
+        assert (chunk.dtype, chunk.sample_rate, chunk.channels) == ("int16", 48_000, 1)
+        assert list(chunk.shape) == [len(chunk.audio_data) // 2]
+        assert len(chunk.audio_data) % 2 == 0
+    pcm = b"".join(chunk.audio_data for chunk in reply.audio)
+    assert abs(len(pcm) // 2 - seconds * 48_000) <= 2  # the whole answer, tail included
+    spectrum = np.abs(np.fft.rfft(np.frombuffer(pcm, dtype="<i2")))
+    loudest_hz = np.fft.rfftfreq(len(pcm) // 2, 1 / 48_000)[int(np.argmax(spectrum))]
+    assert abs(loudest_hz - 440) <= 3  # the same pitch: resampled, not replayed faster
+
+
+class RatelessPipeline:
+    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        yield TextOutput("hello")
+        yield AudioOutput(b"\x01\x00" * 480, sample_rate_hz=0, channels=1)
+
+
+async def test_audio_with_no_rate_fails_the_answer_with_internal(start):
+    server = await start(RatelessPipeline())
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        reply = await LegacyClient(channel).commit(new_session_id(), "speak")
+    assert reply.kinds() == ["text_chunk", "error_message"]  # after data: the message only
+    assert "the pipeline failed: ValueError" in reply.last.error_message
 
 
 async def test_empty_commit_with_nothing_collected_is_invalid(legacy, served):

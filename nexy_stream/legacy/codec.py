@@ -11,7 +11,6 @@ import binascii
 from dataclasses import dataclass
 
 from nexy_stream._proto import streaming_pb2 as pb
-from nexy_stream.legacy.audio import CHANNELS, SAMPLE_RATE_HZ, legacy_pcm
 from nexy_stream.pipeline import Output, TextOutput
 from nexy_stream.session import (
     Code,
@@ -122,15 +121,16 @@ def collect_events(chunk_seq: int, text: Text | None, shot: Screenshot | None) -
 
 
 def output(item: Output) -> pb.StreamResponse:
+    """The response for one output; audio comes already converted to what old clients
+    play (:class:`nexy_stream.legacy.audio.PlayablePipeline`)."""
     if isinstance(item, TextOutput):
         return pb.StreamResponse(text_chunk=item.text)
-    data = legacy_pcm(item)
     chunk = pb.AudioChunk(
-        audio_data=data,
+        audio_data=item.data,
         dtype="int16",
-        shape=[len(data) // (2 * CHANNELS)],
-        sample_rate=SAMPLE_RATE_HZ,
-        channels=CHANNELS,
+        shape=[len(item.data) // (2 * item.channels)],
+        sample_rate=item.sample_rate_hz,
+        channels=item.channels,
     )
     return pb.StreamResponse(audio_chunk=chunk)
 

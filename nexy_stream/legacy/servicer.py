@@ -14,6 +14,7 @@ import grpc
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
+from nexy_stream.legacy.audio import PlayablePipeline
 from nexy_stream.legacy.keeper import LegacySession, LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
@@ -44,7 +45,7 @@ Context = grpc.aio.ServicerContext[bytes, pb.StreamResponse]
 class LegacyService:
     def __init__(self, sessions: LegacySessions, pipeline: Pipeline) -> None:
         self._sessions = sessions
-        self._pipeline = pipeline
+        self._pipeline = PlayablePipeline(pipeline)  # audio as old clients play it
         self._limits = sessions.limits
 
     # -- StreamAudio ---------------------------------------------------------------------
