@@ -7,9 +7,11 @@ alternating rounds, ratios round by round, so a busy moment on the machine moves
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -18,17 +20,24 @@ from typing import Any
 
 import psutil
 
-from bench.processes import BARE, NEXY, client, idle_session_bytes, server
+from bench.processes import BARE, NEXY, SPEAKING, client, idle_session_bytes, server, speech_round
 
 RESULTS = Path(__file__).with_name("results.json")
 ROUNDS = 7
 FRAME_ARGS = ("--streams", "16", "--warmup", "1", "--seconds", "4")
 LATENCY_LEVELS = {1: 200, 100: 5, 1000: 2}  # concurrent sessions: utterances each
 IDLE_COUNTS = [1000, 10000]
+# Legacy answers spoken at 24 kHz (resampled for old clients) against the same answers at
+# 48 kHz (passed through): the server's event-loop lag while they stream.
+SPEECH_RATES = (48_000, 24_000)
+SPEECH_ROUNDS = 5
+SPEECH_STREAMS = 4
+SPEECH_WARMUP_S, SPEECH_S = 1.0, 4.0
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
     "idle_session_memory_ratio_vs_bare_grpc": ("<=", 1.5),
+    "legacy_speech_loop_lag_p99_ms_24khz": ("<=", 5.0),
 }
 
 
@@ -95,8 +104,49 @@ def idle_memory() -> dict[str, dict[str, float]]:
     return found
 
 
+def speech() -> dict[str, Any]:
+    """The server's event-loop lag while legacy answers stream speech, per source rate:
+    both servers run side by side and are measured in alternating rounds; the medians of
+    the rounds, and the median of the 24 kHz / 48 kHz ratios taken round by round."""
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    rounds: dict[int, list[dict[str, Any]]] = {rate: [] for rate in SPEECH_RATES}
+    with contextlib.ExitStack() as running:
+        servers = {
+            rate: running.enter_context(
+                server(f"{rate}", [*SPEAKING, "--rate", str(rate)], **pipes)
+            )
+            for rate in SPEECH_RATES
+        }
+        for round_ in range(1, SPEECH_ROUNDS + 1):
+            for rate, speaking in servers.items():
+                found = speech_round(speaking, SPEECH_STREAMS, SPEECH_WARMUP_S, SPEECH_S)
+                rounds[rate].append(found)
+                say(f"  round {round_}: {rate:5} Hz {found}")
+    result: dict[str, Any] = {
+        str(rate): {
+            "lag_p50_ms": statistics.median(r["lag_ms"]["p50"] for r in found),
+            "lag_p99_ms": statistics.median(r["lag_ms"]["p99"] for r in found),
+            "lag_max_ms": max(r["lag_ms"]["max"] for r in found),
+            "answers_per_s": statistics.median(r["answers_per_s"] for r in found),
+            "answer_s_min": min(r["answer_s_min"] for r in found),
+            "answer_s_max": max(r["answer_s_max"] for r in found),
+            "unplayable_chunks": sum(r["unplayable_chunks"] for r in found),
+        }
+        for rate, found in rounds.items()
+    }
+    pairs = zip(rounds[24_000], rounds[48_000], strict=True)
+    result["streams"] = SPEECH_STREAMS
+    result["lag_p99_ratio"] = statistics.median(
+        low["lag_ms"]["p99"] / high["lag_ms"]["p99"] for low, high in pairs
+    )
+    return result
+
+
 def summary(
-    frames: dict[str, float], latency: dict[str, dict[str, Any]], idle: dict[str, Any]
+    frames: dict[str, float],
+    latency: dict[str, dict[str, Any]],
+    idle: dict[str, Any],
+    spoken: dict[str, Any],
 ) -> dict[str, Any]:
     one, most = latency["1"], latency[str(max(LATENCY_LEVELS))]
     largest = idle[str(max(IDLE_COUNTS))]
@@ -106,6 +156,8 @@ def summary(
         "idle_session_memory_ratio_vs_bare_grpc": round(largest["nexy"] / largest["bare"], 3),
         "commit_first_output_p50_overhead_ms": round(one["nexy"]["p50"] - one["bare"]["p50"], 3),
         "commit_first_output_p99_ms_1000_sessions": most["nexy"]["p99"],
+        "legacy_speech_loop_lag_p99_ms_24khz": spoken["24000"]["lag_p99_ms"],
+        "legacy_speech_loop_lag_p99_ratio_vs_48khz": round(spoken["lag_p99_ratio"], 3),
     }
 
 
@@ -136,6 +188,14 @@ def table(results: dict[str, Any]) -> str:
             f"| server memory per idle session, {count} open (KiB) | "
             f"{sizes['nexy'] / 1024:.1f} | {sizes['bare'] / 1024:.1f} | {ratio:.2f}x | ≤ 1.5x |"
         )
+    spoken = results["speech"]
+    low, high = spoken["24000"], spoken["48000"]
+    rows.append(
+        f"| server event-loop lag p99 ms, {spoken['streams']} legacy answers streaming speech "
+        f"spoken at 24 kHz (resampled) / at 48 kHz (passed through) | {low['lag_p99_ms']:.2f} / "
+        f"{high['lag_p99_ms']:.2f} | - | 24 kHz is {spoken['lag_p99_ratio']:.2f}x 48 kHz | "
+        "≤ 5 ms |"
+    )
     return "\n".join(rows)
 
 
@@ -148,11 +208,14 @@ def main() -> int:
         latency = latencies(nexy.target, bare.target)
     say("memory per idle session (fresh servers)")
     idle = idle_memory()
+    say("event-loop lag while legacy answers stream speech")
+    spoken = speech()
     results: dict[str, Any] = {
-        **summary(frames, latency, idle),
+        **summary(frames, latency, idle, spoken),
         "frames_per_s": frames,
         "latency": latency,
         "idle": idle,
+        "speech": spoken,
         "machine": machine(),
         "seconds": round(time.perf_counter() - began, 1),
     }
