@@ -16,6 +16,7 @@ from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
 from tests.conftest import StartServer
 from tests.legacy_wire import (
+    COLLECT,
     COMMIT,
     UNSPECIFIED,
     LegacyClient,
@@ -298,6 +299,21 @@ async def test_oversized_fields_are_refused_with_their_limit(small):
     prompt = await small.commit(session, "y" * 17)
     assert_refused(prompt, grpc.StatusCode.RESOURCE_EXHAUSTED, "max_text_bytes=16")
     assert len(server.registry) == 0  # a refused commit ends the utterance
+
+
+async def test_an_oversized_request_is_resource_exhausted_naming_max_frame_bytes(small):
+    small, server = small
+    session = new_session_id()
+    request = small.request(session, phase=COLLECT, chunk_seq=1, screenshot=webp(b"x" * 4000))
+    size = request.ByteSize()
+    assert size > 4096
+    assert_refused(
+        await small.call(request),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"the request in bytes is {size}, over max_frame_bytes=4096",
+    )
+    assert len(server.registry) == 0  # nothing was opened or stored
+    assert_answered(await small.commit(session, "fits"), "fits")
 
 
 @pytest.mark.parametrize(

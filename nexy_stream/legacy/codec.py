@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.pipeline import Output, TextOutput
+from nexy_stream.server.requests import decoded
 from nexy_stream.session import (
     Code,
     Collect,
@@ -45,11 +46,17 @@ _PHASES = {
 }
 
 
-def phase_problem(request: pb.StreamRequest) -> SessionError | None:
-    """A phase this contract does not define (proto3 keeps unknown enum numbers) would
-    otherwise run as a commit: it is refused, and nothing is run or stored."""
-    if request.phase in _PHASES:
-        return None
+def stream_request(raw: bytes, limits: Limits) -> pb.StreamRequest | SessionError:
+    """The StreamAudio request, or what is wrong with it as a whole: its size, its bytes, its
+    phase. A phase this contract does not define (proto3 keeps unknown enum numbers) would
+    otherwise run as a commit; such a request is refused, and nothing is run or stored."""
+    if len(raw) > limits.max_frame_bytes:  # gRPC's own limit is higher: refused here, in band
+        return SessionError.over_limit(
+            "max_frame_bytes", "the request in bytes", len(raw), limits.max_frame_bytes
+        )
+    request = decoded(pb.StreamRequest, raw)
+    if isinstance(request, SessionError) or request.phase in _PHASES:
+        return request
     accepted = ", ".join(f"{number} {name}" for number, name in _PHASES.items())
     return SessionError(
         Code.INVALID_ARGUMENT, f"phase {request.phase} is not a request phase; accepted: {accepted}"

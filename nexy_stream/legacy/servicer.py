@@ -51,13 +51,9 @@ class LegacyService:
     # -- StreamAudio ---------------------------------------------------------------------
 
     async def stream_audio(self, raw: bytes, context: Context) -> None:
-        request = decoded(pb.StreamRequest, raw)
+        request = codec.stream_request(raw, self._limits)
         if isinstance(request, SessionError):
             await self._refuse(context, request)
-            return
-        problem = codec.phase_problem(request)
-        if problem is not None:
-            await self._refuse(context, problem)
             return
         if request.phase == pb.REQUEST_PHASE_COLLECT:
             problem = await self._collect(request)

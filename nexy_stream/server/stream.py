@@ -25,6 +25,7 @@ from nexy_stream.session import (
     Event,
     Fail,
     Finish,
+    FrameTooLarge,
     GoAway,
     HalfClosed,
     Refuse,
@@ -92,8 +93,9 @@ class SessionStream:
                 return
             await self._apply(self._handle(self._decode(raw)))
 
-    @staticmethod
-    def _decode(raw: bytes) -> Event:
+    def _decode(self, raw: bytes) -> Event:
+        if len(raw) > self._actor.limits.max_frame_bytes:  # gRPC's own limit is higher
+            return FrameTooLarge(len(raw))
         try:
             frame = pb.ClientFrame.FromString(raw)
         except DecodeError:

@@ -22,6 +22,7 @@ from nexy_stream.session.events import (
     Commit,
     Disconnected,
     Event,
+    FrameTooLarge,
     HalfClosed,
     Open,
     OutputSent,
@@ -101,6 +102,12 @@ class SessionActor:
                 if self.phase is Phase.AWAITING_OPEN:
                     return self._fail(error, now, Outcome.REFUSED)
                 return Reject(error)
+            case FrameTooLarge(size):
+                error = SessionError.over_limit(
+                    "max_frame_bytes", "the frame in bytes", size, self.limits.max_frame_bytes
+                )
+                opened = self.phase is not Phase.AWAITING_OPEN
+                return self._fail(error, now, Outcome.ERROR if opened else Outcome.REFUSED)
             case HalfClosed():
                 return self._half_closed(now)
             case Disconnected():
