@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -58,25 +58,33 @@ def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
     return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
-async def measure_window(
-    warmup_s: float, seconds: float, count: Callable[[], int], workers: Callable[[Any], Any]
+async def rate_over_streams(
+    target: str,
+    streams: int,
+    warmup_s: float,
+    seconds: float,
+    count: Callable[[], int],
+    worker: Callable[[grpc.aio.Channel], Awaitable[None]],
 ) -> float:
-    """Runs ``workers`` in a task group; returns ``count()`` per second over the window
-    that follows the warm-up."""
+    """Runs ``worker`` once per stream (the streams spread over a few channels); returns
+    ``count()`` per second over the window that follows the warm-up."""
+    pool = channels(target, streams)
     async with anyio.create_task_group() as tasks:
-        workers(tasks)
+        for index in range(streams):
+            tasks.start_soon(worker, pool[index % len(pool)])
         await anyio.sleep(warmup_s)
         start_count, start = count(), time.perf_counter()
         await anyio.sleep(seconds)
         rate = (count() - start_count) / (time.perf_counter() - start)
         tasks.cancel_scope.cancel()
+    for channel in pool:
+        await channel.close()
     return rate
 
 
 async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
-    pool = channels(target, streams)
 
     async def stream(channel: grpc.aio.Channel) -> None:
         nonlocal acked
@@ -95,20 +103,13 @@ async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> 
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 acked += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(stream, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: acked, start)
-    for channel in pool:
-        await channel.close()
+    rate = await rate_over_streams(target, streams, warmup_s, seconds, lambda: acked, stream)
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
 async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
     """Collect frames per second through the legacy endpoint: one StreamAudio call each."""
     answered = 0
-    pool = channels(target, streams)
 
     async def client(channel: grpc.aio.Channel) -> None:
         nonlocal answered
@@ -132,13 +133,7 @@ async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> 
                 pass
             answered += 1
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(client, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: answered, start)
-    for channel in pool:
-        await channel.close()
+    rate = await rate_over_streams(target, streams, warmup_s, seconds, lambda: answered, client)
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
@@ -148,7 +143,6 @@ async def speech(target: str, streams: int, warmup_s: float, seconds: float) -> 
     the client could not play counts as ``unplayable``)."""
     answered = unplayable = 0
     lengths: list[float] = []
-    pool = channels(target, streams)
 
     async def client(channel: grpc.aio.Channel) -> None:
         nonlocal answered, unplayable
@@ -173,13 +167,7 @@ async def speech(target: str, streams: int, warmup_s: float, seconds: float) -> 
             answered += 1
             lengths.append(played / 48_000)
 
-    def start(tasks: Any) -> None:
-        for index in range(streams):
-            tasks.start_soon(client, pool[index % len(pool)])
-
-    rate = await measure_window(warmup_s, seconds, lambda: answered, start)
-    for channel in pool:
-        await channel.close()
+    rate = await rate_over_streams(target, streams, warmup_s, seconds, lambda: answered, client)
     return {
         "answers_per_s": round(rate, 1),
         "streams": streams,
