@@ -31,9 +31,9 @@ IDLE_COUNTS = [1000, 10000]
 # Legacy answers spoken at 24 kHz (resampled for old clients) against the same answers at
 # 48 kHz (passed through): the server's event-loop lag while they stream.
 SPEECH_RATES = (48_000, 24_000)
-SPEECH_ROUNDS = 5
+SPEECH_ROUNDS = 7
 SPEECH_STREAMS = 4
-SPEECH_WARMUP_S, SPEECH_S = 1.0, 4.0
+SPEECH_WARMUP_S, SPEECH_S = 1.0, 3.0
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
