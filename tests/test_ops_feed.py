@@ -182,3 +182,24 @@ async def test_watchers_that_vanish_under_load_leave_a_quiet_log(server, channel
                 await anyio.sleep(0.05)
         done.set()
     assert_quiet(caplog)
+
+
+async def test_a_watcher_ended_while_its_first_event_is_written_gets_its_status(start, caplog):
+    """The feed closes at every moment of a watcher's first write, one server per moment:
+    each watcher still gets UNAVAILABLE, and the log stays quiet."""
+    for spins in range(40):
+        server = await start()
+        async with grpc.aio.insecure_channel(server.target) as channel:
+            call = watch(channel)
+            with anyio.fail_after(10):
+                while not len(server.ops.feed):
+                    await anyio.lowlevel.checkpoint()
+                for _ in range(spins):
+                    await anyio.lowlevel.checkpoint()
+                server.ops.feed.close()
+                with pytest.raises(grpc.aio.AioRpcError) as ended:
+                    while True:
+                        await next_event(call)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        await server.stop(0)
+    assert_quiet(caplog)

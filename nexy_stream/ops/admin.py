@@ -73,7 +73,11 @@ class AdminService:
         try:
             with self._hub.watch(wants) as watcher:
                 # The sender may be stuck writing to a watcher that does not read; ending
-                # the watcher cancels it, so the status still goes out.
+                # the watcher cancels it, so the status still goes out. grpcio sends the
+                # initial metadata with the first write and counts it sent only once that
+                # write completes: a status sent after a cancelled first write would repeat
+                # it, which gRPC refuses (TOO_MANY_OPERATIONS) and the call would hang.
+                await context.send_initial_metadata(())
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(self._send, watcher, context)
                     tasks.start_soon(self._aggregate, watcher, interval)
