@@ -3,13 +3,16 @@
 Each comparison runs against servers started in this run on this machine, with the same
 client, so the ratios hold where absolute numbers do not. Throughput takes the median of a few
 alternating rounds, ratios round by round, so a busy moment on the machine moves little.
+``python -m bench speech`` runs only the event-loop lag comparison of legacy speech answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +22,17 @@ from typing import Any
 
 import psutil
 
-from bench.processes import BARE, CREDENTIALS, NEXY, client, idle_session_bytes, server, token_file
+from bench.processes import (
+    BARE,
+    CREDENTIALS,
+    NEXY,
+    SPEAKING,
+    client,
+    idle_session_bytes,
+    server,
+    speech_round,
+    token_file,
+)
 
 RESULTS = Path(__file__).with_name("results.json")
 ROUNDS = 7
@@ -28,11 +41,18 @@ AUTH_ROUNDS = 6
 AUTH_ARGS = ("--streams", "16", "--warmup", "1", "--seconds", "3")
 LATENCY_LEVELS = {1: 200, 100: 5, 1000: 2}  # concurrent sessions: utterances each
 IDLE_COUNTS = [1000, 10000]
+# Legacy answers spoken at 24 kHz (resampled for old clients) against the same answers at
+# 48 kHz (passed through): the server's event-loop lag while they stream.
+SPEECH_RATES = (48_000, 24_000)
+SPEECH_ROUNDS = 7
+SPEECH_STREAMS = 4
+SPEECH_WARMUP_S, SPEECH_S = 1.0, 3.0
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
     "idle_session_memory_ratio_vs_bare_grpc": ("<=", 1.5),
     "auth_frames_per_s_ratio": (">=", 0.95),
+    "legacy_speech_loop_lag_p99_ms_24khz": ("<=", 5.0),
 }
 
 
@@ -133,6 +153,44 @@ def idle_memory() -> dict[str, dict[str, float]]:
     return found
 
 
+def speech() -> dict[str, Any]:
+    """The server's event-loop lag while legacy answers stream speech, per source rate:
+    both servers run side by side and are measured in alternating rounds; the medians of
+    the rounds, and the median of the 24 kHz / 48 kHz ratios taken round by round."""
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    rounds: dict[int, list[dict[str, Any]]] = {rate: [] for rate in SPEECH_RATES}
+    with contextlib.ExitStack() as running:
+        servers = {
+            rate: running.enter_context(
+                server(f"{rate}", [*SPEAKING, "--rate", str(rate)], **pipes)
+            )
+            for rate in SPEECH_RATES
+        }
+        for round_ in range(1, SPEECH_ROUNDS + 1):
+            for rate, speaking in servers.items():
+                found = speech_round(speaking, SPEECH_STREAMS, SPEECH_WARMUP_S, SPEECH_S)
+                rounds[rate].append(found)
+                say(f"  round {round_}: {rate:5} Hz {found}")
+    result: dict[str, Any] = {
+        str(rate): {
+            "lag_p50_ms": statistics.median(r["lag_ms"]["p50"] for r in found),
+            "lag_p99_ms": statistics.median(r["lag_ms"]["p99"] for r in found),
+            "lag_max_ms": max(r["lag_ms"]["max"] for r in found),
+            "answers_per_s": statistics.median(r["answers_per_s"] for r in found),
+            "answer_s_min": min(r["answer_s_min"] for r in found),
+            "answer_s_max": max(r["answer_s_max"] for r in found),
+            "unplayable_chunks": sum(r["unplayable_chunks"] for r in found),
+        }
+        for rate, found in rounds.items()
+    }
+    pairs = zip(rounds[24_000], rounds[48_000], strict=True)
+    result["streams"] = SPEECH_STREAMS
+    result["lag_p99_ratio"] = statistics.median(
+        low["lag_ms"]["p99"] / high["lag_ms"]["p99"] for low, high in pairs
+    )
+    return result
+
+
 def summary(
     frames: dict[str, float],
     latency: dict[str, dict[str, Any]],
@@ -149,6 +207,13 @@ def summary(
         "commit_first_output_p99_ms_1000_sessions": most["nexy"]["p99"],
         "auth_frames_per_s_ratio": auth["frames_per_s_ratio"],
         "auth_sessions_per_s_ratio": auth["sessions_per_s_ratio"],
+    }
+
+
+def speech_summary(spoken: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "legacy_speech_loop_lag_p99_ms_24khz": spoken["24000"]["lag_p99_ms"],
+        "legacy_speech_loop_lag_p99_ratio_vs_48khz": round(spoken["lag_p99_ratio"], 3),
     }
 
 
@@ -197,38 +262,67 @@ def table(results: dict[str, Any]) -> str:
         f"| server CPU per session open (µs) | {auth['sessions_cpu_us_on']:.0f} | "
         f"{auth['sessions_cpu_us_off']:.0f} | {auth['sessions_cpu_us_ratio']:.2f}x | - |",
     ]
+    spoken = results["speech"]
+    low, high = spoken["24000"], spoken["48000"]
+    rows.append(
+        f"| server event-loop lag p99 ms, {spoken['streams']} legacy answers streaming speech "
+        f"spoken at 24 kHz (resampled) / at 48 kHz (passed through) | {low['lag_p99_ms']:.2f} / "
+        f"{high['lag_p99_ms']:.2f} | - | 24 kHz is {spoken['lag_p99_ratio']:.2f}x 48 kHz | "
+        "≤ 5 ms |"
+    )
+    if "machine" in spoken:  # measured by a run of its own
+        m = spoken["machine"]
+        rows += [
+            "",
+            f"The last row: `python -m bench speech` on {m['cpu_count']} x {m['cpu_model']}.",
+        ]
     return "\n".join(rows)
 
 
-def main() -> int:
+def main(parts: list[str]) -> int:
+    """Every benchmark; with ``speech``, only the event-loop lag comparison, whose figures
+    replace those in results.json (with the machine it ran on) and leave the rest."""
     began = time.perf_counter()
-    with server("nexy", NEXY) as nexy, server("bare", BARE) as bare:
-        say("collect throughput")
-        frames = throughput(nexy.target, bare.target)
-        say("commit -> first output")
-        latency = latencies(nexy.target, bare.target)
-    say("memory per idle session (fresh servers)")
-    idle = idle_memory()
-    say("authentication per session open (fresh servers, auth off and on)")
-    auth = auth_cost()
-    results: dict[str, Any] = {
-        **summary(frames, latency, idle, auth),
-        "frames_per_s": frames,
-        "latency": latency,
-        "idle": idle,
-        "auth": auth,
-        "machine": machine(),
-        "seconds": round(time.perf_counter() - began, 1),
-    }
+    if parts == ["speech"]:
+        say("event-loop lag while legacy answers stream speech")
+        spoken = {**speech(), "machine": machine()}
+        results: dict[str, Any] = json.loads(RESULTS.read_text())
+        results.update(speech_summary(spoken), speech=spoken)
+    elif not parts:
+        with server("nexy", NEXY) as nexy, server("bare", BARE) as bare:
+            say("collect throughput")
+            frames = throughput(nexy.target, bare.target)
+            say("commit -> first output")
+            latency = latencies(nexy.target, bare.target)
+        say("memory per idle session (fresh servers)")
+        idle = idle_memory()
+        say("authentication per session open (fresh servers, auth off and on)")
+        auth = auth_cost()
+        say("event-loop lag while legacy answers stream speech")
+        spoken = speech()
+        results = {
+            **summary(frames, latency, idle, auth),
+            **speech_summary(spoken),
+            "frames_per_s": frames,
+            "latency": latency,
+            "idle": idle,
+            "auth": auth,
+            "speech": spoken,
+            "machine": machine(),
+            "seconds": round(time.perf_counter() - began, 1),
+        }
+    else:
+        say("usage: python -m bench [speech]")
+        return 2
     results["targets_met"] = {
         key: (results[key] >= bound if op == ">=" else results[key] <= bound)
         for key, (op, bound) in TARGETS.items()
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
-    say(f"wrote {RESULTS} in {results['seconds']}s")
+    say(f"wrote {RESULTS} in {time.perf_counter() - began:.1f}s")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

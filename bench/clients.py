@@ -1,6 +1,6 @@
 """The client side of the benchmarks, run as a process of its own; prints one JSON object.
 
-``python -m bench.clients frames|sessions|legacy|latency|idle --target HOST:PORT [...]``
+``python -m bench.clients frames|sessions|legacy|speech|latency|idle --target HOST:PORT [...]``
 
 The same client code drives nexy-stream and the bare server, so the ratios compare servers.
 It is kept cheap (frames built once per sequence number, replies counted, not parsed, where
@@ -167,6 +167,46 @@ async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> 
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
+async def speech(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """Legacy commits answered with speech, back to back on ``streams`` clients: answers per
+    second, and the shortest and longest answer in seconds of 48 kHz mono (anything else
+    the client could not play counts as ``unplayable``)."""
+    answered = unplayable = 0
+    lengths: list[float] = []
+
+    async def client(channel: grpc.aio.Channel) -> None:
+        nonlocal answered, unplayable
+        call_audio = channel.unary_stream(
+            LEGACY_METHOD,
+            request_serializer=legacy_pb.StreamRequest.SerializeToString,
+            response_deserializer=legacy_pb.StreamResponse.FromString,
+        )
+        while True:
+            request = legacy_pb.StreamRequest(
+                hardware_id="bench",
+                session_id=str(uuid.uuid4()),
+                phase=legacy_pb.REQUEST_PHASE_COMMIT,
+                prompt="say something",
+            )
+            call, played = call_audio(request), 0
+            while (response := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                if response.HasField("audio_chunk"):
+                    chunk = response.audio_chunk
+                    unplayable += (chunk.sample_rate, chunk.channels) != (48_000, 1)
+                    played += len(chunk.audio_data) // 2
+            answered += 1
+            lengths.append(played / 48_000)
+
+    rate = await measure_clients(target, streams, warmup_s, seconds, client, lambda: answered)
+    return {
+        "answers_per_s": round(rate, 1),
+        "streams": streams,
+        "answer_s_min": round(min(lengths), 4),
+        "answer_s_max": round(max(lengths), 4),
+        "unplayable_chunks": unplayable,
+    }
+
+
 async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
     """Commit -> first output, with ``sessions`` sessions running at once, each committing
     ``rounds`` utterances one after another (open, two collects, commit, read the answer)."""
@@ -236,7 +276,9 @@ async def idle(target: str, counts: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["frames", "sessions", "legacy", "latency", "idle"])
+    parser.add_argument(
+        "mode", choices=["frames", "sessions", "legacy", "speech", "latency", "idle"]
+    )
     parser.add_argument("--target", required=True)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -254,6 +296,8 @@ def main() -> None:
         result = anyio.run(sessions, *window, metadata)
     elif args.mode == "legacy":
         result = anyio.run(legacy, *window)
+    elif args.mode == "speech":
+        result = anyio.run(speech, *window)
     elif args.mode == "latency":
         result = anyio.run(latency, args.target, args.sessions, args.rounds)
     else:

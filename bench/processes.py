@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ def token_file(directory: Path) -> tuple[Path, str]:
     return path, tokens[-1]
 
 
+SPEAKING = [PYTHON, "-m", "bench.audio_server"]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -51,7 +55,7 @@ def free_port() -> int:
 @dataclass
 class Server:
     name: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[Any]
     target: str
 
     def rss(self) -> int:
@@ -65,10 +69,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(name: str, command: list[str]) -> Iterator[Server]:
-    """Starts a server on a free port and waits until it accepts calls."""
+def server(name: str, command: list[str], **popen: Any) -> Iterator[Server]:
+    """Starts a server on a free port and waits until it accepts calls; ``popen`` goes to
+    ``subprocess.Popen`` (pipes to talk to the server)."""
     port = free_port()
-    process = subprocess.Popen([*command, "--port", str(port)])
+    process = subprocess.Popen([*command, "--port", str(port)], **popen)
     target = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(target) as channel:
@@ -113,3 +118,24 @@ def idle_session_bytes(server: Server, counts: list[int]) -> dict[int, float]:
             idle.stdin.flush()
         idle.wait(timeout=CLIENT_TIMEOUT_S)
     return per_session
+
+
+def speech_round(server: Server, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """Legacy clients take speech answers from a ``bench.audio_server`` for ``seconds``
+    after ``warmup_s``; the server's event-loop lag over the same window, and the answers."""
+    command = [PYTHON, "-m", "bench.clients", "speech", "--target", server.target]
+    command += ["--streams", str(streams), "--warmup", str(warmup_s), "--seconds", str(seconds)]
+    assert server.process.stdin is not None and server.process.stdout is not None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:
+        time.sleep(warmup_s)
+        server.process.stdin.write("start\n")
+        server.process.stdin.flush()
+        time.sleep(seconds)
+        server.process.stdin.write("report\n")
+        server.process.stdin.flush()
+        lag: dict[str, Any] = json.loads(server.process.stdout.readline())
+        out, _ = load.communicate(timeout=CLIENT_TIMEOUT_S)
+    if load.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed")
+    answers: dict[str, Any] = json.loads(out.splitlines()[-1])
+    return {"lag_ms": lag, **answers}

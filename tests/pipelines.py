@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import anyio
 
 from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
+from nexy_stream.pipeline.echo import tone
 from nexy_stream.session import CommittedRequest
 
 
@@ -100,3 +101,20 @@ class OneBigPiecePipeline:
         yield TextOutput("here:")
         yield AudioOutput(bytes(self.big_bytes), sample_rate_hz=48_000, channels=1)
         self.big_started.set()
+
+
+class SpeakingPipeline:
+    """Speaks a 440 Hz tone for ``seconds`` at ``rate_hz`` with ``channels`` channels, the
+    way a TTS streams it: in uneven pieces that tear sample frames across piece borders."""
+
+    def __init__(self, rate_hz: int, channels: int, seconds: float) -> None:
+        self.rate_hz = rate_hz
+        self.channels = channels
+        mono = tone(seconds, rate_hz)
+        self.audio = b"".join(mono[i : i + 2] * channels for i in range(0, len(mono), 2))
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        yield TextOutput("hello")
+        piece = 4801  # bytes: an odd number, so pieces end mid-sample
+        for start in range(0, len(self.audio), piece):
+            yield AudioOutput(self.audio[start : start + piece], self.rate_hz, self.channels)

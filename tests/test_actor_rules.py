@@ -21,6 +21,7 @@ from nexy_stream.session import (
     Dispatch,
     Fail,
     Finish,
+    FrameTooLarge,
     GoAway,
     Limits,
     Open,
@@ -195,6 +196,21 @@ def test_limits_name_themselves():
     shot = actor.handle(Collect(1, Screenshot(b"abc", "image/png")), 0.0)
     assert isinstance(shot, Ack) and shot.error is not None
     assert shot.error.limit == "max_screenshot_bytes"
+
+
+def test_a_frame_over_max_frame_bytes_ends_the_session_as_an_error():
+    actor = opened(Limits(max_screenshot_bytes=2, max_frame_bytes=10))
+    effect = actor.handle(FrameTooLarge(11), 0.0)
+    assert isinstance(effect, Fail)
+    assert effect.error.code is Code.RESOURCE_EXHAUSTED and effect.error.limit == "max_frame_bytes"
+    assert effect.error.message == "the frame in bytes is 11, over max_frame_bytes=10"
+    assert actor.outcome is Outcome.ERROR
+
+
+def test_a_first_frame_over_max_frame_bytes_is_refused():
+    actor = SessionActor(Limits(), now=0.0)
+    assert isinstance(actor.handle(FrameTooLarge(10**9), 0.0), Fail)
+    assert actor.outcome is Outcome.REFUSED  # never opened
 
 
 def test_commit_pops_the_buffer_and_runs_once():

@@ -7,14 +7,16 @@ from collections.abc import AsyncIterator
 
 import anyio
 import grpc
+import numpy as np
 import pytest
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import EchoPipeline, Output
+from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
 from tests.conftest import StartServer
 from tests.legacy_wire import (
+    COLLECT,
     COMMIT,
     UNSPECIFIED,
     LegacyClient,
@@ -27,6 +29,7 @@ from tests.legacy_wire import (
     settled,
     webp,
 )
+from tests.pipelines import SpeakingPipeline
 from tests.wire import RawSession, open_frame
 
 pytestmark = pytest.mark.anyio
@@ -101,6 +104,13 @@ async def test_tail_chunk_is_appended(legacy):
     assert_answered(await legacy.commit(session), "open safari and mail")
 
 
+async def test_a_delta_repeating_the_end_is_kept_once(legacy):
+    session = new_session_id()
+    await legacy.collect(session, 1, "open the")
+    await legacy.collect(session, 2, "the door")
+    assert_answered(await legacy.commit(session), "open the door")
+
+
 async def test_screenshot_and_text_share_one_chunk_seq(legacy, pipeline):
     session = new_session_id()
     first, second = b"RIFF-first-webp", b"RIFF-second-webp"
@@ -156,6 +166,38 @@ async def test_audio_has_the_shape_old_clients_play(legacy):
     assert list(chunk.shape) == [len(chunk.audio_data) // 2]
     assert any(chunk.audio_data)  # audible: all-zero PCM would count as silence
     assert reply.kinds() == ["text_chunk", "audio_chunk", "end_message"]
+
+
+async def test_a_24k_stereo_answer_reaches_old_clients_as_48k_mono(start):
+    seconds = 0.5
+    server = await start(SpeakingPipeline(24_000, channels=2, seconds=seconds))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        reply = await LegacyClient(channel).commit(new_session_id(), "speak")
+    assert_answered(reply, "hello")
+    assert reply.audio
+    for chunk in reply.audio:
+        assert (chunk.dtype, chunk.sample_rate, chunk.channels) == ("int16", 48_000, 1)
+        assert list(chunk.shape) == [len(chunk.audio_data) // 2]
+        assert len(chunk.audio_data) % 2 == 0
+    pcm = b"".join(chunk.audio_data for chunk in reply.audio)
+    assert abs(len(pcm) // 2 - seconds * 48_000) <= 2  # the whole answer, tail included
+    spectrum = np.abs(np.fft.rfft(np.frombuffer(pcm, dtype="<i2")))
+    loudest_hz = np.fft.rfftfreq(len(pcm) // 2, 1 / 48_000)[int(np.argmax(spectrum))]
+    assert abs(loudest_hz - 440) <= 3  # the same pitch: resampled, not replayed faster
+
+
+class RatelessPipeline:
+    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
+        yield TextOutput("hello")
+        yield AudioOutput(b"\x01\x00" * 480, sample_rate_hz=0, channels=1)
+
+
+async def test_audio_with_no_rate_fails_the_answer_with_internal(start):
+    server = await start(RatelessPipeline())
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        reply = await LegacyClient(channel).commit(new_session_id(), "speak")
+    assert reply.kinds() == ["text_chunk", "error_message"]  # after data: the message only
+    assert "the pipeline failed: ValueError" in reply.last.error_message
 
 
 async def test_empty_commit_with_nothing_collected_is_invalid(legacy, served):
@@ -259,6 +301,21 @@ async def test_oversized_fields_are_refused_with_their_limit(small):
     assert len(server.registry) == 0  # a refused commit ends the utterance
 
 
+async def test_an_oversized_request_is_resource_exhausted_naming_max_frame_bytes(small):
+    small, server = small
+    session = new_session_id()
+    request = small.request(session, phase=COLLECT, chunk_seq=1, screenshot=webp(b"x" * 4000))
+    size = request.ByteSize()
+    assert size > 4096
+    assert_refused(
+        await small.call(request),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"the request in bytes is {size}, over max_frame_bytes=4096",
+    )
+    assert len(server.registry) == 0  # nothing was opened or stored
+    assert_answered(await small.commit(session, "fits"), "fits")
+
+
 @pytest.mark.parametrize(
     ("fields", "code", "named"),
     [
@@ -272,6 +329,26 @@ async def test_malformed_collect_is_refused(legacy, fields, code, named):
     fields.setdefault("chunk_seq", 1)
     request = legacy.request(new_session_id(), phase=1, **fields)
     assert_refused(await legacy.call(request), code, named)
+
+
+@pytest.mark.parametrize("phase", [3, 99, -1])
+@pytest.mark.parametrize("prompt", ["", "do it"])
+async def test_an_unknown_phase_is_invalid_argument_and_runs_nothing(
+    legacy, pipeline, served, phase, prompt
+):
+    session = new_session_id()
+    assert_collect_ok(await legacy.collect(session, 1, "collected"))
+    request = legacy.request(session, phase=phase, chunk_seq=1, prompt=prompt, chunk_text="more")
+    assert_refused(
+        await legacy.call(request),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"phase {phase} is not a request phase",
+        "0 REQUEST_PHASE_UNSPECIFIED",
+        "1 REQUEST_PHASE_COLLECT",
+        "2 REQUEST_PHASE_COMMIT",
+    )
+    assert pipeline.requests == []
+    assert_answered(await legacy.commit(session), "collected")  # nothing was stored
 
 
 async def test_an_undecodable_request_is_invalid_argument_and_the_server_serves_on(legacy, channel):

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
-from nexy_stream.legacy.audio import legacy_pcm
 from nexy_stream.pipeline import AudioOutput
 from nexy_stream.session import (
     Ack,
@@ -77,22 +76,8 @@ def pcm(*samples: int) -> bytes:
     return struct.pack(f"<{len(samples)}h", *samples)
 
 
-def test_audio_at_48k_mono_passes_through_untouched() -> None:
-    data = pcm(1, -2, 3)
-    assert legacy_pcm(AudioOutput(data, 48_000, 1)) is data
-
-
-def test_stereo_is_averaged_into_mono() -> None:
-    assert legacy_pcm(AudioOutput(pcm(100, 300, -100, -300), 48_000, 2)) == pcm(200, -200)
-
-
-def test_lower_rates_are_interpolated_up_to_48k() -> None:
-    out = legacy_pcm(AudioOutput(pcm(0, 1000, 2000, 3000), 24_000, 1))
-    assert out == pcm(0, 500, 1000, 1500, 2000, 2500, 3000, 3000)
-
-
 def test_audio_response_says_its_shape() -> None:
-    response = codec.output(AudioOutput(pcm(0, 1000), 16_000, 1))
+    response = codec.output(AudioOutput(pcm(0, 1000, -1000), 48_000, 1))
     chunk = response.audio_chunk
     assert (chunk.dtype, chunk.sample_rate, chunk.channels) == ("int16", 48_000, 1)
-    assert list(chunk.shape) == [6] == [len(chunk.audio_data) // 2]
+    assert list(chunk.shape) == [3] == [len(chunk.audio_data) // 2]

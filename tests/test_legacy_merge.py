@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nexy_stream.legacy.merge import commit_text, is_revision, merge, words
+from nexy_stream.legacy.merge import commit_text, is_revision, merge, overlap_start, words
 from nexy_stream.session import Text, TextMode
 
 SNAPSHOT, DELTA = TextMode.SNAPSHOT, TextMode.DELTA
@@ -38,7 +38,14 @@ def fold(buffered: str, chunk: str) -> str:
         ("turn on the lite", "Turn on the light.", Text("Turn on the light.", SNAPSHOT)),
         ("open safari and", "Open Safari.", Text("Open Safari.", SNAPSHOT)),
         ("...", "hello", Text("hello", SNAPSHOT)),
-        # rule 5: tails are appended, with a space only where neither side has one
+        # rule 5: a delta that repeats the end of the text keeps the repeated words once
+        ("open the", "the door", Text("open the door", SNAPSHOT)),
+        ("Open the", "The door.", Text("Open The door.", SNAPSHOT)),
+        ("open the", " the door", Text("open the door", SNAPSHOT)),
+        ("please turn on the", "on the light", Text("please turn on the light", SNAPSHOT)),
+        ("open the, ", "the door", Text("open the door", SNAPSHOT)),
+        ("say it again and again", "again and again!", Text("say it again and again!", SNAPSHOT)),
+        # rule 6: tails are appended, with a space only where neither side has one
         ("open safari", "and mail", Text(" and mail", DELTA)),
         ("open safari ", "and mail", Text("and mail", DELTA)),
         ("open safari", " and mail", Text(" and mail", DELTA)),
@@ -130,7 +137,12 @@ def test_a_chunk_is_never_lost(buffered: str, chunk: str) -> None:
 
 @given(_text, _text)
 def test_a_tail_that_restates_nothing_keeps_the_text_so_far(buffered: str, chunk: str) -> None:
-    if buffered.strip() and not chunk.startswith(buffered) and not is_revision(buffered, chunk):
+    if (
+        buffered.strip()
+        and not chunk.startswith(buffered)
+        and not is_revision(buffered, chunk)
+        and overlap_start(buffered, chunk) is None
+    ):
         assert fold(buffered, chunk).startswith(buffered)
 
 
@@ -138,3 +150,42 @@ def test_a_tail_that_restates_nothing_keeps_the_text_so_far(buffered: str, chunk
 def test_repeating_a_chunk_changes_nothing(buffered: str, chunk: str) -> None:
     once = fold(buffered, chunk)
     assert fold(once, chunk) == once
+
+
+def test_a_delta_repeating_the_end_is_not_doubled() -> None:
+    assert fold(fold("", "open the"), "the door") == "open the door"
+
+
+def test_the_longest_seam_counts() -> None:
+    assert fold("x a a", "a a b") == "x a a b"
+
+
+def test_overlap_start_points_at_the_repeated_words() -> None:
+    assert overlap_start("open the", "the door") == len("open ")
+    assert overlap_start("open the", "a door") is None
+    assert overlap_start("open the", "...") is None
+
+
+# Words from three disjoint sets: the head of the text, the words repeated at the seam,
+# and the rest of the continuation, so the seam is exactly the repeated words.
+_head = st.lists(st.sampled_from(["ask", "Bob", "can"]), min_size=1, max_size=5)
+_seam = st.lists(st.sampled_from(["door", "Eve", "for"]), min_size=1, max_size=4)
+_rest = st.lists(st.sampled_from(["go", "Home", "in"]), max_size=4)
+_style = st.tuples(st.booleans(), st.sampled_from(["", ",", ".", "!"]))
+
+
+def styled(word: str, style: tuple[bool, str]) -> str:
+    upper, mark = style
+    return (word.upper() if upper else word.lower()) + mark
+
+
+@given(_head, _seam, _rest, st.lists(_style, min_size=1, max_size=4))
+def test_a_continuation_that_repeats_the_end_keeps_the_repeated_words_once(
+    head: list[str], seam: list[str], rest: list[str], styles: list[tuple[bool, str]]
+) -> None:
+    buffered = " ".join(head + seam)
+    repeated = [styled(word, styles[i % len(styles)]) for i, word in enumerate(seam)]
+    chunk = " ".join(repeated + rest)
+    merged = fold(buffered, chunk)
+    assert words(merged) == words(" ".join(head + seam + rest))
+    assert merged.endswith(chunk)  # the chunk's own text ends the result

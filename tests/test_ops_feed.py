@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import grpc
 import pytest
@@ -9,6 +11,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.ops.admin import WATCH_METHOD
 from nexy_stream.ops.config import OpsConfig
 from tests.ops_client import changes, committed_session, next_event, session_events, watch
 from tests.wire import RawSession, cancel_frame, text_frame
@@ -133,3 +136,70 @@ async def test_stopping_the_server_ends_its_watchers(start):
                 await next_event(call)
     assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "stopping" in (ended.value.details() or "")
+
+
+def assert_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """No record at WARNING or above and no traceback: what a bad or vanished watcher must
+    leave in the server's log."""
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert not loud, [r.getMessage() for r in loud]
+    assert "Traceback" not in caplog.text
+
+
+async def test_an_undecodable_watch_request_is_invalid_argument_and_quiet(channel, caplog):
+    garbage = channel.unary_stream(WATCH_METHOD, response_deserializer=apb.WatchEvent.FromString)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await next_event(garbage(b"\xff\xff\xff"))  # a field tag with no end
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid nexy.admin.v1.WatchRequest" in (refused.value.details() or "")
+    assert (await next_event(watch(channel))).WhichOneof("kind") == "snapshot"  # serves on
+    assert_quiet(caplog)
+
+
+WATCHERS = 40
+
+
+async def test_watchers_that_vanish_under_load_leave_a_quiet_log(server, channel, caplog):
+    """Watchers go away while events are being written to them: each write that fails
+    because its watcher is gone must end the call without a traceback."""
+    done = anyio.Event()
+
+    async def load() -> None:
+        while not done.is_set():
+            await committed_session(channel)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(4):
+            tasks.start_soon(load)
+        for n in range(WATCHERS):
+            call = watch(channel, aggregate_interval=Duration(nanos=100_000_000))
+            for _ in range(n % 5):
+                await next_event(call)
+            call.cancel()
+        # Every vanished watcher is gone from the server before the log is read.
+        with anyio.fail_after(30):
+            while len(server.ops.feed):  # noqa: ASYNC110  (no event to wait on)
+                await anyio.sleep(0.05)
+        done.set()
+    assert_quiet(caplog)
+
+
+async def test_a_watcher_ended_while_its_first_event_is_written_gets_its_status(start, caplog):
+    """The feed closes at every moment of a watcher's first write, one server per moment:
+    each watcher still gets UNAVAILABLE, and the log stays quiet."""
+    for spins in range(40):
+        server = await start()
+        async with grpc.aio.insecure_channel(server.target) as channel:
+            call = watch(channel)
+            with anyio.fail_after(10):
+                while not len(server.ops.feed):
+                    await anyio.lowlevel.checkpoint()
+                for _ in range(spins):
+                    await anyio.lowlevel.checkpoint()
+                server.ops.feed.close()
+                with pytest.raises(grpc.aio.AioRpcError) as ended:
+                    while True:
+                        await next_event(call)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        await server.stop(0)
+    assert_quiet(caplog)

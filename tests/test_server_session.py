@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import anyio
@@ -11,6 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
+from nexy_stream.logformat import FIELDS
+from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 from tests.clock import ManualClock
 from tests.pipelines import CountingPipeline, FailingPipeline, GatedPipeline
@@ -139,16 +142,52 @@ async def test_undecodable_bytes_get_a_clear_error(channel):
     assert "not a nexy.stream.v1.ClientFrame" in raised.value.details()
 
 
-async def test_an_oversized_frame_is_refused_by_the_transport(start):
+def session_ends(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    """The figures of every session-end log line so far."""
+    return [getattr(r, FIELDS) for r in caplog.records if r.name == "nexy_stream.sessions"]
+
+
+async def test_an_oversized_frame_ends_its_session_as_resource_exhausted(start, caplog):
+    limits = Limits(max_screenshot_bytes=1024, max_frame_bytes=2048)
+    server = await start(limits=limits, ops=OpsConfig(metrics_port=0))
+    caplog.set_level(logging.INFO, logger="nexy_stream.sessions")
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        await session.open()
+        frame = screenshot_frame(1, b"x" * 4096)
+        await session.send(frame)
+        answer = await session.drain()
+        size = frame.ByteSize()
+        expected = f"the frame in bytes is {size}, over max_frame_bytes=2048"
+        assert (answer.code, answer.details) == (grpc.StatusCode.RESOURCE_EXHAUSTED, expected)
+        (error,) = [f.error for f in answer.frames if f.HasField("error")]
+        assert (error.message, error.limit, error.fatal) == (expected, "max_frame_bytes", True)
+        await until_empty(server)
+        (ended,) = session_ends(caplog)
+        assert ended["outcome"] == "error"
+        assert (ended["error_code"], ended["error"]) == ("RESOURCE_EXHAUSTED", expected)
+        assert server.ops.metrics is not None
+        counted = server.ops.metrics.registry.get_sample_value(
+            "nexy_sessions_ended_total", {"protocol": "stream", "outcome": "error"}
+        )
+        assert counted == 1
+        session = RawSession(channel)  # the server serves on
+        await session.open()
+        await session.send(commit_frame("fine"))
+        assert (await session.drain()).text == "fine"
+
+
+async def test_a_frame_far_over_the_limit_is_cut_by_grpc_and_the_server_serves_on(start):
+    # gRPC only shows the server an end of stream: without resumption the session ends at once
+    # (with it, it would wait resume_ttl for a resume its client will not send).
     limits = Limits(max_screenshot_bytes=1024, max_frame_bytes=2048, resume_ttl_s=0)
     server = await start(limits=limits)
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
-        await session.send(screenshot_frame(1, b"x" * 4096))
+        await session.send(screenshot_frame(1, b"x" * (server.config.transport_max_frame_bytes)))
         answer = await session.drain()
         assert answer.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "larger than max" in answer.details
         await until_empty(server)
         session = RawSession(channel)
         await session.open()

@@ -81,10 +81,22 @@ class ServerConfig:
     def address(self) -> str:
         return host_port(self.host, self.port)
 
+    @property
+    def transport_max_frame_bytes(self) -> int:
+        """The largest message gRPC reads, above ``max_frame_bytes`` on purpose.
+
+        Frames between the two reach the handlers, which refuse them in band naming
+        ``max_frame_bytes``: grpcio does not tell a handler why it refused a message (the
+        handler only sees the stream end, like a half-close), so a frame gRPC refuses
+        could not end its session as the error it is. Far larger frames are still cut by
+        gRPC before they are buffered whole.
+        """
+        return 2 * self.limits.max_frame_bytes + 1024 * 1024
+
     def grpc_options(self) -> list[tuple[str, int]]:
         ms = 1000
         return [
-            ("grpc.max_receive_message_length", self.limits.max_frame_bytes),
+            ("grpc.max_receive_message_length", self.transport_max_frame_bytes),
             ("grpc.keepalive_time_ms", int(self.keepalive_s * ms)),
             ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout_s * ms)),
             ("grpc.http2.min_recv_ping_interval_without_data_ms", 5 * ms),

@@ -71,7 +71,7 @@ class RunningServer:
         self.hosting.admission.stop_admitting()
         self.hosting.deadlines.announce_shutdown(grace)
         with anyio.move_on_after(grace + _LAST_WORDS_S):
-            await self.hosting.admission.drained()
+            await self.hosting.drained()
         await self.server.stop(_LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
         await self.tasks.aclose()

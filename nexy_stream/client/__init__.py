@@ -12,6 +12,7 @@
 
 from nexy_stream.client.client import Client
 from nexy_stream.client.errors import (
+    FrameTooLargeError,
     NexyError,
     ProtocolUsageError,
     ServerError,
@@ -43,6 +44,7 @@ __all__ = [
     "EndReason",
     "Ended",
     "Event",
+    "FrameTooLargeError",
     "GoingAway",
     "Limits",
     "NexyError",

@@ -116,7 +116,7 @@ class Client:
         def start_call() -> Call:
             return channel.stream_stream(
                 frames.METHOD,
-                request_serializer=bytes,
+                request_serializer=None,  # the session encodes (and measures) each frame
                 response_deserializer=wire.ServerFrame.parse,
             )(
                 None,  # frames are written with call.write(), not from an iterator

@@ -20,6 +20,27 @@ class ProtocolUsageError(NexyError):
     a frame after cancel). Raised locally: nothing reached the network."""
 
 
+class FrameTooLargeError(ProtocolUsageError):
+    """A frame would be larger than the server's ``max_frame_bytes`` (sent in ``accepted``,
+    ``Session.limits``), which the server refuses with RESOURCE_EXHAUSTED: it is not sent.
+
+    Raised by the call whose content alone is over the limit (the session goes on, as if
+    the call had not been made). A frame that grows past the limit while it waits (deltas
+    joined, a commit carrying a pending screenshot) fails the session instead, which is
+    then cancelled: the server's buffer would lack what the application sent.
+    """
+
+    limit = "max_frame_bytes"
+
+    def __init__(self, what: str, size: int, max_frame_bytes: int) -> None:
+        super().__init__(
+            f"{what} is {size} bytes, over max_frame_bytes={max_frame_bytes} (the largest "
+            "frame the server reads); it was not sent"
+        )
+        self.size = size
+        self.max_frame_bytes = max_frame_bytes
+
+
 class _CodedError(NexyError):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(f"{code.name}: {message}")

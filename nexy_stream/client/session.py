@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -14,7 +14,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
-from nexy_stream.client.errors import NexyError, ServerError, TransportError
+from nexy_stream.client.errors import FrameTooLargeError, NexyError, ServerError, TransportError
 from nexy_stream.client.events import (
     AudioChunk,
     Ended,
@@ -34,7 +34,24 @@ from nexy_stream.session import (
     Timings,
 )
 
-Call: TypeAlias = "grpc.aio.StreamStreamCall[wire.ClientFrame, wire.ServerFrame]"
+Call: TypeAlias = "grpc.aio.StreamStreamCall[bytes, wire.ServerFrame]"
+Status = tuple[grpc.StatusCode, str]
+T = TypeVar("T")
+
+# What grpcio puts in place of a call's status when a write fails because the call has just
+# ended (grpc/aio/_call.py): the status the server sent is then lost to ``call.code()``.
+_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
+
+
+def _at_once(step: Coroutine[Any, Any, T]) -> T | None:
+    """The result of a coroutine that finishes without waiting; ``None`` (and the coroutine
+    closed) if it would wait. A finished call's ``code()`` and ``details()`` never wait."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    step.close()
+    return None
 
 
 def _payload_bytes(item: Event | NexyError) -> int:
@@ -141,6 +158,9 @@ class Session:
         self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
         self.error: NexyError | None = None
         self.ended: Ended | None = None
+        self._status: Status | None = None  # the call's status as the server ended it
+        self._status_kept = anyio.Event()
+        call.add_done_callback(self._keep_status)
 
     # -- what applications call ----------------------------------------------------------
 
@@ -148,6 +168,7 @@ class Session:
         """Collect an interim transcript: the whole hypothesis so far (snapshot), or a
         continuation appended as is (``delta=True``)."""
         self._raise_error()
+        self._check_size("the interim's text", len(text.encode()))
         self._outbox.add_text(Text(text, TextMode.DELTA if delta else TextMode.SNAPSHOT))
         await self._wake()
 
@@ -156,6 +177,7 @@ class Session:
     ) -> None:
         """Collect an early screenshot; one equal to the newest sent is not sent again."""
         self._raise_error()
+        self._check_size("the screenshot", len(data))
         self._outbox.add_screenshot(Screenshot(data, mime_type, width, height))
         await self._wake()
 
@@ -169,6 +191,10 @@ class Session:
         once and answers through ``events()``. Returns at once; a second commit raises
         :class:`ProtocolUsageError` without touching the network."""
         self._raise_error()
+        size = len(final_text.encode()) if final_text is not None else 0
+        self._check_size(
+            "the commit's text and screenshot", size + len(screenshot.data if screenshot else b"")
+        )
         text = None
         if final_text is not None:
             text = Text(final_text, TextMode.DELTA if delta else TextMode.SNAPSHOT)
@@ -220,6 +246,33 @@ class Session:
         if self.error is not None:
             raise self.error
 
+    def _check_size(self, what: str, size: int) -> None:
+        """Content over ``max_frame_bytes`` on its own cannot fit a frame: refused here."""
+        if size > self.limits.max_frame_bytes:
+            raise FrameTooLargeError(what, size, self.limits.max_frame_bytes)
+
+    def _keep_status(self, call: grpc.aio.Call) -> None:
+        """Keeps the status the call ended with, as it is set (see ``_WRITE_FAILED``)."""
+        if self._status is not None:
+            return
+        status = (_at_once(call.code()), _at_once(call.details()))
+        if status[0] is not None and status != _WRITE_FAILED:
+            self._status = (status[0], status[1] or "")
+            self._status_kept.set()
+
+    async def _transport_error(self, error: grpc.aio.AioRpcError) -> TransportError:
+        """The stream's end as the server (or the transport) made it.
+
+        grpcio replaces the status with ``_WRITE_FAILED`` when a write fails because the
+        call has just ended, e.g. after the server refused a frame; the status kept as the
+        call ended is the real one, and if it has not arrived yet it soon does.
+        """
+        if (error.code(), error.details()) == _WRITE_FAILED:
+            with anyio.move_on_after(self._close_timeout):
+                await self._status_kept.wait()
+        code, message = self._status or (error.code(), error.details() or "")
+        return TransportError(code, message)
+
     def _fail(self, error: NexyError) -> None:
         """Records the session's first error; later ones are consequences of it."""
         if self.error is None:
@@ -231,7 +284,7 @@ class Session:
         """Send ``open`` and wait for the server's answer; raise its refusal."""
         try:
             with anyio.fail_after(wait_s):
-                await self._call.write(frames.encode(opening))
+                await self._call.write(bytes(frames.encode(opening)))
                 self.stats.frames_sent += 1
                 reply = await self._read()
         except TimeoutError:
@@ -240,7 +293,7 @@ class Session:
                 f"the server did not accept the session within {wait_s:g}s (open_timeout)",
             ) from None
         except grpc.aio.AioRpcError as exc:
-            raise TransportError(exc.code(), exc.details() or "") from None
+            raise await self._transport_error(exc) from None
         if reply is None:
             raise TransportError(grpc.StatusCode.INTERNAL, "the stream ended before accepted")
         if reply.error is not None:
@@ -278,7 +331,12 @@ class Session:
                     await self._wakeup.wait()
                     self._wakeup = anyio.Event()
                     continue
-                await self._call.write(frames.encode(frame))
+                data = bytes(frames.encode(frame))
+                if len(data) > self.limits.max_frame_bytes:  # it grew while it waited
+                    what = f"the {type(frame).__name__.lower()} frame"
+                    self._reject(FrameTooLargeError(what, len(data), self.limits.max_frame_bytes))
+                    continue
+                await self._call.write(data)
                 self.stats.frames_sent += 1
                 if isinstance(frame, Cancel):
                     await self._call.done_writing()
@@ -293,7 +351,7 @@ class Session:
                 try:
                     message = await self._read()
                 except grpc.aio.AioRpcError as exc:
-                    self._fail(TransportError(exc.code(), exc.details() or ""))
+                    self._fail(await self._transport_error(exc))
                     return
                 if message is None:
                     self._fail(
@@ -341,10 +399,10 @@ class Session:
             else:
                 self._reject(error)
 
-    def _reject(self, error: ServerError) -> None:
-        """A rejected frame fails the session and cancels it on the server."""
+    def _reject(self, error: ServerError | FrameTooLargeError) -> None:
+        """A rejected (or unsent) frame fails the session and cancels it on the server."""
         self._fail(error)
-        self._outbox.add_cancel(f"a frame was rejected: {error.message}")
+        self._outbox.add_cancel(f"a frame was rejected: {error}")
         self._wakeup.set()
 
     def _measured(self) -> Timings:

@@ -2,63 +2,40 @@
 
 from __future__ import annotations
 
-import sys
-from array import array
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
-from nexy_stream.pipeline import AudioOutput
+from nexy_stream.pipeline import AudioOutput, Output, Pipeline
+from nexy_stream.pipeline.audio import PcmConverter
+from nexy_stream.session import CommittedRequest
 
 SAMPLE_RATE_HZ = 48_000
 CHANNELS = 1
 
 
-def _samples(data: bytes, channels: int) -> array[int]:
-    whole = len(data) - len(data) % (2 * channels)  # a torn trailing frame is dropped
-    samples = array("h", data[:whole])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return samples
+class PlayablePipeline:
+    """Runs a pipeline with its audio converted, piece by piece, to what old clients play.
 
+    One :class:`PcmConverter` per run (one answer): the resampler keeps its state from piece
+    to piece, so borders leave no clicks, and works on a worker thread, never on the event
+    loop that serves every session. The samples it still holds at the end come out as a
+    last piece, before the answer's end. Audio it cannot convert (a rate or channel count
+    that is not positive) fails the run like any pipeline error.
+    """
 
-def _to_bytes(samples: array[int]) -> bytes:
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return samples.tobytes()
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
 
-
-def _mono(samples: array[int], channels: int) -> array[int]:
-    """The channels averaged into one."""
-    if channels == 1:
-        return samples
-    return array(
-        "h",
-        (sum(samples[i : i + channels]) // channels for i in range(0, len(samples), channels)),
-    )
-
-
-def _resampled(samples: array[int], rate_hz: int) -> array[int]:
-    """Linear interpolation to 48 kHz, chunk by chunk (good enough for speech)."""
-    if rate_hz == SAMPLE_RATE_HZ or not samples:
-        return samples
-    count = len(samples) * SAMPLE_RATE_HZ // rate_hz
-    last = len(samples) - 1
-    out = array("h", bytes(2 * count))
-    for i in range(count):
-        position = i * rate_hz / SAMPLE_RATE_HZ
-        left = min(int(position), last)
-        right = min(left + 1, last)
-        fraction = position - left
-        out[i] = round(samples[left] + (samples[right] - samples[left]) * fraction)
-    return out
-
-
-def legacy_pcm(audio: AudioOutput) -> bytes:
-    """The audio as 48 kHz mono s16le; unchanged (no copy) when it already is."""
-    if audio.sample_rate_hz == SAMPLE_RATE_HZ and audio.channels == CHANNELS:
-        return audio.data
-    if audio.sample_rate_hz <= 0 or audio.channels <= 0:
-        raise ValueError(
-            f"audio needs a positive rate and channel count, got {audio.sample_rate_hz} Hz "
-            f"and {audio.channels} channels"
-        )
-    mono = _mono(_samples(audio.data, audio.channels), audio.channels)
-    return _to_bytes(_resampled(mono, audio.sample_rate_hz))
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        converter = PcmConverter(SAMPLE_RATE_HZ, CHANNELS)
+        async with aclosing(self._pipeline.run(request)) as outputs:
+            async for item in outputs:
+                if not isinstance(item, AudioOutput):
+                    yield item
+                    continue
+                data = await converter.convert(item.data, item.sample_rate_hz, item.channels)
+                if data:  # empty while the resampler's filter fills
+                    yield AudioOutput(data, SAMPLE_RATE_HZ, CHANNELS)
+        tail = await converter.finish()
+        if tail:
+            yield AudioOutput(tail, SAMPLE_RATE_HZ, CHANNELS)

@@ -11,8 +11,8 @@ import binascii
 from dataclasses import dataclass
 
 from nexy_stream._proto import streaming_pb2 as pb
-from nexy_stream.legacy.audio import CHANNELS, SAMPLE_RATE_HZ, legacy_pcm
 from nexy_stream.pipeline import Output, TextOutput
+from nexy_stream.server.requests import decoded
 from nexy_stream.session import (
     Code,
     Collect,
@@ -36,6 +36,30 @@ def session_key(request: pb.StreamRequest, limits: Limits) -> str | SessionError
     longest = limits.max_id_chars
     return device_problem(request.hardware_id, longest, "hardware_id") or canonical_session_id(
         request.session_id, longest, version=4
+    )
+
+
+_PHASES = {
+    pb.REQUEST_PHASE_UNSPECIFIED: "REQUEST_PHASE_UNSPECIFIED (a commit, for the oldest clients)",
+    pb.REQUEST_PHASE_COLLECT: "REQUEST_PHASE_COLLECT",
+    pb.REQUEST_PHASE_COMMIT: "REQUEST_PHASE_COMMIT",
+}
+
+
+def stream_request(raw: bytes, limits: Limits) -> pb.StreamRequest | SessionError:
+    """The StreamAudio request, or what is wrong with it as a whole: its size, its bytes, its
+    phase. A phase this contract does not define (proto3 keeps unknown enum numbers) would
+    otherwise run as a commit; such a request is refused, and nothing is run or stored."""
+    if len(raw) > limits.max_frame_bytes:  # gRPC's own limit is higher: refused here, in band
+        return SessionError.over_limit(
+            "max_frame_bytes", "the request in bytes", len(raw), limits.max_frame_bytes
+        )
+    request = decoded(pb.StreamRequest, raw)
+    if isinstance(request, SessionError) or request.phase in _PHASES:
+        return request
+    accepted = ", ".join(f"{number} {name}" for number, name in _PHASES.items())
+    return SessionError(
+        Code.INVALID_ARGUMENT, f"phase {request.phase} is not a request phase; accepted: {accepted}"
     )
 
 
@@ -104,15 +128,16 @@ def collect_events(chunk_seq: int, text: Text | None, shot: Screenshot | None) -
 
 
 def output(item: Output) -> pb.StreamResponse:
+    """The response for one output; audio comes already converted to what old clients
+    play (:class:`nexy_stream.legacy.audio.PlayablePipeline`)."""
     if isinstance(item, TextOutput):
         return pb.StreamResponse(text_chunk=item.text)
-    data = legacy_pcm(item)
     chunk = pb.AudioChunk(
-        audio_data=data,
+        audio_data=item.data,
         dtype="int16",
-        shape=[len(data) // (2 * CHANNELS)],
-        sample_rate=SAMPLE_RATE_HZ,
-        channels=CHANNELS,
+        shape=[len(item.data) // (2 * item.channels)],
+        sample_rate=item.sample_rate_hz,
+        channels=item.channels,
     )
     return pb.StreamResponse(audio_chunk=chunk)
 

@@ -16,7 +16,10 @@ compares *words* with case and punctuation ignored:
      ("turn on the lite" -> "Turn on the light"), or
    - is a shorter start of the buffer of at least two words ("open safari and" ->
      "Open Safari.");
-5. anything else is a tail and is appended, with a space when neither side has one.
+5. a chunk that starts with the words the buffer ends with is a delta that repeats them:
+   they are kept once, as the chunk spells them ("open the" then "the door" -> "open the
+   door"); the longest such seam counts;
+6. anything else is a tail and is appended, with a space when neither side has one.
 
 So a growing snapshot always ends as the last snapshot, and a chunk's own text always ends
 the result: a tail is never lost. The decision is a :class:`Text` (SNAPSHOT or DELTA) for
@@ -26,15 +29,26 @@ merges a commit's prompt: the full final text replaces the interims, a tail is a
 
 from __future__ import annotations
 
+import re
+
 from nexy_stream.session import Text, TextMode
 
 _UNCHANGED = Text("", TextMode.DELTA)
+_TOKEN = re.compile(r"\S+")
+
+
+def _spans(text: str) -> list[tuple[str, int]]:
+    """Each word of the text (as :func:`words` gives it) with where it starts in ``text``."""
+    found = (
+        ("".join(c for c in token.group().casefold() if c.isalnum()), token.start())
+        for token in _TOKEN.finditer(text)
+    )
+    return [(word, start) for word, start in found if word]
 
 
 def words(text: str) -> list[str]:
     """The text's words, case-folded, with punctuation dropped (``"Safari."`` -> ``safari``)."""
-    found = ("".join(c for c in word.casefold() if c.isalnum()) for word in text.split())
-    return [word for word in found if word]
+    return [word for word, _ in _spans(text)]
 
 
 def is_revision(buffered: str, chunk: str) -> bool:
@@ -54,6 +68,32 @@ def is_revision(buffered: str, chunk: str) -> bool:
     return shared == len(new) >= 2
 
 
+def _longest_seam(old: list[str], new: list[str]) -> int:
+    """How many words, at most, end ``old`` and start ``new``.
+
+    The prefix function of ``new``, a separator, then ``old``: linear in the words, so a
+    long buffer costs no quadratic scan on the event loop.
+    """
+    joined: list[str | None] = [*new, None, *old[-len(new) :]]
+    border = [0] * len(joined)
+    for i in range(1, len(joined)):
+        k = border[i - 1]
+        while k and joined[i] != joined[k]:
+            k = border[k - 1]
+        border[i] = k + 1 if joined[i] == joined[k] else k
+    return border[-1]
+
+
+def overlap_start(buffered: str, chunk: str) -> int | None:
+    """Where in ``buffered`` the words start that ``chunk`` repeats first (rule 5);
+    ``None`` when the chunk repeats no word of the buffer's end."""
+    old, new = _spans(buffered), words(chunk)
+    if not new:
+        return None
+    seam = _longest_seam([word for word, _ in old], new)
+    return old[-seam][1] if seam else None
+
+
 def merge(buffered: str, chunk: str) -> Text:
     """How ``chunk`` combines with ``buffered``: a snapshot replaces, a delta appends."""
     if not chunk.strip():
@@ -64,6 +104,10 @@ def merge(buffered: str, chunk: str) -> Text:
         return _UNCHANGED
     if is_revision(buffered, chunk):
         return Text(chunk, TextMode.SNAPSHOT)
+    seam = overlap_start(buffered, chunk)
+    if seam is not None:
+        head = buffered[:seam]  # ends with the space before the repeated words
+        return Text((head.rstrip() if chunk[0].isspace() else head) + chunk, TextMode.SNAPSHOT)
     glue = "" if buffered[-1].isspace() or chunk[0].isspace() else " "
     return Text(glue + chunk, TextMode.DELTA)
 

@@ -8,19 +8,22 @@ the old shape. Every buffer rule is the actor's; this module only translates.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
+from nexy_stream.legacy.audio import PlayablePipeline
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.merge import commit_text, merge
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.callers import Authenticate, anyone
 from nexy_stream.server.live import LiveSession
 from nexy_stream.server.peers import peer_host
+from nexy_stream.server.requests import decoded
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     Ack,
@@ -58,19 +61,22 @@ class LegacyService:
         authenticate: Authenticate = anyone,
     ) -> None:
         self._sessions = sessions
-        self._pipeline = pipeline
+        self._pipeline = PlayablePipeline(pipeline)  # audio as old clients play it
         self._tasks = tasks
         self._limits = sessions.limits
         self._authenticate = authenticate
 
     def _call(
-        self, kind: type[M], raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
+        self,
+        decode: Callable[[bytes], M | SessionError],
+        raw: bytes,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> tuple[Owner, M] | SessionError:
         """Who calls and what they ask, or why the call is refused (the credential first)."""
         caller = self._authenticate(context.invocation_metadata())
         if isinstance(caller, SessionError):
             return caller
-        request = _decoded(kind, raw)
+        request = decode(raw)
         if isinstance(request, SessionError):
             return request
         return caller, request
@@ -78,7 +84,7 @@ class LegacyService:
     # -- StreamAudio ---------------------------------------------------------------------
 
     async def stream_audio(self, raw: bytes, context: Context) -> None:
-        call = self._call(pb.StreamRequest, raw, context)
+        call = self._call(lambda raw: codec.stream_request(raw, self._limits), raw, context)
         if isinstance(call, SessionError):
             await _refuse(context, call)
             return
@@ -172,7 +178,7 @@ class LegacyService:
     ) -> pb.InterruptResponse:
         """Stops the caller's own running commits only: those of the same principal (or of
         none) and the same hardware id."""
-        call = self._call(pb.InterruptRequest, raw, context)
+        call = self._call(lambda raw: decoded(pb.InterruptRequest, raw), raw, context)
         if isinstance(call, SessionError):
             end_call(context, call)
             return pb.InterruptResponse(success=False, message=call.message)
@@ -189,16 +195,6 @@ class LegacyService:
             else "nothing was running for this hardware_id"
         )
         return pb.InterruptResponse(success=True, interrupted_sessions=stopped, message=message)
-
-
-def _decoded(kind: type[M], raw: bytes) -> M | SessionError:
-    """The request, or INVALID_ARGUMENT naming its type: requests are decoded here, not by
-    grpcio, whose own failure would be an INTERNAL status with no in-band answer."""
-    try:
-        return kind.FromString(raw)
-    except DecodeError:
-        name = kind.DESCRIPTOR.full_name
-        return SessionError(Code.INVALID_ARGUMENT, f"the request is not a valid {name}")
 
 
 async def _send_last(session: LiveSession, context: Context) -> None:

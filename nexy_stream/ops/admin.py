@@ -12,7 +12,6 @@ from typing import Any
 
 import anyio
 import grpc
-from google.protobuf.message import DecodeError
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.auth import Authenticator, AuthError
@@ -20,6 +19,9 @@ from nexy_stream.ops import wire
 from nexy_stream.ops.feed import FeedClosed, FeedHub, Watcher, WatchFilter
 from nexy_stream.ops.live import LiveSessions
 from nexy_stream.ops.stats import Rollup
+from nexy_stream.server.requests import decoded
+from nexy_stream.session import SessionError
+from nexy_stream.status import grpc_status
 
 ADMIN_SERVICE = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
 WATCH_METHOD = f"/{ADMIN_SERVICE}/Watch"
@@ -82,19 +84,21 @@ class AdminService:
                 self._authenticator.authenticate_admin(context.invocation_metadata())
             except AuthError as refused:
                 await context.abort(refused.code, refused.message)
+        request = decoded(apb.WatchRequest, raw)
+        if isinstance(request, SessionError):
+            await context.abort(grpc_status(int(request.code)), request.message)
         try:
-            wants, interval = watch_options(apb.WatchRequest.FromString(raw))
-        except DecodeError:
-            name = apb.WatchRequest.DESCRIPTOR.full_name
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {name}"
-            )
+            wants, interval = watch_options(request)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             with self._hub.watch(wants) as watcher:
                 # The sender may be stuck writing to a watcher that does not read; ending
-                # the watcher cancels it, so the status still goes out.
+                # the watcher cancels it, so the status still goes out. grpcio sends the
+                # initial metadata with the first write and counts it sent only once that
+                # write completes: a status sent after a cancelled first write would repeat
+                # it, which gRPC refuses (TOO_MANY_OPERATIONS) and the call would hang.
+                await context.send_initial_metadata(())
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(self._send, watcher, context)
                     tasks.start_soon(self._aggregate, watcher, interval)
@@ -107,8 +111,17 @@ class AdminService:
 
     @staticmethod
     async def _send(watcher: Watcher, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Writes the watcher's events until it ends.
+
+        A write fails once the watcher has gone: grpcio raises its internals before it
+        cancels the handler. The sender then stops, and that cancellation ends the call
+        quietly; raising would turn a disconnect into a traceback in the log.
+        """
         while (queued := await watcher.take()) is not None:
-            await context.write(queued.event())
+            try:
+                await context.write(queued.event())
+            except Exception:
+                return
 
     async def _aggregate(self, watcher: Watcher, interval: float) -> None:
         previous = self._rollup.totals()

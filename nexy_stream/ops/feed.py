@@ -119,6 +119,10 @@ class FeedHub:
         self._watchers: list[Watcher] = []
         self._closed: FeedClosed | None = None
 
+    def __len__(self) -> int:
+        """How many watchers are connected."""
+        return len(self._watchers)
+
     def publish(self, change: Change) -> None:
         event: apb.SessionEvent | None = None
         for watcher in self._watchers:

@@ -40,7 +40,8 @@ class PcmConverter:
                 f"audio needs a positive rate and channel count, got {rate_hz} Hz and "
                 f"{channels} channels"
             )
-        if (rate_hz, channels) == (self.rate_hz, self.channels) and self._source is None:
+        whole = len(data) % (SAMPLE_WIDTH * channels) == 0
+        if (rate_hz, channels) == (self.rate_hz, self.channels) and self._source is None and whole:
             return data  # already in the output format: no copy, no thread
         head = b""
         if self._source != (rate_hz, channels):

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import anyio
-
 from nexy_stream.server.registry import Key, SessionRegistry, key_of, quota_holder
 from nexy_stream.session import Code, SessionActor, SessionError
 
@@ -44,7 +42,6 @@ class Admission:
         self.quotas = quotas
         self._committed: OrderedDict[Key, float] = OrderedDict()  # key -> forgotten at
         self._stopping = False
-        self._drained = anyio.Event()
 
     def admit(self, actor: SessionActor, now: float) -> SessionError | None:
         """Registers the session, or says why it may not start."""
@@ -57,8 +54,6 @@ class Admission:
         """The host closed the session: it leaves the registry; a committed one is
         remembered for ``committed_ttl_s``."""
         self.registry.remove(actor)
-        if self._stopping and not self.registry:
-            self._drained.set()
         if actor.committed and self.quotas.committed_ttl_s:
             self._forget(now)
             key = key_of(actor)
@@ -70,12 +65,6 @@ class Admission:
     def stop_admitting(self) -> None:
         """The server is stopping: sessions that live go on, no new one starts."""
         self._stopping = True
-        if not self.registry:
-            self._drained.set()
-
-    async def drained(self) -> None:
-        """Returns once the server is stopping and no session is live any more."""
-        await self._drained.wait()
 
     def was_committed(self, key: Key, now: float) -> bool:
         self._forget(now)

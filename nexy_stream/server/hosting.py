@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
+
+import anyio
 
 from nexy_stream.server.admission import Admission, Quotas
 from nexy_stream.server.clock import Clock
@@ -29,10 +30,11 @@ class HostedSession:
     drives, so the observers see every step of every session and admission answers every
     ``Admit`` the same way."""
 
-    __slots__ = ("__weakref__", "_admission", "_now", "_observers", "actor", "protocol")
+    __slots__ = ("__weakref__", "_admission", "_hosting", "_now", "_observers", "actor", "protocol")
 
     def __init__(self, hosting: Hosting, protocol: WireProtocol) -> None:
         self._now = hosting.clock.now
+        self._hosting = hosting
         self._admission = hosting.admission
         self._observers = hosting.observers
         self.actor = SessionActor(hosting.limits, self._now(), hosting.budget)
@@ -50,6 +52,7 @@ class HostedSession:
             return self.handle(Admitted() if refusal is None else Refuse(refusal))
         if type(event) is Closed:
             self._admission.release(self.actor, now)
+            self._hosting.forget(self)
         return effect
 
     @property
@@ -79,13 +82,27 @@ class Hosting:
         self.admission = Admission(self.registry, self.quotas)
         self.deadlines = Deadlines(self.clock)
         # Every hosted session until it is closed: streams that have not opened are in no
-        # registry, yet they hold a connection and memory (an operator sees them counted).
-        self.hosted: weakref.WeakSet[HostedSession] = weakref.WeakSet()
+        # registry, yet they hold a connection and memory (an operator sees them counted),
+        # and a stopping server waits for their last frames too.
+        self.hosted: set[HostedSession] = set()
+        self._drained: anyio.Event | None = None
 
     def session(self, protocol: WireProtocol) -> HostedSession:
         hosted = HostedSession(self, protocol)
         self.hosted.add(hosted)
         return hosted
+
+    def forget(self, hosted: HostedSession) -> None:
+        """A hosted session was closed."""
+        self.hosted.discard(hosted)
+        if self._drained is not None and not self.hosted:
+            self._drained.set()
+
+    async def drained(self) -> None:
+        """Returns once every hosted session is closed (its last frame written)."""
+        if self.hosted:
+            self._drained = anyio.Event()
+            await self._drained.wait()
 
     def awaiting_open(self) -> int:
         return sum(1 for hosted in list(self.hosted) if hosted.actor.phase is Phase.AWAITING_OPEN)

@@ -35,6 +35,7 @@ from nexy_stream.session import (
     Event,
     Fail,
     Finish,
+    FrameTooLarge,
     GoAway,
     HalfClosed,
     HandedOver,
@@ -161,6 +162,8 @@ class SessionStream:
         return False
 
     def _decode(self, raw: bytes) -> Event:
+        if len(raw) > self._session.actor.limits.max_frame_bytes:  # gRPC's own limit is higher
+            return FrameTooLarge(len(raw))
         try:
             frame = pb.ClientFrame.FromString(raw)
         except DecodeError:

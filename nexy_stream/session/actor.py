@@ -35,6 +35,7 @@ from nexy_stream.session.events import (
     Detached,
     Disconnected,
     Event,
+    FrameTooLarge,
     HalfClosed,
     HandedOver,
     Open,
@@ -433,6 +434,13 @@ class SessionActor:
     def _cancel(self, _event: Cancel, now: float) -> Finish:
         return self._finish(EndReason.CANCELLED, now, Outcome.CANCELLED)
 
+    def _frame_too_large(self, event: FrameTooLarge, now: float) -> Fail:
+        error = SessionError.over_limit(
+            "max_frame_bytes", "the frame in bytes", event.size, self._limits.max_frame_bytes
+        )
+        opened = self._phase is not Phase.AWAITING_OPEN
+        return self._fail(error, now, Outcome.ERROR if opened else Outcome.REFUSED)
+
     def _unreadable(self, event: Unreadable, _now: float) -> Reject:
         return Reject(SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {event.message}"))
 
@@ -595,6 +603,7 @@ _ANY_LIVE: dict[type, Transition] = {
     Reattached: SessionActor._reattached,
     Cancel: SessionActor._cancel,
     Unreadable: SessionActor._unreadable,
+    FrameTooLarge: SessionActor._frame_too_large,
     HalfClosed: SessionActor._half_closed,
     Refuse: SessionActor._refused,
     Disconnected: SessionActor._disconnected,
@@ -611,6 +620,7 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         Commit: SessionActor._not_open,
         Cancel: SessionActor._not_open,
         Unreadable: SessionActor._unreadable_first,
+        FrameTooLarge: SessionActor._frame_too_large,
         HalfClosed: SessionActor._closed_before_open,
         Refuse: SessionActor._refused,
         Disconnected: SessionActor._disconnected,

@@ -73,6 +73,14 @@ class Unreadable:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameTooLarge:
+    """A frame of ``size`` bytes, over ``max_frame_bytes``: the client broke a limit it was
+    told at open, so the session ends with an error."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class HalfClosed:
     """The client finished sending; it may still be reading."""
 
@@ -139,6 +147,7 @@ Event = (
     | Admitted
     | Refuse
     | Unreadable
+    | FrameTooLarge
     | HalfClosed
     | Disconnected
     | Detached

@@ -10,7 +10,7 @@ class Limits:
     """Per-session bounds, sent to the client when its session opens.
 
     The defaults fit a push-to-talk utterance: a few minutes of speech, one screenshot.
-    ``max_frame_bytes`` is enforced by the transport (gRPC's maximum receive size), so it
+    ``max_frame_bytes`` bounds a whole frame (checked by the host on the raw bytes), so it
     is kept above the largest screenshot a frame may legitimately carry.
     """
 
