@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from nexy_stream.cli import load, say, serve, tail
+from nexy_stream.cli.options import CommandParser
 
 SUBCOMMANDS = (serve, say, load, tail)
 
@@ -16,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nexy-stream", description="nexy-stream server, client and tools"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     for module in SUBCOMMANDS:
         module.register(commands)
     args = parser.parse_args(argv)

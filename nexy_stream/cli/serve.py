@@ -1,4 +1,4 @@
-"""``nexy-stream serve``: run the server with the embedded echo pipeline."""
+"""``nexy-stream serve``: run the server with the pipeline ``--pipeline`` names."""
 
 from __future__ import annotations
 
@@ -6,21 +6,31 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
-from nexy_stream.cli import ops_options
+from nexy_stream.cli import ops_options, pipeline_options
 from nexy_stream.cli.options import env_option
 from nexy_stream.session import Limits
+
+if TYPE_CHECKING:
+    from nexy_stream.pipeline import Pipeline
 
 _DEFAULT_CONFIG = ServerConfig()
 _DEFAULT_LIMITS = Limits()
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", help="run the server with the embedded echo pipeline")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (--pipeline echo, openai or your own)",
+        prepare=pipeline_options.prepare,
+    )
     c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
     env_option(serve, "--host", str, c.host, "address to listen on")
     env_option(serve, "--port", int, c.port, "port to listen on (0: any free port)")
@@ -43,9 +53,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         c.shutdown_grace_s,
         "seconds sessions get to finish on stop",
     )
-    env_option(
-        serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words"
-    )
     env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     serve.set_defaults(run=run)
@@ -67,7 +74,6 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         limits=limits,
         max_live_sessions=args.max_live_sessions,
         shutdown_grace_s=args.shutdown_grace,
-        echo_word_delay_s=args.echo_word_delay,
         ops=ops_options.config_from(args),
     )
 
@@ -81,36 +87,53 @@ def tls_from(args: argparse.Namespace) -> TlsFiles | None:
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(config: ServerConfig) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+async def serve(config: ServerConfig, make_pipeline: Callable[[], Pipeline]) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully.
+
+    The pipeline is built on the event loop (a factory may open clients bound to it) and,
+    if it has an ``aclose``, closed after the server has stopped.
+    """
     # Imported here: the other subcommands (client tools) never load the server.
     from nexy_stream.app.server import start_server
-    from nexy_stream.pipeline import EchoPipeline
+    from nexy_stream.pipeline import pipeline_name
 
-    running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
-    logging.getLogger("nexy_stream").info(
-        "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
-        running.target,
-        "plaintext" if config.tls is None else "TLS",
-    )
-    for line in ops_options.endpoints(running):
-        logging.getLogger("nexy_stream").info(line)
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            logging.getLogger("nexy_stream").info(
-                "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
-            )
-            break
-    await running.stop()
+    log = logging.getLogger("nexy_stream")
+    async with AsyncExitStack() as resources:
+        pipeline = make_pipeline()
+        if callable(close := getattr(pipeline, "aclose", None)):
+            resources.push_async_callback(close)
+        running = await start_server(config, pipeline)
+        log.info(
+            "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
+            running.target,
+            "plaintext" if config.tls is None else "TLS",
+        )
+        log.info("pipeline %s", pipeline_name(pipeline))
+        for line in ops_options.endpoints(running):
+            log.info(line)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info(
+                    "%s: stopping (grace %gs)",
+                    signal.Signals(signum).name,
+                    config.shutdown_grace_s,
+                )
+                break
+        await running.stop()
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from nexy_stream.pipeline.registry import PipelineLoadError
+
     try:
         config = config_from(args)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        anyio.run(serve, config, backend="asyncio")
+        anyio.run(serve, config, lambda: pipeline_options.build(args), backend="asyncio")
+    except PipelineLoadError as exc:
+        print(f"nexy-stream serve: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"nexy-stream: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import anyio
 import grpc
 
-from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.pipeline import Output, Pipeline, PipelineError, StageTiming
 from nexy_stream.server.hosting import HostedSession
 from nexy_stream.session import (
     CommittedRequest,
@@ -71,7 +71,8 @@ async def run_pipeline(
     """Sends every output of one committed request; returns the actor's closing verdict.
 
     Only what the pipeline raises is a pipeline failure (a ``Fail`` verdict that ends its
-    session, never the server). A ``send`` that fails means the client is gone (grpcio
+    session, never the server); a :class:`PipelineError` chooses its code and message.
+    Stage timings are not sent. A ``send`` that fails means the client is gone (grpcio
     raises its internals before it cancels the handler): the session ends as disconnected.
     The generator is closed on every path, so an abandoned run releases its upstream calls
     at once.
@@ -82,9 +83,14 @@ async def run_pipeline(
                 item = await anext(outputs)
             except StopAsyncIteration:
                 break
+            except PipelineError as exc:
+                logger.warning("pipeline failed for session %s: %s", request.session_id, exc)
+                return session.handle(PipelineFailed(exc.message, exc.code))
             except Exception as exc:
                 logger.exception("pipeline failed for session %s", request.session_id)
                 return session.handle(PipelineFailed(type(exc).__name__))
+            if isinstance(item, StageTiming):
+                continue
             try:
                 await send(item)
             except Exception:

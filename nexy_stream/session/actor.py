@@ -113,8 +113,8 @@ class SessionActor:
                 return None
             case PipelineFinished():
                 return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
-            case PipelineFailed(message):
-                error = SessionError(Code.INTERNAL, f"the pipeline failed: {message}")
+            case PipelineFailed(message, code):
+                error = SessionError(code, f"the pipeline failed: {message}")
                 return self._fail(error, now, Outcome.ERROR)
             case ShuttingDown(time_left_s):
                 return self._shutting_down(time_left_s, now)
