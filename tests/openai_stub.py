@@ -37,7 +37,7 @@ class ClientGone(Exception):
 @dataclass
 class Recorded:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: dict[str, Any]
 
 
@@ -48,9 +48,9 @@ class Behaviour:
     answer: list[str] = field(default_factory=lambda: ["Hello there, friend.", " How", " are you?"])
     first_token_delay_s: float = 0.0
     token_interval_s: float = 0.0
-    chat_status: int = 200  # anything else: an error answer with this status
+    chat_errors: list[int] = field(default_factory=list)  # statuses of the next requests
     chat_hold_after: int | None = None  # chunks sent before the chat stream waits for release
-    speech_status: int = 200
+    speech_errors: list[int] = field(default_factory=list)
     speech_first_byte_delay_s: float = 0.0
     speech_bytes_per_char: int = 480  # 10 ms of 24 kHz audio per character of input
     speech_chunk_bytes: int = 4800
@@ -121,22 +121,22 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
-            stub._record(Recorded(self.path, dict(self.headers.items()), body))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            stub._record(Recorded(self.path, headers, body))
             try:
                 if self.path == "/v1/chat/completions":
                     self._chat(body)
                 elif self.path == "/v1/audio/speech":
                     self._speech(body)
                 else:
-                    self._error(404, f"no route {self.path}")
+                    self.send_error(404, f"no route {self.path}")
             except (ClientGone, BrokenPipeError, ConnectionResetError):
                 stub._gone(self.path)
                 self.close_connection = True
 
         def _chat(self, body: dict[str, Any]) -> None:
             b = stub.behaviour
-            if b.chat_status != 200:
-                self._error(b.chat_status, f"the stub was told to answer {b.chat_status}")
+            if self._told_to_fail(b.chat_errors):
                 return
             self._start_stream("text/event-stream")
             self._wait(b.first_token_delay_s)
@@ -155,8 +155,7 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
 
         def _speech(self, body: dict[str, Any]) -> None:
             b = stub.behaviour
-            if b.speech_status != 200:
-                self._error(b.speech_status, f"the stub was told to answer {b.speech_status}")
+            if self._told_to_fail(b.speech_errors):
                 return
             total = b.speech_total_bytes
             if total is None:
@@ -186,7 +185,12 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
-        def _error(self, status: int, message: str) -> None:
+        def _told_to_fail(self, errors: list[int]) -> bool:
+            with stub._lock:
+                status = errors.pop(0) if errors else None
+            if status is None:
+                return False
+            message = f"the stub was told to answer {status}"
             payload = json.dumps(
                 {"error": {"message": message, "type": "stub_error", "code": None}}
             ).encode()
@@ -195,6 +199,7 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            return True
 
         def _wait(self, seconds: float) -> None:
             """Sleeps, noticing at once a client that closes its connection meanwhile."""

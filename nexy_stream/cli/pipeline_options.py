@@ -105,9 +105,7 @@ def _add_settings(
             if spec.kind is bool:
                 env_switch(serve, spec.flag, spec.help, group, listed_only=not runs)
             else:
-                env_option(
-                    serve, spec.flag, spec.kind, spec.default, spec.help, group, not runs
-                )
+                env_option(serve, spec.flag, spec.kind, spec.default, spec.help, group, not runs)
         except argparse.ArgumentError:
             from nexy_stream.pipeline.registry import PipelineLoadError
 

@@ -47,7 +47,7 @@ def setting(default: T, help: str, *, secret: bool = False, env: tuple[str, ...]
     flag that is off unless given.
     """
     metadata = {"help": help, "secret": secret, "env": env}
-    return dataclasses.field(default=default, metadata=metadata)  # type: ignore[no-any-return]
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ def _import(reference: str) -> object:
     except Exception as exc:
         raise PipelineLoadError(f"cannot import {module_name}: {_one_line(exc)}") from exc
     try:
-        return getattr(module, attribute)  # type: ignore[no-any-return]
+        return getattr(module, attribute)
     except AttributeError:
         raise PipelineLoadError(f"module {module_name} has no {attribute}") from None
 

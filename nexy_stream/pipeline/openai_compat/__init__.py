@@ -43,9 +43,7 @@ class OpenAISettings:
     )
     tts_model: str = setting("gpt-4o-mini-tts", "the speech model")
     tts_voice: str = setting("alloy", "the voice")
-    tts_api_key: str = setting(
-        "", "the speech service's API key (unset: the LLM's)", secret=True
-    )
+    tts_api_key: str = setting("", "the speech service's API key (unset: the LLM's)", secret=True)
     no_tts: bool = setting(False, "answer with text only (no speech requests)")
     upstream_timeout: float = setting(
         30.0, "seconds to connect to, and then between bytes from, the LLM or speech service"

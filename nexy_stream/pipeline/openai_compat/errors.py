@@ -16,9 +16,13 @@ _DETAIL_CHARS = 300
 def upstream_error(service: str, exc: openai.APIError, timeout_s: float) -> PipelineError:
     """The :class:`PipelineError` for ``exc``, raised by a call to ``service``."""
     if isinstance(exc, openai.APITimeoutError):
-        return PipelineError(Code.UNAVAILABLE, f"the {service} did not answer within {timeout_s:g}s")
+        return PipelineError(
+            Code.UNAVAILABLE, f"the {service} did not answer within {timeout_s:g}s"
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return PipelineError(Code.UNAVAILABLE, f"the {service} could not be reached ({_cause(exc)})")
+        return PipelineError(
+            Code.UNAVAILABLE, f"the {service} could not be reached ({_cause(exc)})"
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         code = Code.UNAVAILABLE if status == 429 or status >= 500 else Code.INTERNAL

@@ -49,12 +49,10 @@ class OpenAIPipeline:
         s = settings
         limits = (s.upstream_timeout, s.upstream_retries)
         self._llm = Upstream.connect("LLM", s.llm_base_url, s.llm_api_key, *limits)
-        self._tts = None if s.no_tts else Upstream.connect(
-            "speech service",
-            s.tts_base_url or s.llm_base_url,
-            s.tts_api_key or s.llm_api_key,
-            *limits,
-        )
+        self._tts: Upstream | None = None
+        if not s.no_tts:
+            tts_place = (s.tts_base_url or s.llm_base_url, s.tts_api_key or s.llm_api_key)
+            self._tts = Upstream.connect("speech service", *tts_place, *limits)
 
     async def aclose(self) -> None:
         """Closes the connection pools (``serve`` calls it after the server has stopped)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_END = re.compile(r"[.!?…。！？]+[\"')\]»”’]*\s+|\n+")
+_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f]+[\"')\]\u00bb\u201d\u2019]*\s+|\n+")
 _COMMA = re.compile(r"[,;:]\s+")
 _SPACE = re.compile(r"\s+")
 
@@ -25,23 +25,33 @@ class SentenceSplitter:
         self._pending = ""
 
     def feed(self, delta: str) -> list[str]:
-        """The sentences that ``delta`` completed, in order (often none)."""
+        """The sentences that ``delta`` completed, in order (often none).
+
+        However the text is split into deltas, the sentences are the same.
+        """
         self._pending += delta
         done: list[str] = []
-        start = 0
-        for match in _END.finditer(self._pending):
-            if len(self._pending[start : match.end()].strip()) >= self.min_chars:
-                done.append(self._pending[start : match.end()].strip())
-                start = match.end()
-        self._pending = self._pending[start:]
-        while len(self._pending) > self.max_chars:
-            done.append(self._cut_run_on())
-        return [sentence for sentence in done if sentence]
+        while (sentence := self._next()) is not None:
+            done.append(sentence)
+        return done
 
     def flush(self) -> str:
         """What is left once the text has ended (possibly an empty string)."""
         rest, self._pending = self._pending.strip(), ""
         return rest
+
+    def _next(self) -> str | None:
+        self._pending = self._pending.lstrip()
+        for match in _END.finditer(self._pending):
+            sentence = self._pending[: match.end()].strip()
+            if len(sentence) > self.max_chars:
+                break
+            if len(sentence) >= self.min_chars:
+                self._pending = self._pending[match.end() :]
+                return sentence
+        if len(self._pending.rstrip()) > self.max_chars:
+            return self._cut_run_on()
+        return None
 
     def _cut_run_on(self) -> str:
         head = self._pending[: self.max_chars]

@@ -6,12 +6,13 @@ cancellation), so no request outlives its session."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from nexy_stream.pipeline.openai_compat.errors import upstream_error
 
@@ -43,6 +44,7 @@ class Upstream:
             max_retries=retries,
         )
         headers: dict[str, str | openai.Omit] = {} if api_key else {"Authorization": openai.Omit()}
+        _ = client.chat.completions, client.audio.speech  # imported now, not in the first session
         return cls(service, client, timeout_s, headers)
 
     async def aclose(self) -> None:
@@ -63,7 +65,7 @@ async def stream_answer(
     try:
         stream = await llm.client.chat.completions.create(
             model=model,
-            messages=messages,  # type: ignore[arg-type]  # plain dicts are the wire format
+            messages=cast(list[ChatCompletionMessageParam], messages),  # the wire format
             stream=True,
             extra_headers=llm.headers,
         )
@@ -92,7 +94,9 @@ async def stream_speech(
             response_format="pcm",
             extra_headers=tts.headers,
         ) as response:
-            async with aclosing(response.iter_bytes()) as pieces:
+            # An async generator at run time: closed here, not later by the garbage collector.
+            pieces = cast(AsyncGenerator[bytes, None], response.iter_bytes())
+            async with aclosing(pieces):
                 async for piece in pieces:
                     if piece:
                         await on_audio(piece)
