@@ -18,17 +18,19 @@ from typing import Any
 
 import psutil
 
-from bench.processes import BARE, NEXY, client, idle_session_bytes, server
+from bench.processes import BARE, NEXY, client, idle_session_bytes, openai_stub, server
 
 RESULTS = Path(__file__).with_name("results.json")
 ROUNDS = 7
 FRAME_ARGS = ("--streams", "16", "--warmup", "1", "--seconds", "4")
 LATENCY_LEVELS = {1: 200, 100: 5, 1000: 2}  # concurrent sessions: utterances each
 IDLE_COUNTS = [1000, 10000]
+AUDIO_ROUNDS, AUDIO_UTTERANCES = 5, 30
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
     "idle_session_memory_ratio_vs_bare_grpc": ("<=", 1.5),
+    "first_audio_p50_overhead_ms": ("<=", 10.0),
 }
 
 
@@ -85,6 +87,33 @@ def latencies(nexy: str, bare: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+def first_audio() -> dict[str, Any]:
+    """Commit -> first audio with the openai pipeline against the stub, and the same first
+    audio fetched from the stub directly, in alternating rounds; medians of each."""
+    found: dict[str, list[dict[str, Any]]] = {"nexy": [], "stub": []}
+    with openai_stub() as url:
+        pipeline = ["--pipeline", "openai", "--llm-base-url", url, "--tts-model", "stub"]
+        with server("nexy", [*NEXY, *pipeline]) as nexy:
+            client("first-audio", nexy.target, "--rounds", "5")  # warm up
+            for round_ in range(1, AUDIO_ROUNDS + 1):
+                for name, mode, target in (
+                    ("stub", "direct-audio", url),
+                    ("nexy", "first-audio", nexy.target),
+                ):
+                    found[name].append(client(mode, target, "--rounds", str(AUDIO_UTTERANCES)))
+                    say(f"  round {round_}: {name:5} {found[name][-1]}")
+    medians: dict[str, Any] = {
+        name: {
+            "utterances": sum(r["utterances"] for r in rounds),
+            **{q: round(statistics.median(r[q] for r in rounds), 3) for q in ("p50", "p95", "p99")},
+        }
+        for name, rounds in found.items()
+    }
+    pairs = zip(found["nexy"], found["stub"], strict=True)
+    medians["p50_overhead_ms"] = round(statistics.median(n["p50"] - s["p50"] for n, s in pairs), 3)
+    return medians
+
+
 def idle_memory() -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = {}
     for name, command in (("bare", BARE), ("nexy", NEXY)):
@@ -96,7 +125,10 @@ def idle_memory() -> dict[str, dict[str, float]]:
 
 
 def summary(
-    frames: dict[str, float], latency: dict[str, dict[str, Any]], idle: dict[str, Any]
+    frames: dict[str, float],
+    latency: dict[str, dict[str, Any]],
+    idle: dict[str, Any],
+    audio: dict[str, Any],
 ) -> dict[str, Any]:
     one, most = latency["1"], latency[str(max(LATENCY_LEVELS))]
     largest = idle[str(max(IDLE_COUNTS))]
@@ -106,6 +138,7 @@ def summary(
         "idle_session_memory_ratio_vs_bare_grpc": round(largest["nexy"] / largest["bare"], 3),
         "commit_first_output_p50_overhead_ms": round(one["nexy"]["p50"] - one["bare"]["p50"], 3),
         "commit_first_output_p99_ms_1000_sessions": most["nexy"]["p99"],
+        "first_audio_p50_overhead_ms": audio["p50_overhead_ms"],
     }
 
 
@@ -136,6 +169,16 @@ def table(results: dict[str, Any]) -> str:
             f"| server memory per idle session, {count} open (KiB) | "
             f"{sizes['nexy'] / 1024:.1f} | {sizes['bare'] / 1024:.1f} | {ratio:.2f}x | ≤ 1.5x |"
         )
+    audio = results["first_audio"]
+    nexy, stub = audio["nexy"], audio["stub"]
+    rows += [
+        "",
+        "| measure | nexy-stream, openai pipeline | the stub alone | added | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+        f"| commit → first audio p50 / p99 ms (stub: 150 ms to the first token) | "
+        f"{nexy['p50']:.1f} / {nexy['p99']:.1f} | {stub['p50']:.1f} / {stub['p99']:.1f} | "
+        f"{audio['p50_overhead_ms']:+.2f} ms p50 | ≤ 10 ms |",
+    ]
     return "\n".join(rows)
 
 
@@ -148,11 +191,14 @@ def main() -> int:
         latency = latencies(nexy.target, bare.target)
     say("memory per idle session (fresh servers)")
     idle = idle_memory()
+    say("commit -> first audio, openai pipeline against the local stub")
+    audio = first_audio()
     results: dict[str, Any] = {
-        **summary(frames, latency, idle),
+        **summary(frames, latency, idle, audio),
         "frames_per_s": frames,
         "latency": latency,
         "idle": idle,
+        "first_audio": audio,
         "machine": machine(),
         "seconds": round(time.perf_counter() - began, 1),
     }
