@@ -8,6 +8,7 @@ when the pipeline is built, so ``serve --help`` and the client tools stay fast.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from nexy_stream.pipeline.registry import PipelineFactory, setting
 
 if TYPE_CHECKING:
     from nexy_stream.pipeline.openai_compat.pipeline import OpenAIPipeline
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
     "You are a voice assistant. Your answer is read aloud: answer in a few short, plain "
@@ -70,6 +73,17 @@ def _build(settings: OpenAISettings) -> OpenAIPipeline:
         )
     from nexy_stream.pipeline.openai_compat.pipeline import OpenAIPipeline
 
+    s = settings
+    keyed = {True: "with a key", False: "without a key"}
+    logger.info("LLM %s at %s, %s", s.llm_model, s.llm_base_url, keyed[bool(s.llm_api_key)])
+    if not s.no_tts:
+        logger.info(
+            "speech %s (%s) at %s, %s",
+            s.tts_model,
+            s.tts_voice,
+            s.tts_base_url or s.llm_base_url,
+            keyed[bool(s.tts_api_key or s.llm_api_key)],
+        )
     return OpenAIPipeline(settings)
 
 
