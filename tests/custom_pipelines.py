@@ -39,6 +39,14 @@ def _shout(settings: ShoutSettings) -> Shout:
 shout = PipelineFactory("shout", ShoutSettings, _shout, "the question, shouted back")
 
 
+@dataclass(frozen=True, slots=True)
+class PortSettings:
+    port: int = setting(80, "a setting named like a flag of serve")
+
+
+clashing = PipelineFactory("clashing", PortSettings, lambda _: Plain())
+
+
 class Plain:
     """A pipeline class without settings: its own factory."""
 

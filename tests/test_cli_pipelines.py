@@ -79,6 +79,10 @@ def stub() -> Iterator[OpenAIStub]:
             "which is not a Pipeline (it needs a method run(request) that is an async generator)",
         ),
         (
+            ["--pipeline", "tests.custom_pipelines:clashing"],
+            "nexy-stream serve: pipeline clashing: its setting --port clashes with a flag of serve",
+        ),
+        (
             ["--llm-model", "gpt-x"],
             "nexy-stream serve: --llm-model is a setting of the openai pipeline, and this "
             "server runs echo (--pipeline openai to run it)",

@@ -82,6 +82,8 @@ def _add_settings(
     serve: argparse.ArgumentParser, factory: PipelineFactory[Any], runs: bool, taken: set[str]
 ) -> None:
     specs = factory.setting_specs()
+    if not specs:
+        return
     secrets = [
         f"{' or '.join([env_name(spec.flag), *spec.env])}, {spec.help}"
         for spec in specs
@@ -91,7 +93,7 @@ def _add_settings(
         part
         for part in (
             factory.summary and factory.summary[0].upper() + factory.summary[1:] + ".",
-            secrets and "Keys come from the environment only: " + "; ".join(secrets) + ".",
+            secrets and "From the environment only, never a flag: " + "; ".join(secrets) + ".",
         )
         if part
     )
