@@ -74,6 +74,10 @@ def _build(settings: OpenAISettings) -> OpenAIPipeline:
     from nexy_stream.pipeline.openai_compat.pipeline import OpenAIPipeline
 
     s = settings
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # The HTTP client logs every request at INFO: a line per sentence drowns the server's.
+        for client_logger in ("httpx", "httpx2"):
+            logging.getLogger(client_logger).setLevel(logging.WARNING)
     keyed = {True: "with a key", False: "without a key"}
     logger.info("LLM %s at %s, %s", s.llm_model, s.llm_base_url, keyed[bool(s.llm_api_key)])
     if not s.no_tts:
