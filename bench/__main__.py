@@ -29,6 +29,7 @@ from bench.processes import (
     SPEAKING,
     client,
     idle_session_bytes,
+    openai_stub,
     server,
     speech_round,
     token_file,
@@ -47,12 +48,14 @@ SPEECH_RATES = (48_000, 24_000)
 SPEECH_ROUNDS = 7
 SPEECH_STREAMS = 4
 SPEECH_WARMUP_S, SPEECH_S = 1.0, 3.0
+AUDIO_ROUNDS, AUDIO_UTTERANCES = 5, 30
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
     "idle_session_memory_ratio_vs_bare_grpc": ("<=", 1.5),
     "auth_frames_per_s_ratio": (">=", 0.95),
     "legacy_speech_loop_lag_p99_ms_24khz": ("<=", 5.0),
+    "first_audio_p50_overhead_ms": ("<=", 10.0),
 }
 
 
@@ -143,6 +146,33 @@ def latencies(nexy: str, bare: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+def first_audio() -> dict[str, Any]:
+    """Commit -> first audio with the openai pipeline against the stub, and the same first
+    audio fetched from the stub directly, in alternating rounds; medians of each."""
+    found: dict[str, list[dict[str, Any]]] = {"nexy": [], "stub": []}
+    with openai_stub() as url:
+        pipeline = ["--pipeline", "openai", "--llm-base-url", url, "--tts-model", "stub"]
+        with server("nexy", [*NEXY, *pipeline]) as nexy:
+            client("first-audio", nexy.target, "--rounds", "5")  # warm up
+            for round_ in range(1, AUDIO_ROUNDS + 1):
+                for name, mode, target in (
+                    ("stub", "direct-audio", url),
+                    ("nexy", "first-audio", nexy.target),
+                ):
+                    found[name].append(client(mode, target, "--rounds", str(AUDIO_UTTERANCES)))
+                    say(f"  round {round_}: {name:5} {found[name][-1]}")
+    medians: dict[str, Any] = {
+        name: {
+            "utterances": sum(r["utterances"] for r in rounds),
+            **{q: round(statistics.median(r[q] for r in rounds), 3) for q in ("p50", "p95", "p99")},
+        }
+        for name, rounds in found.items()
+    }
+    pairs = zip(found["nexy"], found["stub"], strict=True)
+    medians["p50_overhead_ms"] = round(statistics.median(n["p50"] - s["p50"] for n, s in pairs), 3)
+    return medians
+
+
 def idle_memory() -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = {}
     for name, command in (("bare", BARE), ("nexy", NEXY)):
@@ -217,6 +247,12 @@ def speech_summary(spoken: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def first_audio_summary(audio: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "first_audio_p50_overhead_ms": audio["p50_overhead_ms"],
+    }
+
+
 def table(results: dict[str, Any]) -> str:
     frames, latency, idle = results["frames_per_s"], results["latency"], results["idle"]
     auth = results["auth"]
@@ -276,6 +312,16 @@ def table(results: dict[str, Any]) -> str:
             "",
             f"The last row: `python -m bench speech` on {m['cpu_count']} x {m['cpu_model']}.",
         ]
+    audio = results["first_audio"]
+    nexy, stub = audio["nexy"], audio["stub"]
+    rows += [
+        "",
+        "| measure | nexy-stream, openai pipeline | the stub alone | added | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+        f"| commit → first audio p50 / p99 ms (stub: 150 ms to the first token) | "
+        f"{nexy['p50']:.1f} / {nexy['p99']:.1f} | {stub['p50']:.1f} / {stub['p99']:.1f} | "
+        f"{audio['p50_overhead_ms']:+.2f} ms p50 | ≤ 10 ms |",
+    ]
     return "\n".join(rows)
 
 
@@ -300,14 +346,18 @@ def main(parts: list[str]) -> int:
         auth = auth_cost()
         say("event-loop lag while legacy answers stream speech")
         spoken = speech()
+        say("commit -> first audio, openai pipeline against the local stub")
+        audio = first_audio()
         results = {
             **summary(frames, latency, idle, auth),
             **speech_summary(spoken),
+            **first_audio_summary(audio),
             "frames_per_s": frames,
             "latency": latency,
             "idle": idle,
             "auth": auth,
             "speech": spoken,
+            "first_audio": audio,
             "machine": machine(),
             "seconds": round(time.perf_counter() - began, 1),
         }

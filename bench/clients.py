@@ -1,6 +1,8 @@
 """The client side of the benchmarks, run as a process of its own; prints one JSON object.
 
-``python -m bench.clients frames|sessions|legacy|speech|latency|idle --target HOST:PORT [...]``
+``python -m bench.clients MODE --target HOST:PORT [...]``, MODE one of frames, sessions, legacy,
+speech, latency, idle, first-audio;
+``python -m bench.clients direct-audio --target http://HOST:PORT/v1`` (an OpenAI-compatible API)
 
 The same client code drives nexy-stream and the bare server, so the ratios compare servers.
 It is kept cheap (frames built once per sequence number, replies counted, not parsed, where
@@ -10,9 +12,11 @@ their content does not matter) so that the server, not the client, is what satur
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +28,7 @@ from nexy_stream._proto import streaming_pb2 as legacy_pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.legacy.servicer import LEGACY_SERVICE
 from nexy_stream.loadgen.stats import latency_ms
+from nexy_stream.pipeline.openai_compat.sentences import SentenceSplitter
 from nexy_stream.server.service import SESSION_SERVICE
 
 SESSION_METHOD = f"/{SESSION_SERVICE}/Session"
@@ -47,6 +52,9 @@ def collect_frame(seq: int) -> bytes:
 
 COMMIT_FRAME = pb.ClientFrame(commit=pb.Commit()).SerializeToString()
 CANCEL_FRAME = pb.ClientFrame(cancel=pb.Cancel()).SerializeToString()
+QUESTION_FRAME = pb.ClientFrame(
+    commit=pb.Commit(final_text=pb.Text(text="what is on my screen"))
+).SerializeToString()
 
 
 Metadata = tuple[tuple[str, str], ...]
@@ -247,6 +255,62 @@ async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
     }
 
 
+async def first_audio(target: str, rounds: int) -> dict[str, Any]:
+    """Commit -> first audio through nexy-stream, one session after another."""
+    samples: list[float] = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        for _ in range(rounds):
+            call = channel.stream_stream(
+                SESSION_METHOD, response_deserializer=pb.ServerFrame.FromString
+            )()
+            await call.write(open_frame())
+            await call.read()
+            committed = time.perf_counter()
+            await call.write(QUESTION_FRAME)
+            first: float | None = None
+            while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                if first is None and frame.output.HasField("audio"):
+                    first = time.perf_counter()
+            if first is not None:
+                samples.append(first - committed)
+    return {"utterances": len(samples), **latency_ms(samples)}
+
+
+def direct_audio(base_url: str, rounds: int) -> dict[str, Any]:
+    """The same first audio straight from the OpenAI-compatible service, with as little as
+    a client can do: one kept-alive connection per endpoint, the LLM's stream read line by
+    line until its first sentence is complete, then that sentence's speech until its first
+    byte. What nexy-stream adds is the difference."""
+    url = urllib.parse.urlsplit(base_url)
+    chat, speech = (http.client.HTTPConnection(url.netloc) for _ in range(2))
+    headers = {"Content-Type": "application/json"}
+    samples: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        body = {
+            "model": "bench",
+            "stream": True,
+            "messages": [{"role": "user", "content": "hello"}],
+        }
+        chat.request("POST", f"{url.path}/chat/completions", json.dumps(body), headers)
+        answer = chat.getresponse()
+        splitter, sentence = SentenceSplitter(), None
+        while sentence is None and (line := answer.readline()):
+            if line.startswith(b"data: {"):
+                delta = json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                sentence = next(iter(splitter.feed(delta)), None)
+        body = {"model": "bench", "voice": "alloy", "input": sentence, "response_format": "pcm"}
+        speech.request("POST", f"{url.path}/audio/speech", json.dumps(body), headers)
+        audio = speech.getresponse()
+        audio.read(1)
+        samples.append(time.perf_counter() - started)
+        audio.read()
+        answer.read()
+    chat.close()
+    speech.close()
+    return {"utterances": len(samples), **latency_ms(samples)}
+
+
 async def idle(target: str, counts: list[int]) -> dict[str, Any]:
     """Opens idle sessions up to each of ``counts``, printing ``ready N`` and waiting for a
     line on stdin after each (the caller measures the server meanwhile); then closes them."""
@@ -276,9 +340,8 @@ async def idle(target: str, counts: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "mode", choices=["frames", "sessions", "legacy", "speech", "latency", "idle"]
-    )
+    modes = ["frames", "sessions", "legacy", "speech", "latency", "idle"]
+    parser.add_argument("mode", choices=[*modes, "first-audio", "direct-audio"])
     parser.add_argument("--target", required=True)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -300,6 +363,10 @@ def main() -> None:
         result = anyio.run(speech, *window)
     elif args.mode == "latency":
         result = anyio.run(latency, args.target, args.sessions, args.rounds)
+    elif args.mode == "first-audio":
+        result = anyio.run(first_audio, args.target, args.rounds)
+    elif args.mode == "direct-audio":
+        result = direct_audio(args.target, args.rounds)
     else:
         counts = [int(n) for n in args.counts.split(",")]
         result = anyio.run(idle, args.target, counts)

@@ -46,6 +46,19 @@ def token_file(directory: Path) -> tuple[Path, str]:
 SPEAKING = [PYTHON, "-m", "bench.audio_server"]
 
 
+# The local OpenAI-compatible stub of the tests: a fixed 150 ms to the first token, then a
+# token every 20 ms (the first sentence is known to be over at the second token).
+STUB = [
+    PYTHON,
+    "-m",
+    "tests.openai_stub",
+    "--first-token-delay",
+    "0.15",
+    "--token-interval",
+    "0.02",
+]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -86,6 +99,18 @@ def server(name: str, command: list[str], **popen: Any) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def openai_stub() -> Iterator[str]:
+    """Starts the stub; yields its base URL."""
+    process = subprocess.Popen(STUB, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().split()[-1]  # "listening on http://127.0.0.1:P/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def client(mode: str, target: str, *args: str) -> dict[str, Any]:

@@ -9,6 +9,11 @@ import grpc
 import pytest
 from anyio.from_thread import start_blocking_portal
 
+try:
+    import sniffio
+except ImportError:  # anyio no longer needs it; the openai client brings it
+    sniffio = None
+
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.auth import Authenticator
@@ -43,6 +48,22 @@ def _async_tests_share_one_loop(request: pytest.FixtureRequest) -> None:
     # hypothesis state machine's closure breaks hypothesis's pytest plugin.
     if inspect.iscoroutinefunction(request.function):
         request.getfixturevalue("one_event_loop")
+
+
+@pytest.fixture(autouse=True)
+def _sync_tests_may_start_a_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Once `one_event_loop` holds anyio's runner, anyio marks the main thread as running
+    asyncio (in sniffio's context variable, when sniffio is installed), and `anyio.run` in a
+    synchronous test (a CLI command's own loop) refuses to start. No loop of the runner's runs
+    during a synchronous test, so the mark is cleared around it."""
+    if sniffio is None or inspect.iscoroutinefunction(request.function):
+        yield
+        return
+    token = sniffio.current_async_library_cvar.set(None)
+    try:
+        yield
+    finally:
+        sniffio.current_async_library_cvar.reset(token)
 
 
 @pytest.fixture

@@ -112,7 +112,6 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm():
         (("--max-screenshot-bytes", "0"), "argument --max-screenshot-bytes: must be positive"),
         (("--idle-timeout", "0"), "argument --idle-timeout: must be positive, got 0"),
         (("--max-duration", "nan"), "argument --max-duration: 'nan' is not a number"),
-        (("--echo-word-delay", "-0.5"), "argument --echo-word-delay: must not be negative"),
         (
             ("--max-frame-bytes", "10"),
             "--max-frame-bytes 10 must exceed --max-screenshot-bytes 8388608",

@@ -116,7 +116,7 @@ async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
     recorder = Recorder()
     server = await start(pipeline=Stalling(), observers=(recorder,))
     async with Client(server.target) as client, client.session(device_id="mac-1") as s:
-        assert s.pipeline == ""  # a pipeline with no name
+        assert s.pipeline == "Stalling"  # a pipeline with no name: its class's name
         await s.commit("tell me a long story")
         async for event in s:
             if isinstance(event, TextChunk):

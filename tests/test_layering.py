@@ -34,9 +34,10 @@ NEVER = {
     # The SDK is what applications embed: no server part, no pipeline.
     "nexy_stream.client": (*SERVER_PARTS, "nexy_stream.pipeline", "nexy_stream.ops"),
     "nexy_stream.loadgen": (*SERVER_PARTS, "nexy_stream.ops"),
-    # The command line's entry point and the client tools load no server part.
-    "nexy_stream.cli": SERVER_PARTS,
-    "nexy_stream.cli.tail": SERVER_PARTS,
+    # The command line's entry point and the client tools load no server part, and no
+    # pipeline (only `serve` loads the one it runs).
+    "nexy_stream.cli": (*SERVER_PARTS, "nexy_stream.pipeline"),
+    "nexy_stream.cli.tail": (*SERVER_PARTS, "nexy_stream.pipeline"),
     # Credentials are checked from call metadata alone, whatever carries the call.
     "nexy_stream.auth": (*SERVER_PARTS, "nexy_stream.session", "nexy_stream.pipeline"),
     # Settings are read without starting anything.
@@ -89,3 +90,20 @@ def test_the_command_line_loads_no_jwt_library():
     """PyJWT and cryptography load only when a server is given a JWT key."""
     assert not loaded_after_import("nexy_stream.cli", prefix="jwt")
     assert not loaded_after_import("nexy_stream.cli", prefix="cryptography")
+
+
+def test_serve_help_lists_the_pipelines_without_loading_their_clients_or_the_server():
+    code = (
+        "import json, sys\n"
+        "from nexy_stream.cli import main\n"
+        "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    loaded = set(json.loads(done.stderr.splitlines()[-1]))
+    assert "--llm-base-url" in done.stdout
+    assert "nexy_stream.pipeline.openai_compat" in loaded  # its settings are listed
+    heavy = ("openai", "PIL", "numpy", "soxr", *SERVER_PARTS)
+    assert not sorted(m for m in loaded if m.split(".")[0] in heavy or m.startswith(heavy))

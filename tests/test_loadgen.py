@@ -111,7 +111,7 @@ def test_load_checks_any_pipeline_by_the_contract_and_the_echo_only_for_echo(cap
         code, report = load(server.target, capsys, "--sessions", "20")
     assert report["invariants_held"] is True, report["violations"]
     assert (code, report["passed"]) == (0, True)
-    assert report["pipeline"] is None and report["exact_echo_checked"] == 0
+    assert report["pipeline"] == "ShoutingPipeline" and report["exact_echo_checked"] == 0
 
     with serving(EchoPipeline()) as server:
         _, report = load(server.target, capsys, "--sessions", "20")

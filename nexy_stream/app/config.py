@@ -57,7 +57,6 @@ class ServerConfig:
     keepalive_timeout_s: float = 10.0
     # Connections are recycled after this long (load balancing); streams get max_duration to end.
     max_connection_age_s: float = 1800.0
-    echo_word_delay_s: float = 0.0
     # Admin feed and metrics endpoints (see nexy_stream.ops).
     ops: OpsConfig = field(default_factory=OpsConfig)
     # Who may call (token file, JWT key, legacy clients); off unless configured.

@@ -21,7 +21,7 @@ from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
 from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
-from nexy_stream.pipeline import Pipeline
+from nexy_stream.pipeline import Pipeline, pipeline_name
 from nexy_stream.server.admission import Quotas
 from nexy_stream.server.clock import Clock, LoopClock
 from nexy_stream.server.hosting import Hosting
@@ -109,7 +109,7 @@ async def start_server(
         clock or LoopClock(),
         quotas(config),
         ByteBudget(config.max_buffered_bytes),
-        pipeline_name=str(getattr(pipeline, "name", "")),
+        pipeline_name=pipeline_name(pipeline),
     )
     ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)

@@ -1,17 +1,21 @@
-"""``nexy-stream serve``: run the server with the embedded echo pipeline."""
+"""``nexy-stream serve``: run the server with the pipeline ``--pipeline`` names."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
 from nexy_stream.auth import Authenticator
-from nexy_stream.cli import auth_options, listen, ops_options, tls_files
+from nexy_stream.cli import auth_options, listen, ops_options, pipeline_options, tls_files
 from nexy_stream.cli.listen import Endpoint
 from nexy_stream.cli.options import (
     address,
@@ -27,6 +31,9 @@ from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.logformat import configure_logging
 from nexy_stream.session import Limits
 
+if TYPE_CHECKING:
+    from nexy_stream.pipeline import Pipeline
+
 _DEFAULT_CONFIG = ServerConfig()
 _DEFAULT_LIMITS = Limits()
 
@@ -36,10 +43,11 @@ def register(
 ) -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
-        help="run the server with the embedded echo pipeline",
+        help="run the server (--pipeline echo, openai or your own)",
         description="Serves nexy.stream.v1 and the legacy endpoint until SIGINT or SIGTERM. "
         "Every flag can also come from the environment; a bad value or an address it "
         "cannot listen on stops it with one line naming the flag (exit status 2).",
+        prepare=pipeline_options.prepare,
     )
     c, lim = _DEFAULT_CONFIG, _DEFAULT_LIMITS
     env_option(serve, "--host", address, c.host, "address to listen on")
@@ -116,13 +124,6 @@ def register(
         c.shutdown_grace_s,
         "seconds sessions get to finish on stop",
     )
-    env_option(
-        serve,
-        "--echo-word-delay",
-        non_negative_float,
-        c.echo_word_delay_s,
-        "seconds between echoed words",
-    )
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
@@ -157,7 +158,6 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         max_sessions_per_peer=args.max_sessions_per_peer,
         max_buffered_bytes=args.max_buffered_bytes,
         shutdown_grace_s=args.shutdown_grace,
-        echo_word_delay_s=args.echo_word_delay,
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
     )
@@ -178,35 +178,53 @@ def tls_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TlsFi
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(config: ServerConfig, authenticator: Authenticator | None = None) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully; SIGHUP re-reads the token file."""
+async def serve(
+    config: ServerConfig,
+    make_pipeline: Callable[[], Pipeline],
+    authenticator: Authenticator | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then stop gracefully; SIGHUP re-reads the token file.
+
+    The pipeline is built on the event loop (a factory may open clients bound to it) and,
+    if it has an ``aclose``, closed after the server has stopped.
+    """
     # Imported here: the other subcommands (client tools) never load the server.
     from nexy_stream.app.server import start_server
-    from nexy_stream.pipeline import EchoPipeline
+    from nexy_stream.pipeline import pipeline_name
 
-    pipeline = EchoPipeline(word_delay_s=config.echo_word_delay_s)
-    running = await start_server(config, pipeline, authenticator=authenticator)
-    logging.getLogger("nexy_stream").info(
-        "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
-        running.target,
-        "plaintext" if config.tls is None else "TLS",
-    )
-    for line in ops_options.endpoints(running):
-        logging.getLogger("nexy_stream").info(line)
-    logging.getLogger("nexy_stream").info(auth_options.describe(authenticator, config.auth))
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-        async for signum in signals:
-            if signum == signal.SIGHUP:
-                auth_options.reload(authenticator)
-                continue
-            logging.getLogger("nexy_stream").info(
-                "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
-            )
-            break
-    await running.stop()
+    log = logging.getLogger("nexy_stream")
+    async with AsyncExitStack() as resources:
+        pipeline = make_pipeline()
+        if callable(close := getattr(pipeline, "aclose", None)):
+            resources.push_async_callback(close)
+        running = await start_server(config, pipeline, authenticator=authenticator)
+        log.info(
+            "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
+            running.target,
+            "plaintext" if config.tls is None else "TLS",
+        )
+        log.info("pipeline %s", pipeline_name(pipeline))
+        for line in ops_options.endpoints(running):
+            log.info(line)
+        log.info(auth_options.describe(authenticator, config.auth))
+        signals_wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        with anyio.open_signal_receiver(*signals_wanted) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    auth_options.reload(authenticator)
+                    continue
+                log.info(
+                    "%s: stopping (grace %gs)",
+                    signal.Signals(signum).name,
+                    config.shutdown_grace_s,
+                )
+                break
+        await running.stop()
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from nexy_stream.pipeline.registry import PipelineLoadError
+
     try:
         config = config_from(args, parser)
         authenticator = auth_options.authenticator_from(config.auth)
@@ -214,7 +232,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(str(exc))
     configure_logging(args.log_level, args.log_format)
     try:
-        anyio.run(serve, config, authenticator, backend="asyncio")
+        anyio.run(
+            serve, config, lambda: pipeline_options.build(args), authenticator, backend="asyncio"
+        )
+    except PipelineLoadError as exc:  # the pipeline asked for cannot run: a usage error
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     except (OSError, RuntimeError) as exc:  # what the checks could not foresee (a race)
         return fail(parser, str(exc))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from nexy_stream.pipeline import AudioOutput, Output, Pipeline
+from nexy_stream.pipeline import AudioOutput, Item, Pipeline
 from nexy_stream.pipeline.audio import PcmConverter
 from nexy_stream.session import CommittedRequest
 
@@ -26,7 +26,7 @@ class PlayablePipeline:
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
 
-    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Item, None]:
         converter = PcmConverter(SAMPLE_RATE_HZ, CHANNELS)
         async with aclosing(self._pipeline.run(request)) as outputs:
             async for item in outputs:

@@ -1,6 +1,32 @@
 """The processing pipeline: committed utterance in, output stream out."""
 
-from nexy_stream.pipeline.base import AudioOutput, Output, Pipeline, TextOutput
+from nexy_stream.pipeline.base import (
+    AudioOutput,
+    Item,
+    Output,
+    Pipeline,
+    PipelineError,
+    Stage,
+    StageTiming,
+    TextOutput,
+    pipeline_name,
+)
 from nexy_stream.pipeline.echo import EchoPipeline
+from nexy_stream.pipeline.registry import PipelineFactory, setting
+from nexy_stream.pipeline.workers import merged
 
-__all__ = ["AudioOutput", "EchoPipeline", "Output", "Pipeline", "TextOutput"]
+__all__ = [
+    "AudioOutput",
+    "EchoPipeline",
+    "Item",
+    "Output",
+    "Pipeline",
+    "PipelineError",
+    "PipelineFactory",
+    "Stage",
+    "StageTiming",
+    "TextOutput",
+    "merged",
+    "pipeline_name",
+    "setting",
+]

@@ -6,10 +6,12 @@ import math
 import re
 import struct
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 import anyio
 
 from nexy_stream.pipeline.base import AudioOutput, Output, TextOutput
+from nexy_stream.pipeline.registry import PipelineFactory, setting
 from nexy_stream.session.values import CommittedRequest
 
 _WORD = re.compile(r"\s*\S+\s*")
@@ -47,3 +49,19 @@ class EchoPipeline:
                 await anyio.sleep(self.word_delay_s)
             yield TextOutput(match.group())
         yield AudioOutput(self._tone, self.sample_rate_hz, channels=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EchoSettings:
+    echo_word_delay: float = setting(0.0, "seconds between echoed words")
+
+
+def _build(settings: EchoSettings) -> EchoPipeline:
+    if settings.echo_word_delay < 0:
+        raise ValueError(f"--echo-word-delay must not be negative, got {settings.echo_word_delay}")
+    return EchoPipeline(word_delay_s=settings.echo_word_delay)
+
+
+factory = PipelineFactory(
+    "echo", EchoSettings, _build, "the committed text back word by word, then a tone (no network)"
+)

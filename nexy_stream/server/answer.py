@@ -17,7 +17,7 @@ from collections import deque
 import anyio
 
 from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import ByteBudget
+from nexy_stream.session import ByteBudget, PipelineFailed
 
 
 def weight(item: Output) -> int:
@@ -36,7 +36,7 @@ class OutputLog:
         self._replay_bytes = 0  # written and kept
         self._unwritten_bytes = 0
         self._complete = False
-        self._failure: str | None = None
+        self._failure: PipelineFailed | None = None
         self._changed = anyio.Event()
 
     @property
@@ -67,15 +67,15 @@ class OutputLog:
         self._budget.take_anyway(size)
         self._notify()
 
-    def finish(self, failure: str | None = None) -> None:
-        """The pipeline produced its last output; ``failure`` says why when it failed (its
+    def finish(self, failure: PipelineFailed | None = None) -> None:
+        """The pipeline produced its last output; ``failure`` says how when it failed (its
         outputs are still written first, so the client sees what came before the error)."""
         self._complete = True
         self._failure = failure
         self._notify()
 
     @property
-    def failure(self) -> str | None:
+    def failure(self) -> PipelineFailed | None:
         return self._failure
 
     async def output(self, index: int) -> Output | None:

@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 import anyio
 
-from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.pipeline import Output, Pipeline, PipelineError, StageTiming
 from nexy_stream.server.answer import OutputLog
 from nexy_stream.server.deadlines import Deadlines
 from nexy_stream.server.hosting import HostedSession
@@ -155,8 +155,9 @@ class LiveSession:
 
     async def _run(self, pipeline: Pipeline, request: CommittedRequest, answer: OutputLog) -> None:
         """Appends every output of the pipeline to the answer, then how it ended. Only what
-        the pipeline raises is a pipeline failure; the generator is closed on every path, so
-        a stopped run releases its upstream calls at once."""
+        the pipeline raises is a pipeline failure (a :class:`PipelineError` chooses its code
+        and message); stage timings are not outputs. The generator is closed on every path,
+        so a stopped run releases its upstream calls at once."""
         with self._pipeline:
             async with aclosing(pipeline.run(request)) as outputs:
                 while True:
@@ -164,11 +165,18 @@ class LiveSession:
                         item = await anext(outputs)
                     except StopAsyncIteration:
                         break
+                    except PipelineError as exc:
+                        logger.warning(
+                            "pipeline failed for session %s: %s", request.session_id, exc
+                        )
+                        answer.finish(PipelineFailed(exc.message, exc.code))
+                        return
                     except Exception as exc:
                         logger.exception("pipeline failed for session %s", request.session_id)
-                        answer.finish(failure=type(exc).__name__)
+                        answer.finish(PipelineFailed(type(exc).__name__))
                         return
-                    await answer.append(item)
+                    if not isinstance(item, StageTiming):
+                        await answer.append(item)
             answer.finish()
 
     async def write_answer(
@@ -186,8 +194,7 @@ class LiveSession:
             if answer.written(index):
                 self.hosted.handle(OutputSent())
             index += 1
-        failure = answer.failure
-        self.handle(PipelineFinished() if failure is None else PipelineFailed(failure))
+        self.handle(answer.failure or PipelineFinished())
 
     # -- streams ------------------------------------------------------------------------------
 

@@ -422,7 +422,7 @@ class SessionActor:
         return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
 
     def _pipeline_failed(self, event: PipelineFailed, now: float) -> Fail:
-        error = SessionError(Code.INTERNAL, f"the pipeline failed: {event.message}")
+        error = SessionError(event.code, f"the pipeline failed: {event.message}")
         return self._fail(error, now, Outcome.ERROR)
 
     # -- what any live session takes -------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nexy_stream.session.errors import SessionError
+from nexy_stream.session.errors import Code, SessionError
 from nexy_stream.session.values import ANONYMOUS, ClientInfo, Owner, Screenshot, ScreenSize, Text
 
 
@@ -118,6 +118,7 @@ class PipelineFinished:
 @dataclass(frozen=True, slots=True)
 class PipelineFailed:
     message: str
+    code: Code = Code.INTERNAL
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,8 @@ class Accepted(betterproto2.Message):
     pipeline: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
     The name of the pipeline that answers commits on this server, e.g. "echo" (the embedded
-    pipeline that streams the committed text back word by word); empty when unnamed.
+    pipeline that streams the committed text back word by word); a pipeline that has no name
+    is known by its class's name.
     """
 
     resume_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
