@@ -118,3 +118,27 @@ class SpeakingPipeline:
         piece = 4801  # bytes: an odd number, so pieces end mid-sample
         for start in range(0, len(self.audio), piece):
             yield AudioOutput(self.audio[start : start + piece], self.rate_hz, self.channels)
+
+
+class SteppedPipeline:
+    """Answers each session with ``words`` one at a time, each when the test allows it
+    (:meth:`allow`), so a test can cut a stream at a chosen output; counts runs per session."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.runs: dict[str, int] = {}
+        self._allowed: dict[str, int] = {}
+        self._changed = anyio.Event()
+
+    def allow(self, session_id: str, outputs: int) -> None:
+        self._allowed[session_id] = outputs
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        sid = request.session_id
+        self.runs[sid] = self.runs.get(sid, 0) + 1
+        for index, word in enumerate(self.words):
+            while self._allowed.get(sid, len(self.words)) <= index:
+                await self._changed.wait()
+            yield TextOutput(word)

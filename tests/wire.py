@@ -41,6 +41,13 @@ def cancel_frame(reason: str = "") -> pb.ClientFrame:
     return pb.ClientFrame(cancel=pb.Cancel(reason=reason))
 
 
+def resume_frame(session_id: str, token: str, last_output_index: int = 0) -> pb.ClientFrame:
+    resume = pb.Resume(
+        session_id=session_id, resume_token=token, last_output_index=last_output_index
+    )
+    return pb.ClientFrame(resume=resume)
+
+
 @dataclass
 class Answer:
     """Everything the server sent after commit, and how the stream closed."""

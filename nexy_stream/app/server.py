@@ -115,7 +115,7 @@ async def start_server(
     hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     tasks = ServerTasks()
-    sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4))
+    sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4), hosting.clock.now)
     server.add_generic_rpc_handlers(
         [session_service(pipeline, hosting, sessions, tasks, session_owner(authenticator))]
     )

@@ -22,6 +22,7 @@ from nexy_stream.session import (
     EndReason,
     Limits,
     Open,
+    Resume,
     Screenshot,
     Text,
     TextMode,
@@ -55,7 +56,7 @@ def _client(value: ClientInfo) -> wire.ClientInfo:
     return wire.ClientInfo(name=value.name, version=value.version, platform=value.platform)
 
 
-def encode(frame: Open | Collect | Commit | Cancel) -> wire.ClientFrame:
+def encode(frame: Open | Resume | Collect | Commit | Cancel) -> wire.ClientFrame:
     """The wire frame for one client frame of the session core's vocabulary."""
     match frame:
         case Open(session_id, device_id, client, screen):
@@ -84,6 +85,12 @@ def encode(frame: Open | Collect | Commit | Cancel) -> wire.ClientFrame:
             )
         case Cancel(reason):
             return wire.ClientFrame(cancel=wire.Cancel(reason=reason))
+        case Resume(session_id, token, last_index):
+            return wire.ClientFrame(
+                resume=wire.Resume(
+                    session_id=session_id, resume_token=token, last_output_index=last_index
+                )
+            )
     raise TypeError(f"not a client frame: {frame!r}")
 
 

@@ -120,7 +120,7 @@ class CommitCall:
         session.dispatch(dispatch, pipeline, tasks)
         try:
             with self._scope:
-                await session.write_answer(1, self._write)
+                await session.write_answer(1, self._write, self)
         except anyio.get_cancelled_exc_class():
             session.lost(self, resumable=False)
             raise

@@ -114,7 +114,9 @@ class SessionStream:
         finally:
             session = self._session
             if session.attachment is self and session.verdict is not None:
-                session.close()  # its last frame is written, or can no longer be
+                # Its last frame is written, or could not be: either way the client may not
+                # have it (a connection can die with it), so the session lingers for a resume.
+                session.close(linger=True)
 
     async def refuse(self, error: SessionError) -> None:
         """Ends the stream with ``error`` before reading any frame (a caller that may not
@@ -197,7 +199,7 @@ class SessionStream:
                 await self._write(codec.commit_accepted(effect))
                 session.dispatch(effect, self._pipeline, self._server_tasks)
                 assert self._tasks is not None
-                self._tasks.start_soon(session.write_answer, 1, self._write_output)
+                self._tasks.start_soon(session.write_answer, 1, self._write_output, self)
             case CommitRepeated():
                 await self._write(codec.commit_accepted(effect.dispatch))
             case Rejoin():
@@ -216,14 +218,25 @@ class SessionStream:
         placeholder.handle(HandedOver())
         placeholder.close()
         self._session = found
-        found.attach(self)
-        resumed = found.handle(Reattached())
-        assert isinstance(resumed, Resumed)
         first = rejoin.last_output_index + 1
         answer = found.answer
-        await self._write(codec.resumed(resumed, first if answer is not None else 1))
+        if found.verdict is not None:  # it ended: what the client missed, then its end again
+            actor = found.actor
+            resumed = Resumed(actor.session_id, actor.highest_applied_seq, actor.dispatched)
+            await self._write(codec.resumed(resumed, first if answer is not None else 1))
+            for index in range(first, answer.next_index if answer is not None else first):
+                assert answer is not None
+                item = await answer.output(index)
+                assert item is not None
+                await self._write(codec.output(item, index))
+            self._scope.cancel()  # the verdict's frame follows (run)
+            return
+        found.attach(self)
+        reattached = found.handle(Reattached())
+        assert isinstance(reattached, Resumed)
+        await self._write(codec.resumed(reattached, first if answer is not None else 1))
         if answer is not None and self._tasks is not None:
-            self._tasks.start_soon(found.write_answer, first, self._write_output)
+            self._tasks.start_soon(found.write_answer, first, self._write_output, self)
 
     def _rejoin_problem(self, found: LiveSession | None, rejoin: Rejoin) -> SessionError | None:
         if not self._sessions.lives_here(rejoin.resume_token):
@@ -232,7 +245,7 @@ class SessionStream:
                 "the session lives on another server process: route a resumed stream by "
                 "its x-nexy-session-id header (or open a new session)",
             )
-        if found is None or not found.owns(rejoin.resume_token) or found.verdict is not None:
+        if found is None or not found.owns(rejoin.resume_token):
             return _NOT_FOUND
         answer = found.answer
         if answer is not None and not answer.kept_from(rejoin.last_output_index + 1):

@@ -211,6 +211,11 @@ class SessionActor:
         return self._committed_at is not None
 
     @property
+    def dispatched(self) -> Dispatch | None:
+        """What the commit dispatched, once it did."""
+        return self._dispatched
+
+    @property
     def detached(self) -> bool:
         """Whether its stream was lost and it waits for a resume."""
         return self._detached_at is not None
