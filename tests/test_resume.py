@@ -8,6 +8,7 @@ import anyio
 import anyio.lowlevel
 import grpc
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from nexy_stream.client import (
     TransportError,
 )
 from nexy_stream.session import Limits
+from tests.cli import read_all, start_cli
 from tests.clock import ManualClock
 from tests.pipelines import CountingPipeline, SteppedPipeline
 from tests.tcp_cut import cuttable
@@ -313,3 +315,23 @@ async def test_a_session_the_server_no_longer_has_fails_clearly(start):
                 pass
     assert failed.value.code is grpc.StatusCode.NOT_FOUND
     assert "resume_ttl passed" in failed.value.message
+
+
+async def test_say_shows_a_resumption_when_it_happens(start):
+    pipeline = SteppedPipeline(WORDS, held=True)
+    server = await start(pipeline)
+    async with cuttable(server.target) as proxy:
+        process = await start_cli("say", "count to five", "--target", proxy.target, "--no-interims")
+        async with process:
+            assert process.stdout is not None and process.stderr is not None
+            with anyio.fail_after(60):
+                await until(lambda: len(pipeline.runs) == 1, "the commit reached the pipeline")
+                (sid,) = pipeline.runs
+                proxy.cut()
+                await lost(server, sid)
+                pipeline.allow(sid, len(WORDS))
+                out = await read_all(BufferedByteReceiveStream(process.stdout))
+                err = await read_all(BufferedByteReceiveStream(process.stderr))
+                assert await process.wait() == 0, err
+    assert ANSWER in out and "1 resumed" in out
+    assert "the stream was lost and the session resumed (1 time)" in err

@@ -119,6 +119,20 @@ def register(
     )
     env_option(
         serve,
+        "--resume-ttl",
+        non_negative_float,
+        lim.resume_ttl_s,
+        "seconds a session whose stream was lost waits for a resume (0: no resumption)",
+    )
+    env_option(
+        serve,
+        "--max-replay-bytes",
+        byte_size,
+        lim.max_replay_bytes,
+        "bytes of a session's answer kept after they were sent, for a resume (512KiB, 4MiB)",
+    )
+    env_option(
+        serve,
         "--shutdown-grace",
         non_negative_float,
         c.shutdown_grace_s,
@@ -137,8 +151,9 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
             f"--max-frame-bytes {args.max_frame_bytes} must exceed --max-screenshot-bytes "
             f"{args.max_screenshot_bytes}: a frame carries the screenshot"
         )
-    if args.max_buffered_bytes <= 0:
-        parser.error(f"--max-buffered-bytes must be above 0, got {args.max_buffered_bytes}")
+    for flag in ("max_buffered_bytes", "max_replay_bytes"):
+        if getattr(args, flag) <= 0:
+            parser.error(f"--{flag.replace('_', '-')} must be above 0, got {getattr(args, flag)}")
     limits = Limits(
         max_text_bytes=args.max_text_bytes,
         max_chunks=args.max_chunks,
@@ -147,6 +162,8 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         idle_timeout_s=args.idle_timeout,
         max_duration_s=args.max_duration,
         open_timeout_s=args.open_timeout,
+        resume_ttl_s=args.resume_ttl,
+        max_replay_bytes=args.max_replay_bytes,
     )
     config = ServerConfig(
         host=args.host,
