@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import grpc
-
 from nexy_stream.client._messages.nexy.stream import v1 as wire
 from nexy_stream.client.errors import ServerError
 from nexy_stream.client.events import Ack, AudioChunk, Committed, GoingAway, TextChunk
@@ -28,10 +26,10 @@ from nexy_stream.session import (
     TextMode,
     Timings,
 )
+from nexy_stream.status import grpc_status
 
 METHOD = "/nexy.stream.v1.SessionService/Session"
 
-_STATUS = {code.value[0]: code for code in grpc.StatusCode}
 _RESULTS = {
     wire.CollectResult.APPLIED: CollectResult.APPLIED,
     wire.CollectResult.STALE: CollectResult.STALE,
@@ -128,8 +126,7 @@ def end_reason(message: wire.End) -> EndReason:
 
 
 def server_error(message: wire.Error) -> ServerError:
-    code = _STATUS.get(message.code, grpc.StatusCode.UNKNOWN)
-    return ServerError(code, message.message, message.limit, message.fatal)
+    return ServerError(grpc_status(message.code), message.message, message.limit, message.fatal)
 
 
 def ack(message: wire.CollectAck) -> Ack:
