@@ -81,7 +81,7 @@ async def test_tail_says_so_when_there_is_no_server():
 
 
 def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
-    board = Board()
+    board = Board(["here:1"])
     snapshot = apb.WatchEvent(
         snapshot=apb.Snapshot(
             sessions=[
@@ -108,10 +108,10 @@ def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
     aggregate.aggregate.commit_to_first_output.samples = 4
     aggregate.aggregate.commit_to_first_output.p50.FromMilliseconds(12)
     board.apply(snapshot)
-    assert "laptop-1" in board.render("here:1") and "collecting" in board.render("here:1")
+    assert "laptop-1" in board.render() and "collecting" in board.render()
     board.apply(ended)
     board.apply(aggregate)
-    shown = board.render("here:1")
+    shown = board.render()
     assert "LIVE SESSIONS (0)" in shown
     assert "timed_out" in shown and "aaaaaaaa" in shown
     assert "started 2.5/s" in shown and "12.0ms" in shown

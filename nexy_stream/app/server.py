@@ -23,7 +23,7 @@ from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.service import SESSION_SERVICE, session_service
 
-_LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
+LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
 
 
 @dataclass
@@ -52,7 +52,7 @@ class RunningServer:
         self.ops.feed.close()  # watchers never end by themselves: they would use up the grace
         await self.health.enter_graceful_shutdown()
         self.hosting.deadlines.announce_shutdown(grace)
-        await self.server.stop(grace + _LAST_WORDS_S)
+        await self.server.stop(grace + LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
         await self.legacy.aclose()
         await self.ops.stop()

@@ -7,21 +7,43 @@ One set of flags for all three, so a server run with ``serve --tls-cert ... --tl
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import grpc
 
-from nexy_stream.cli.options import env_option
+from nexy_stream.cli.options import ENV_PREFIX, env_option
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+TARGET_ENV = f"{ENV_PREFIX}TARGET"
 
 
-def add_connection_options(parser: argparse.ArgumentParser, target_help: str) -> None:
-    env_option(parser, "--target", str, "127.0.0.1:50051", target_help)
+def add_connection_options(
+    parser: argparse.ArgumentParser, target_help: str, several: bool = False
+) -> None:
+    """``several``: ``--target`` may be repeated, and the environment may list several,
+    comma-separated (read them with :func:`connection_targets`)."""
+    if several:
+        parser.add_argument(
+            "--target",
+            action="append",
+            help=f"{target_help} [env {TARGET_ENV}, comma-separated, default {DEFAULT_TARGET}]",
+        )
+    else:
+        env_option(parser, "--target", str, DEFAULT_TARGET, target_help)
     parser.add_argument(
         "--tls", action="store_true", help="use TLS, trusting the system's roots unless --ca"
     )
     env_option(parser, "--ca", str, "", "PEM CA that signed the server's certificate (TLS)")
     env_option(parser, "--cert", str, "", "PEM client certificate for mutual TLS (with --key)")
     env_option(parser, "--key", str, "", "PEM private key of --cert")
+
+
+def connection_targets(args: argparse.Namespace) -> list[str]:
+    """The targets of a command whose ``--target`` may be repeated."""
+    if args.target:
+        return list(args.target)
+    return [t.strip() for t in os.environ.get(TARGET_ENV, DEFAULT_TARGET).split(",") if t.strip()]
 
 
 def channel_credentials(

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from nexy_stream.cli.options import env_option
 from nexy_stream.logformat import LOG_FORMATS, configure_logging
-from nexy_stream.netaddr import host_port
 from nexy_stream.ops.config import OpsConfig
-
-if TYPE_CHECKING:
-    from nexy_stream.app.server import RunningServer
 
 _DEFAULT = OpsConfig()
 
@@ -47,15 +42,3 @@ def config_from(args: argparse.Namespace) -> OpsConfig:
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
     )
-
-
-def endpoints(running: RunningServer) -> list[str]:
-    """Where the admin feed and the metrics are, for the start-up log."""
-    ops = running.ops
-    admin = ops.admin_target or f"{running.target} (the public port)"
-    security = "plaintext" if running.config.tls is None else "TLS"
-    lines = [f"admin feed (nexy-stream tail --target ...) on {admin}, {security}"]
-    if ops.metrics_port is not None:
-        where = host_port(ops.config.metrics_host, ops.metrics_port)
-        lines.append(f"Prometheus metrics on http://{where}/metrics")
-    return lines

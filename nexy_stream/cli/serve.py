@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
+import os
 import sys
 from pathlib import Path
 
@@ -46,9 +45,24 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     env_option(
         serve, "--echo-word-delay", float, c.echo_word_delay_s, "seconds between echoed words"
     )
+    env_option(
+        serve,
+        "--workers",
+        worker_count,
+        1,
+        "server processes on the port (SO_REUSEPORT, Linux); auto: one per core",
+    )
     env_option(serve, "--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     serve.set_defaults(run=run)
+
+
+def worker_count(value: str) -> int:
+    """``--workers``: a positive count, or ``auto`` for the cores this process may use."""
+    count = len(os.sched_getaffinity(0)) if value == "auto" else int(value)
+    if count < 1:
+        raise ValueError(value)
+    return count
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
@@ -81,37 +95,22 @@ def tls_from(args: argparse.Namespace) -> TlsFiles | None:
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(config: ServerConfig) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully."""
-    # Imported here: the other subcommands (client tools) never load the server.
-    from nexy_stream.app.server import start_server
-    from nexy_stream.pipeline import EchoPipeline
-
-    running = await start_server(config, EchoPipeline(word_delay_s=config.echo_word_delay_s))
-    logging.getLogger("nexy_stream").info(
-        "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
-        running.target,
-        "plaintext" if config.tls is None else "TLS",
-    )
-    for line in ops_options.endpoints(running):
-        logging.getLogger("nexy_stream").info(line)
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            logging.getLogger("nexy_stream").info(
-                "%s: stopping (grace %gs)", signal.Signals(signum).name, config.shutdown_grace_s
-            )
-            break
-    await running.stop()
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         config = config_from(args)
     except ValueError as exc:
         parser.error(str(exc))
+    # Imported here: the other subcommands (client tools) never load the server.
     try:
-        anyio.run(serve, config, backend="asyncio")
+        if args.workers == 1:
+            from nexy_stream.app.serving import serve, stop_signal
+
+            anyio.run(serve, config, stop_signal, backend="asyncio")
+            return 0
+        from nexy_stream.app.supervisor import supervise
+
+        log = (args.log_level, args.log_format)
+        return anyio.run(supervise, config, args.workers, *log, backend="asyncio")
     except OSError as exc:
         print(f"nexy-stream: {exc}", file=sys.stderr)
         return 1
-    return 0

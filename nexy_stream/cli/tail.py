@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 import anyio
@@ -14,7 +16,11 @@ from google.protobuf.duration_pb2 import Duration
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.cli.board import Board
-from nexy_stream.cli.connection import add_connection_options, channel_credentials
+from nexy_stream.cli.connection import (
+    add_connection_options,
+    channel_credentials,
+    connection_targets,
+)
 from nexy_stream.client.channel import open_channel
 from nexy_stream.session import Outcome
 
@@ -25,7 +31,10 @@ WATCH_METHOD = f"/{apb.DESCRIPTOR.services_by_name['AdminService'].full_name}/Wa
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tail = commands.add_parser("tail", help="follow the live sessions of a running server")
     add_connection_options(
-        tail, "the server's admin address: its public one unless it runs with --admin-port"
+        tail,
+        "the server's admin address: its public one unless it runs with --admin-port; "
+        "repeat it to follow several (the workers of serve --workers N)",
+        several=True,
     )
     tail.add_argument(
         "--json", action="store_true", help="print one JSON object per feed event (for jq)"
@@ -57,74 +66,90 @@ def watch_request(args: argparse.Namespace) -> apb.WatchRequest:
 
 
 class Printer:
-    """Writes the feed: a JSON line per event, or the board redrawn on every aggregate."""
+    """Writes the feeds: a JSON line per event (with its ``target`` when there are several),
+    or the board redrawn on every aggregate."""
 
-    def __init__(self, out: TextIO, as_json: bool, target: str) -> None:
+    def __init__(self, out: TextIO, as_json: bool, targets: Sequence[str], count: int | None):
         self._out = out
-        self._board = None if as_json else Board()
+        self._targets = list(targets)
+        self._board = None if as_json else Board(targets)
         self._redraw = REDRAW if out.isatty() else "\n"
-        self._target = target
-        self.shown = 0
+        self._count = count
+        self._session_events = 0
 
-    def show(self, event: apb.WatchEvent) -> None:
-        self.shown += 1
+    def show(self, event: apb.WatchEvent, source: int) -> bool:
+        """Shows one event; True once ``count`` session events were shown."""
         if self._board is None:
-            line = json_format.MessageToJson(
+            line = json_format.MessageToDict(
                 event,
-                indent=None,
                 preserving_proto_field_name=True,
                 always_print_fields_with_no_presence=True,
             )
-            self._out.write(line + "\n")
+            if len(self._targets) > 1:
+                line["target"] = self._targets[source]
+            self._out.write(json.dumps(line) + "\n")
         else:
-            self._board.apply(event)
+            self._board.apply(event, source)
             if event.WhichOneof("kind") != "session":
-                self._out.write(self._redraw + self._board.render(self._target) + "\n")
+                self._out.write(self._redraw + self._board.render() + "\n")
         self._out.flush()
+        self._session_events += event.HasField("session")
+        return self._count is not None and self._session_events >= self._count
 
 
 async def follow(
     args: argparse.Namespace, credentials: grpc.ChannelCredentials | None, out: TextIO
 ) -> int:
-    """Prints the feed until --count or --duration is reached (0) or the feed is lost (1)."""
-    printer = Printer(out, args.json, args.target)
-    async with open_channel(args.target, credentials) as channel:
+    """Prints the feeds of every target until --count or --duration is reached (0), or
+    until one of them is lost (1)."""
+    targets = connection_targets(args)
+    printer = Printer(out, args.json, targets, args.count)
+    request = watch_request(args)
+    status = 0
+
+    async def watch(source: int) -> None:
+        nonlocal status
+        status = await _follow_one(targets[source], source, credentials, request, printer)
+        tasks.cancel_scope.cancel()
+
+    with anyio.move_on_after(math.inf if args.duration is None else args.duration):
+        async with anyio.create_task_group() as tasks:
+            for source in range(len(targets)):
+                tasks.start_soon(watch, source)
+    return status
+
+
+async def _follow_one(
+    target: str,
+    source: int,
+    credentials: grpc.ChannelCredentials | None,
+    request: apb.WatchRequest,
+    printer: Printer,
+) -> int:
+    """Shows one target's feed until the count is reached (0) or the feed is lost (1)."""
+    async with open_channel(target, credentials) as channel:
         watch = channel.unary_stream(
             WATCH_METHOD,
             request_serializer=apb.WatchRequest.SerializeToString,
             response_deserializer=apb.WatchEvent.FromString,
         )
-        call = watch(watch_request(args))
+        call = watch(request)
+        shown = 0
         try:
-            with anyio.move_on_after(math.inf if args.duration is None else args.duration):
-                if not await _print_feed(call, printer, args.count):
-                    print(f"nexy-stream tail: {args.target} ended the feed", file=sys.stderr)
-                    return 1
+            while isinstance(event := await call.read(), apb.WatchEvent):  # not EOF
+                shown += 1
+                if printer.show(event, source):
+                    return 0
+            print(f"nexy-stream tail: {target} ended the feed", file=sys.stderr)
         except grpc.aio.AioRpcError as error:
-            what = "lost the feed of" if printer.shown else "cannot watch"
+            what = "lost the feed of" if shown else "cannot watch"
             print(
-                f"nexy-stream tail: {what} {args.target}: {error.code().name}: {error.details()}",
+                f"nexy-stream tail: {what} {target}: {error.code().name}: {error.details()}",
                 file=sys.stderr,
             )
-            return 1
         finally:
             call.cancel()
-    return 0
-
-
-async def _print_feed(
-    call: grpc.aio.UnaryStreamCall[apb.WatchRequest, apb.WatchEvent],
-    printer: Printer,
-    count: int | None,
-) -> bool:
-    """Shows events until ``count`` session events were shown (True) or the feed ends."""
-    session_events = 0
-    while isinstance(event := await call.read(), apb.WatchEvent):  # not EOF
-        printer.show(event)
-        session_events += event.HasField("session")
-        if count is not None and session_events >= count:
-            return True
-    return False
+    return 1
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
