@@ -55,7 +55,8 @@ async def start() -> AsyncIterator[StartServer]:
         interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         **config: object,
     ) -> RunningServer:
-        settings = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits(), **config)  # type: ignore[arg-type]
+        config = {"host": "127.0.0.1", "port": 0, **config}
+        settings = ServerConfig(limits=limits or Limits(), **config)  # type: ignore[arg-type]
         server = await start_server(settings, pipeline or EchoPipeline(), observers, interceptors)
         running.append(server)
         return server

@@ -88,10 +88,13 @@ async def start_server(
         server,
     )
     credentials = config.tls.credentials() if config.tls is not None else None
-    if credentials is None:
-        port = server.add_insecure_port(config.address)
-    else:
-        port = server.add_secure_port(config.address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
+    except RuntimeError as exc:  # grpcio raises rather than returning 0 on some versions
+        raise OSError(f"cannot listen on {config.address}: {exc}") from exc
     if port == 0:
         raise OSError(f"cannot listen on {config.address}")
     await ops.start(credentials)

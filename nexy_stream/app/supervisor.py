@@ -74,6 +74,18 @@ def reserved_port(host: str, port: int) -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
+def restart_delay(ended_in_a_row: int) -> float:
+    """The back-off before a worker starts again: 0.5 s, doubling for each time in a row it
+    ended soon after its start, up to 30 s, so a worker that cannot start does not spin."""
+    doublings = max(ended_in_a_row - 1, 0)
+    return min(RESTART_DELAY_S * 2.0**doublings, RESTART_DELAY_MAX_S)
+
+
+def ending(status: int) -> str:
+    """How a process ended, in words: ``exit status 1``, ``killed by SIGKILL``."""
+    return f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+
+
 def free_ports(host: str, count: int) -> list[int]:
     """``count`` ports free on ``host`` now, each held until all are picked."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -252,7 +264,7 @@ class Supervisor:
                 self.stop(name)
 
     async def _keep_running(self, worker: Worker) -> None:
-        quick_failures = 0
+        ended_in_a_row = 0  # soon after their start
         try:
             while not self._stop.is_set():
                 began = anyio.current_time()
@@ -264,25 +276,21 @@ class Supervisor:
                         ready.pid,
                         ready.admin,
                     )
-                elif not worker.served_once.is_set():
-                    status = await worker.wait()
-                    self.stop(
-                        f"worker {worker.index} ended with status {status} before it served",
-                        EXIT_FAILED_TO_START,
-                    )
-                    return
                 status = await worker.wait()
                 self._forget(worker)
+                if not worker.served_once.is_set():
+                    why = f"worker {worker.index} ended ({ending(status)}) before it served"
+                    self.stop(why, EXIT_FAILED_TO_START)
                 if self._stop.is_set():
                     worker.drained = ready is None or status == 0
                     return
                 served = anyio.current_time() - began
-                quick_failures = 0 if served >= STABLE_AFTER_S else quick_failures + 1
-                delay = min(RESTART_DELAY_S * 2 ** max(quick_failures - 1, 0), RESTART_DELAY_MAX_S)
+                ended_in_a_row = 1 if served >= STABLE_AFTER_S else ended_in_a_row + 1
+                delay = restart_delay(ended_in_a_row)
                 logger.warning(
-                    "worker %d ended with status %d after %.1fs; starting it again in %gs",
+                    "worker %d ended (%s) after %.1fs; starting it again in %gs",
                     worker.index,
-                    status,
+                    ending(status),
                     served,
                     delay,
                 )
