@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 
 from nexy_stream.cli.options import ENV_PREFIX, env_option
+from nexy_stream.client.channel import ChannelTls
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TARGET_ENV = f"{ENV_PREFIX}TARGET"
@@ -46,20 +47,26 @@ def connection_targets(args: argparse.Namespace) -> list[str]:
     return [t.strip() for t in os.environ.get(TARGET_ENV, DEFAULT_TARGET).split(",") if t.strip()]
 
 
-def channel_credentials(
-    args: argparse.Namespace, parser: argparse.ArgumentParser
-) -> grpc.ChannelCredentials | None:
-    """The TLS credentials the flags ask for; ``None`` for plaintext. Exits through
-    ``parser.error`` when a file is missing or the flags do not go together."""
+def channel_tls(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ChannelTls | None:
+    """The TLS the flags ask for; ``None`` for plaintext. Exits through ``parser.error``
+    when a file is missing or the flags do not go together."""
     if not (args.tls or args.ca or args.cert or args.key):
         return None
     if bool(args.cert) != bool(args.key):
         parser.error("--cert and --key go together (a client certificate and its key)")
-    return grpc.ssl_channel_credentials(
+    return ChannelTls(
         root_certificates=_read(parser, "--ca", args.ca),
         private_key=_read(parser, "--key", args.key),
         certificate_chain=_read(parser, "--cert", args.cert),
     )
+
+
+def channel_credentials(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> grpc.ChannelCredentials | None:
+    """:func:`channel_tls` as grpc's credentials."""
+    tls = channel_tls(args, parser)
+    return None if tls is None else tls.credentials()
 
 
 def _read(parser: argparse.ArgumentParser, flag: str, name: str) -> bytes | None:

@@ -8,8 +8,9 @@ import sys
 
 import anyio
 
-from nexy_stream.cli.connection import add_connection_options, channel_credentials
+from nexy_stream.cli.connection import add_connection_options, channel_tls
 from nexy_stream.loadgen import REALISTIC, LoadPlan, LoadReport, LoadTally, run_load
+from nexy_stream.loadgen.processes import LoadProcessFailed, run_load_processes
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +39,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="scales the pauses between interim results (1: real time, 0: none)",
     )
     load.add_argument("--seed", type=int, default=0, help="the same seed plays the same utterances")
+    load.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="client processes sharing the sessions and the concurrency, each with its own "
+        "connection (one Python process saturates one core)",
+    )
     load.add_argument("--json", action="store_true", help="print the report as JSON")
     load.set_defaults(run=run)
 
@@ -72,7 +80,7 @@ def _print_report(report: LoadReport) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    for flag in ("sessions", "concurrency", "duration", "drain"):
+    for flag in ("sessions", "concurrency", "duration", "drain", "processes"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag} must be positive, got {getattr(args, flag)}")
     plan = LoadPlan(
@@ -84,9 +92,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         pace=max(args.pace, 0.0),
         seed=args.seed,
         profile=REALISTIC,
-        credentials=channel_credentials(args, parser),
+        tls=channel_tls(args, parser),
     )
-    report = anyio.run(run_load, plan, _show_progress, backend="asyncio")
+    if args.processes == 1:
+        report = anyio.run(run_load, plan, _show_progress, backend="asyncio")
+    else:
+        try:
+            report = run_load_processes(plan, args.processes, _show_progress)
+        except ValueError as exc:
+            parser.error(str(exc))
+        except LoadProcessFailed as exc:
+            print(f"\nnexy-stream load: {exc}", file=sys.stderr)
+            return 1
     sys.stderr.write("\n")
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

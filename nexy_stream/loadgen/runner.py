@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import open_channel
+from nexy_stream.client.channel import ChannelTls, open_channel
 from nexy_stream.loadgen.driver import SessionRecord, drive
 from nexy_stream.loadgen.stats import latency_ms
 from nexy_stream.loadgen.utterances import REALISTIC, Profile, build_utterance
@@ -32,7 +31,11 @@ class LoadPlan:
     seed: int = 0
     profile: Profile = REALISTIC
     drain_s: float = 10.0  # how long sessions still running at the deadline may finish
-    credentials: grpc.ChannelCredentials | None = None  # TLS; None: plaintext
+    tls: ChannelTls | None = None  # None: plaintext
+    # One of several client processes (--processes): this one plays sessions part,
+    # part + parts, ..., so the same seed plays the same utterances however many there are.
+    part: int = 0
+    parts: int = 1
 
 
 @dataclass
@@ -49,6 +52,18 @@ class LoadTally:
     unverifiable: int = 0  # a cancel after commit raced the end; see SessionRecord
     violations: list[str] = field(default_factory=list)
 
+    def absorb(self, other: LoadTally) -> None:
+        """Adds another process's tally to this one."""
+        self.started += other.started
+        self.finished += other.finished
+        self.frames += other.frames
+        self.endings.update(other.endings)
+        self.statuses.update(other.statuses)
+        self.latencies_s.extend(other.latencies_s)
+        self.broken_sessions += other.broken_sessions
+        self.unverifiable += other.unverifiable
+        self._keep(other.violations)
+
     def add(self, record: SessionRecord) -> None:
         self.finished += 1
         self.frames += record.collects_sent
@@ -60,8 +75,11 @@ class LoadTally:
             self.latencies_s.append(record.commit_to_first_output_s)
         if record.violations:
             self.broken_sessions += 1
-            room = MAX_VIOLATIONS_KEPT - len(self.violations)
-            self.violations.extend(record.violations[: max(room, 0)])
+            self._keep(record.violations)
+
+    def _keep(self, violations: list[str]) -> None:
+        room = MAX_VIOLATIONS_KEPT - len(self.violations)
+        self.violations.extend(violations[: max(room, 0)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +124,7 @@ async def run_load(
 
     async def worker(stub: rpc.SessionServiceStub) -> None:
         while tally.started < plan.sessions and anyio.current_time() < deadline:
-            index = tally.started
+            index = plan.part + plan.parts * tally.started
             tally.started += 1
             # One Random per session: a session's utterance depends on the seed and its
             # index only, whatever the concurrency.
@@ -121,7 +139,8 @@ async def run_load(
             await anyio.sleep(0.5)
             show(tally, time.perf_counter() - began)
 
-    async with open_channel(plan.target, plan.credentials) as channel:
+    credentials = None if plan.tls is None else plan.tls.credentials()
+    async with open_channel(plan.target, credentials) as channel:
         stub = rpc.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated
         async with anyio.create_task_group() as outer:
             if progress is not None:
