@@ -75,8 +75,10 @@ async def read_to_end(call: Any) -> tuple[list[Any], grpc.StatusCode, str]:
 class RawSession:
     """One session stream driven frame by frame."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.call = rpc.SessionServiceStub(channel).Session()
+    def __init__(
+        self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.call = rpc.SessionServiceStub(channel).Session(metadata=metadata)
 
     async def send(self, frame: pb.ClientFrame) -> None:
         await self.call.write(frame)
