@@ -53,8 +53,10 @@ def raw_session(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall[bytes, b
     return channel.stream_stream(SESSION_METHOD)()  # bytes in, bytes out
 
 
-def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
-    count = max(1, -(-streams // STREAMS_PER_CHANNEL))
+def channels(target: str, streams: int, count: int = 0) -> list[grpc.aio.Channel]:
+    """``count`` channels (connections), or one per STREAMS_PER_CHANNEL streams. Several
+    workers on one port (SO_REUSEPORT) share connections, not streams: they need several."""
+    count = count or max(1, -(-streams // STREAMS_PER_CHANNEL))
     return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
@@ -73,10 +75,12 @@ async def measure_window(
     return rate
 
 
-async def frames(target: str, streams: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+async def frames(
+    target: str, streams: int, warmup_s: float, seconds: float, connections: int = 0
+) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
-    pool = channels(target, streams)
+    pool = channels(target, streams, connections)
 
     async def stream(channel: grpc.aio.Channel) -> None:
         nonlocal acked
@@ -142,11 +146,11 @@ async def legacy(target: str, streams: int, warmup_s: float, seconds: float) -> 
     return {"frames_per_s": round(rate, 1), "streams": streams}
 
 
-async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
+async def latency(target: str, sessions: int, rounds: int, connections: int = 0) -> dict[str, Any]:
     """Commit -> first output, with ``sessions`` sessions running at once, each committing
     ``rounds`` utterances one after another (open, two collects, commit, read the answer)."""
     samples: list[float] = []
-    pool = channels(target, sessions)
+    pool = channels(target, sessions, connections)
 
     async def utterances(channel: grpc.aio.Channel) -> None:
         for _ in range(rounds):
@@ -179,6 +183,7 @@ async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
         "utterances": len(samples),
         "utterances_per_s": round(len(samples) / elapsed, 1),
         **latency_ms(samples),
+        "samples_s": samples,  # to merge with other client processes' (dropped by the caller)
     }
 
 
@@ -219,13 +224,17 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--counts", default="1000,10000")
+    parser.add_argument(
+        "--connections", type=int, default=0, help="0: one per 500 streams (frames, latency)"
+    )
     args = parser.parse_args()
     if args.mode == "frames":
-        result = anyio.run(frames, args.target, args.streams, args.warmup, args.seconds)
+        timing = (args.warmup, args.seconds, args.connections)
+        result = anyio.run(frames, args.target, args.streams, *timing)
     elif args.mode == "legacy":
         result = anyio.run(legacy, args.target, args.streams, args.warmup, args.seconds)
     elif args.mode == "latency":
-        result = anyio.run(latency, args.target, args.sessions, args.rounds)
+        result = anyio.run(latency, args.target, args.sessions, args.rounds, args.connections)
     else:
         counts = [int(n) for n in args.counts.split(",")]
         result = anyio.run(idle, args.target, counts)
