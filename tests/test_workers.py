@@ -144,6 +144,32 @@ async def test_a_worker_that_does_not_drain_makes_the_exit_status_3():
             assert await anyio.to_thread.run_sync(served.wait) == 3
 
 
+async def test_workers_drain_by_themselves_when_the_supervisor_dies():
+    async with workers() as (served, target):
+        pids = [int(m[1]) for m in re.finditer(r"worker \d \(pid (\d+)\) serving", served.log)]
+        async with contextlib.AsyncExitStack() as stack:
+            (session,) = await sessions_on_own_connections(stack, target, 1)
+            served.signal(signal.SIGKILL)
+            assert (await session.recv()).WhichOneof("kind") == "going_away"  # its lifeline
+            await commit_all([session], "after the supervisor")
+        await served.line(r"the supervisor is gone: stopping .* worker=\d")
+        for _ in range(300):
+            if not any(alive(pid) for pid in pids):
+                break
+            await anyio.sleep(0.1)
+        else:
+            raise AssertionError("a worker outlived its supervisor")
+
+
+def alive(pid: int) -> bool:
+    """Runs (an ended child not yet reaped by its new parent is a zombie: not running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 async def test_a_worker_that_cannot_start_stops_the_others_with_status_1(tmp_path):
     missing = str(tmp_path / "missing.pem")
     served = Served("--port", "0", "--workers", "2", "--tls-cert", missing, "--tls-key", missing)
