@@ -54,10 +54,11 @@ def wait_until(ready: object, what: str, process: subprocess.Popen[bytes]) -> No
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if that did not end it within 30 s."""
     process.terminate()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         process.kill()
         process.wait()
 
