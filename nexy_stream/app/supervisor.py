@@ -150,13 +150,13 @@ class Worker:
             start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
         )
         assert self.process.stdin is not None and self.process.stdout is not None
-        await self.process.stdin.send(pickle.dumps(self.spec))  # stdin then stays open
         try:
+            await self.process.stdin.send(pickle.dumps(self.spec))  # then stays open
             line = await BufferedByteReceiveStream(self.process.stdout).receive_until(
                 b"\n", _READY_LINE_BYTES
             )
-        except (anyio.IncompleteRead, anyio.EndOfStream, anyio.DelimiterNotFound):
-            return None
+        except (anyio.BrokenResourceError, anyio.IncompleteRead, anyio.DelimiterNotFound):
+            return None  # it ended before it served
         self.ready = Ready.parse(line)
         self.served_once.set()
         return self.ready
@@ -181,6 +181,8 @@ class Worker:
 
 
 class Supervisor:
+    """Keeps ``count`` workers serving until a signal, then drains them (module docstring)."""
+
     def __init__(self, config: ServerConfig, count: int, log_level: str, log_format: str) -> None:
         if count < 2:
             raise ValueError(f"a supervisor runs 2 workers or more, not {count}")
