@@ -3,7 +3,8 @@
 Each comparison runs against servers started in this run on this machine, with the same
 client, so the ratios hold where absolute numbers do not. Throughput takes the median of a few
 alternating rounds, ratios round by round, so a busy moment on the machine moves little.
-``python -m bench speech`` runs only the event-loop lag comparison of legacy speech answers.
+``python -m bench speech`` runs only the event-loop lag comparison of legacy speech answers,
+``python -m bench workers`` only ``serve --workers 2`` against ``--workers 1`` and bare grpcio.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from bench.processes import (
     NEXY,
     SPEAKING,
     client,
+    clients,
     idle_session_bytes,
+    latency_clients,
     openai_stub,
     server,
     speech_round,
@@ -49,6 +52,12 @@ SPEECH_ROUNDS = 7
 SPEECH_STREAMS = 4
 SPEECH_WARMUP_S, SPEECH_S = 1.0, 3.0
 AUDIO_ROUNDS, AUDIO_UTTERANCES = 5, 30
+# --workers 2 against --workers 1: the same load from two client processes, each with
+# connections of its own (the kernel spreads connections, not streams, over the workers).
+WORKERS = 2
+WORKER_CLIENTS = 2
+WORKER_FRAME_ARGS = ("--streams", "8", "--connections", "8", "--warmup", "1", "--seconds", "4")
+WORKER_LATENCY_ARGS = ("--sessions", "500", "--rounds", "2", "--connections", "8")  # each
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
@@ -56,6 +65,9 @@ TARGETS = {
     "auth_frames_per_s_ratio": (">=", 0.95),
     "legacy_speech_loop_lag_p99_ms_24khz": ("<=", 5.0),
     "first_audio_p50_overhead_ms": ("<=", 10.0),
+    "workers_frames_per_s_ratio": (">=", 1.6),
+    "workers_first_output_p50_ratio_vs_bare_grpc": ("<=", 1.0),
+    "workers_first_output_p99_ratio_vs_bare_grpc": ("<=", 1.0),
 }
 
 
@@ -132,6 +144,32 @@ def auth_cost() -> dict[str, Any]:
         found[f"{key}_ratio"] = round(statistics.median(a / b for a, b in pairs), 3)
     found["credentials"] = CREDENTIALS
     return found
+
+
+def workers() -> dict[str, Any]:
+    """Frames/s of --workers 1 and --workers 2 under the same load, round by round; then
+    commit -> first output at 1000 sessions, --workers 2 against the bare server."""
+    rates: dict[str, list[float]] = {"1": [], str(WORKERS): []}
+    with (
+        server("nexy", NEXY) as one,
+        server("workers", NEXY, workers=WORKERS) as several,
+        server("bare", BARE) as bare,
+    ):
+        for round_ in range(1, ROUNDS + 1):
+            for name, target in (("1", one.target), (str(WORKERS), several.target)):
+                found = clients(WORKER_CLIENTS, "frames", target, *WORKER_FRAME_ARGS)
+                rates[name].append(sum(result["frames_per_s"] for result in found))
+                say(f"  round {round_}: --workers {name} {rates[name][-1]:8.0f} frames/s")
+        latency = {}
+        for name, target in ((f"workers_{WORKERS}", several.target), ("bare", bare.target)):
+            latency[name] = latency_clients(WORKER_CLIENTS, target, *WORKER_LATENCY_ARGS)
+            say(f"  1000 sessions: {name:9} {latency[name]}")
+    pairs = zip(rates[str(WORKERS)], rates["1"], strict=True)
+    return {
+        "frames_per_s": {f"workers_{n}": statistics.median(v) for n, v in rates.items()},
+        "ratio": statistics.median(many / one for many, one in pairs),
+        "latency_1000_sessions": latency,
+    }
 
 
 def latencies(nexy: str, bare: str) -> dict[str, dict[str, Any]]:
@@ -247,6 +285,15 @@ def speech_summary(spoken: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def workers_summary(scaled: dict[str, Any]) -> dict[str, Any]:
+    several, bare = scaled["latency_1000_sessions"].values()
+    return {
+        "workers_frames_per_s_ratio": round(scaled["ratio"], 3),
+        "workers_first_output_p50_ratio_vs_bare_grpc": round(several["p50"] / bare["p50"], 3),
+        "workers_first_output_p99_ratio_vs_bare_grpc": round(several["p99"] / bare["p99"], 3),
+    }
+
+
 def first_audio_summary(audio: dict[str, Any]) -> dict[str, Any]:
     return {
         "first_audio_p50_overhead_ms": audio["p50_overhead_ms"],
@@ -281,6 +328,20 @@ def table(results: dict[str, Any]) -> str:
             f"| server memory per idle session, {count} open (KiB) | "
             f"{sizes['nexy'] / 1024:.1f} | {sizes['bare'] / 1024:.1f} | {ratio:.2f}x | ≤ 1.5x |"
         )
+    scaled = results["workers"]
+    rates = scaled["frames_per_s"]
+    several, bare = scaled["latency_1000_sessions"].values()
+    rows += [
+        f"| collect frames/s, `--workers {WORKERS}` (`--workers 1`: "
+        f"{rates['workers_1']:.0f}; {WORKER_CLIENTS} client processes) | "
+        f"{rates[f'workers_{WORKERS}']:.0f} | - | {results['workers_frames_per_s_ratio']:.2f}x "
+        "| ≥ 1.6x |",
+        f"| commit → first output p50 / p99 ms, 1000 concurrent, `--workers {WORKERS}` "
+        f"({WORKER_CLIENTS} client processes) | {several['p50']:.2f} / {several['p99']:.2f} | "
+        f"{bare['p50']:.2f} / {bare['p99']:.2f} | "
+        f"{results['workers_first_output_p50_ratio_vs_bare_grpc']:.2f}x / "
+        f"{results['workers_first_output_p99_ratio_vs_bare_grpc']:.2f}x | ≤ 1x |",
+    ]
     rows += [
         "",
         f"Authentication, per session open (a token file of {auth['credentials']} credentials; "
@@ -334,6 +395,11 @@ def main(parts: list[str]) -> int:
         spoken = {**speech(), "machine": machine()}
         results: dict[str, Any] = json.loads(RESULTS.read_text())
         results.update(speech_summary(spoken), speech=spoken)
+    elif parts == ["workers"]:
+        say(f"--workers {WORKERS} against --workers 1 and bare grpcio")
+        scaled = {**workers(), "machine": machine()}
+        results = json.loads(RESULTS.read_text())
+        results.update(workers_summary(scaled), workers=scaled)
     elif not parts:
         with server("nexy", NEXY) as nexy, server("bare", BARE) as bare:
             say("collect throughput")
@@ -348,21 +414,25 @@ def main(parts: list[str]) -> int:
         spoken = speech()
         say("commit -> first audio, openai pipeline against the local stub")
         audio = first_audio()
+        say(f"--workers {WORKERS} against --workers 1 and bare grpcio (fresh servers)")
+        scaled = workers()
         results = {
             **summary(frames, latency, idle, auth),
             **speech_summary(spoken),
             **first_audio_summary(audio),
+            **workers_summary(scaled),
             "frames_per_s": frames,
             "latency": latency,
             "idle": idle,
             "auth": auth,
             "speech": spoken,
             "first_audio": audio,
+            "workers": scaled,
             "machine": machine(),
             "seconds": round(time.perf_counter() - began, 1),
         }
     else:
-        say("usage: python -m bench [speech]")
+        say("usage: python -m bench [speech | workers]")
         return 2
     results["targets_met"] = {
         key: (results[key] >= bound if op == ">=" else results[key] <= bound)

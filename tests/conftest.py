@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -21,6 +22,7 @@ from nexy_stream.pipeline import EchoPipeline, Pipeline
 from nexy_stream.server.clock import Clock
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.session import Limits
+from tests.system import Balancer, RedisServer, start_balancer, start_redis, system_program
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 
@@ -80,7 +82,8 @@ async def start() -> AsyncIterator[StartServer]:
         authenticator: Authenticator | None = None,
         **config: object,
     ) -> RunningServer:
-        settings = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits(), **config)  # type: ignore[arg-type]
+        config = {"host": "127.0.0.1", "port": 0, **config}
+        settings = ServerConfig(limits=limits or Limits(), **config)  # type: ignore[arg-type]
         server = await start_server(
             settings,
             pipeline or EchoPipeline(),
@@ -118,3 +121,20 @@ def threaded_server() -> Iterator[RunningServer]:
         running = portal.call(start_server, settings, EchoPipeline())
         yield running
         portal.call(running.stop, 0)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """Debian's redis-server on 127.0.0.1, an ephemeral port, nothing persisted."""
+    program = system_program("redis-server")
+    with start_redis(program, tmp_path_factory.mktemp("redis")) as running:
+        yield running
+
+
+@pytest.fixture
+def haproxy(tmp_path: Path) -> Iterator[Balancer]:
+    """deploy/haproxy/haproxy.cfg, addresses set to local ports, in front of two real
+    `nexy-stream serve` processes; both pass haproxy's gRPC health check."""
+    program = system_program("haproxy")
+    with start_balancer(program, tmp_path) as running:
+        yield running

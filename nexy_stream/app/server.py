@@ -32,7 +32,7 @@ from nexy_stream.server.service import SESSION_SERVICE, session_service
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import ByteBudget
 
-_LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
+LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
 
 
 @dataclass
@@ -70,9 +70,9 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         self.hosting.admission.stop_admitting()
         self.hosting.deadlines.announce_shutdown(grace)
-        with anyio.move_on_after(grace + _LAST_WORDS_S):
+        with anyio.move_on_after(grace + LAST_WORDS_S):
             await self.hosting.drained()
-        await self.server.stop(_LAST_WORDS_S)
+        await self.server.stop(LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
         await self.tasks.aclose()
         self.legacy.close_all()
@@ -138,10 +138,13 @@ async def start_server(
         server,
     )
     credentials = config.tls.credentials() if config.tls is not None else None
-    if credentials is None:
-        port = server.add_insecure_port(config.address)
-    else:
-        port = server.add_secure_port(config.address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
+    except RuntimeError as exc:  # grpcio raises rather than returning 0 on some versions
+        raise OSError(f"cannot listen on {config.address}: {exc}") from exc
     if port == 0:
         raise OSError(f"cannot listen on {config.address}")
     await ops.start(credentials)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
+import os
 import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
-from nexy_stream.auth import Authenticator
 from nexy_stream.cli import auth_options, listen, ops_options, pipeline_options, tls_files
 from nexy_stream.cli.listen import Endpoint
 from nexy_stream.cli.options import (
@@ -30,9 +25,6 @@ from nexy_stream.cli.process import fail
 from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.logformat import configure_logging
 from nexy_stream.session import Limits
-
-if TYPE_CHECKING:
-    from nexy_stream.pipeline import Pipeline
 
 _DEFAULT_CONFIG = ServerConfig()
 _DEFAULT_LIMITS = Limits()
@@ -78,7 +70,8 @@ def register(
         byte_size,
         c.max_buffered_bytes,
         "bytes all sessions of both protocols may hold at once: plain bytes or 512MiB, 2GiB; "
-        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless given",
+        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless "
+        "given; with --workers N each worker may hold 1/N of it",
     )
     env_option(
         serve, "--max-text-bytes", positive_int, lim.max_text_bytes, "largest text of a session"
@@ -138,10 +131,28 @@ def register(
         c.shutdown_grace_s,
         "seconds sessions get to finish on stop",
     )
+    env_option(
+        serve,
+        "--workers",
+        worker_count,
+        1,
+        "server processes sharing the port (SO_REUSEPORT, Linux; see docs/deployment.md), "
+        "each holding 1/N of --max-buffered-bytes; auto: one per core",
+    )
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
     return serve
+
+
+def worker_count(value: str) -> int:
+    """``--workers``: a positive count, or ``auto`` for the cores this process may use."""
+    if value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0))
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or auto (one per core)") from None
 
 
 def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServerConfig:
@@ -195,50 +206,6 @@ def tls_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TlsFi
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(
-    config: ServerConfig,
-    make_pipeline: Callable[[], Pipeline],
-    authenticator: Authenticator | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully; SIGHUP re-reads the token file.
-
-    The pipeline is built on the event loop (a factory may open clients bound to it) and,
-    if it has an ``aclose``, closed after the server has stopped.
-    """
-    # Imported here: the other subcommands (client tools) never load the server.
-    from nexy_stream.app.server import start_server
-    from nexy_stream.pipeline import pipeline_name
-
-    log = logging.getLogger("nexy_stream")
-    async with AsyncExitStack() as resources:
-        pipeline = make_pipeline()
-        if callable(close := getattr(pipeline, "aclose", None)):
-            resources.push_async_callback(close)
-        running = await start_server(config, pipeline, authenticator=authenticator)
-        log.info(
-            "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
-            running.target,
-            "plaintext" if config.tls is None else "TLS",
-        )
-        log.info("pipeline %s", pipeline_name(pipeline))
-        for line in ops_options.endpoints(running):
-            log.info(line)
-        log.info(auth_options.describe(authenticator, config.auth))
-        signals_wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        with anyio.open_signal_receiver(*signals_wanted) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    auth_options.reload(authenticator)
-                    continue
-                log.info(
-                    "%s: stopping (grace %gs)",
-                    signal.Signals(signum).name,
-                    config.shutdown_grace_s,
-                )
-                break
-        await running.stop()
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from nexy_stream.pipeline.registry import PipelineLoadError
 
@@ -248,13 +215,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_level, args.log_format)
+    # Imported here: the other subcommands (client tools) never load the server.
     try:
-        anyio.run(
-            serve, config, lambda: pipeline_options.build(args), authenticator, backend="asyncio"
-        )
+        recipe = pipeline_options.recipe(args)
+        if args.workers == 1:
+            from nexy_stream.app.serving import serve, stop_signal
+
+            anyio.run(serve, config, recipe.build, authenticator, stop_signal, backend="asyncio")
+            return 0
+        from nexy_stream.app.supervisor import supervise
+
+        log = (args.log_level, args.log_format)
+        return anyio.run(supervise, config, args.workers, recipe, *log, backend="asyncio")
     except PipelineLoadError as exc:  # the pipeline asked for cannot run: a usage error
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as exc:  # what the checks could not foresee (a race)
         return fail(parser, str(exc))
-    return 0

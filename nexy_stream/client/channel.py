@@ -4,11 +4,27 @@ turned into call metadata."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 CallMetadata = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTls:
+    """A client's TLS as PEM bytes: unlike grpc's credentials, it can be handed to another
+    process (``nexy-stream load --processes N``). No roots: the system's."""
+
+    root_certificates: bytes | None = None
+    private_key: bytes | None = None
+    certificate_chain: bytes | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            self.root_certificates, self.private_key, self.certificate_chain
+        )
 
 
 def open_channel(
