@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
+from nexy_stream.client.channel import CallStatus
 
 DELTA = pb.TEXT_MODE_DELTA
 SNAPSHOT = pb.TEXT_MODE_SNAPSHOT
@@ -87,9 +90,13 @@ class RawSession:
         self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...] = ()
     ) -> None:
         self.call = rpc.SessionServiceStub(channel).Session(metadata=metadata)
+        self.status = CallStatus(self.call)
 
     async def send(self, frame: pb.ClientFrame) -> None:
-        await self.call.write(frame)
+        """Writes a frame; a write the server's end of the call beat is left to ``drain``
+        (which reports the status the server set, not grpcio's write-failed placeholder)."""
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            await self.call.write(frame)
 
     async def recv(self) -> pb.ServerFrame:
         frame = await self.call.read()
@@ -107,4 +114,5 @@ class RawSession:
 
     async def drain(self) -> Answer:
         """Read to the end of the stream, recording the closing status."""
-        return Answer(*await read_to_end(self.call))
+        frames, code, details = await read_to_end(self.call)
+        return Answer(frames, *await self.status.of((code, details)))

@@ -7,10 +7,10 @@ import dataclasses
 import random
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import TypeAlias
 
 import anyio
 import anyio.abc
@@ -18,6 +18,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
+from nexy_stream.client.channel import CallStatus
 from nexy_stream.client.errors import FrameTooLargeError, NexyError, ServerError, TransportError
 from nexy_stream.client.events import (
     AudioChunk,
@@ -45,8 +46,6 @@ Call: TypeAlias = "grpc.aio.StreamStreamCall[bytes, wire.ServerFrame]"
 StartCall = Callable[[str, bool], Call]
 """Starts a new call of the session's method for a session id; ``True``: on a connection of
 its own (a resume that reached another server process tries a new connection)."""
-Status = tuple[grpc.StatusCode, str]
-T = TypeVar("T")
 
 # A stream that ends with one of these and no fatal error frame of the server's was lost on
 # the way (a reset, a dead server, a proxy), not ended by the session's rules: it is resumed.
@@ -73,22 +72,6 @@ class Resumption:
     def delay(self, attempt: int) -> float:
         base = min(self.backoff_s * 2.0**attempt, self.max_backoff_s)
         return base * (1 + random.random() / 2)
-
-
-# What grpcio puts in place of a call's status when a write fails because the call has just
-# ended (grpc/aio/_call.py): the status the server sent is then lost to ``call.code()``.
-_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
-
-
-def _at_once(step: Coroutine[Any, Any, T]) -> T | None:
-    """The result of a coroutine that finishes without waiting; ``None`` (and the coroutine
-    closed) if it would wait. A finished call's ``code()`` and ``details()`` never wait."""
-    try:
-        step.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    step.close()
-    return None
 
 
 def _payload_bytes(item: Event | NexyError) -> int:
@@ -211,9 +194,7 @@ class Session:
         self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
         self.error: NexyError | None = None
         self.ended: Ended | None = None
-        self._status: Status | None = None  # the call's status as the server ended it
-        self._status_kept = anyio.Event()
-        self._call.add_done_callback(self._keep_status)
+        self._status = CallStatus(self._call)  # the call's status as the server ended it
         # What a resume needs: the server's token, what was received, what was sent.
         self._resume_token = ""
         self._resume_ttl_s = 0.0
@@ -312,27 +293,10 @@ class Session:
         if size > self.limits.max_frame_bytes:
             raise FrameTooLargeError(what, size, self.limits.max_frame_bytes)
 
-    def _keep_status(self, call: grpc.aio.Call) -> None:
-        """Keeps the status the call ended with, as it is set (see ``_WRITE_FAILED``)."""
-        if self._status is not None:
-            return
-        status = (_at_once(call.code()), _at_once(call.details()))
-        if status[0] is not None and status != _WRITE_FAILED:
-            self._status = (status[0], status[1] or "")
-            self._status_kept.set()
-
     async def _transport_error(self, error: grpc.aio.AioRpcError) -> TransportError:
-        """The stream's end as the server (or the transport) made it.
-
-        grpcio replaces the status with ``_WRITE_FAILED`` when a write fails because the
-        call has just ended, e.g. after the server refused a frame; the status kept as the
-        call ended is the real one, and if it has not arrived yet it soon does.
-        """
-        if (error.code(), error.details()) == _WRITE_FAILED:
-            with anyio.move_on_after(self._close_timeout):
-                await self._status_kept.wait()
-        code, message = self._status or (error.code(), error.details() or "")
-        return TransportError(code, message)
+        """The stream's end as the server (or the transport) made it (see CallStatus)."""
+        seen = (error.code(), error.details() or "")
+        return TransportError(*await self._status.of(seen, self._close_timeout))
 
     def _fail(self, error: NexyError) -> None:
         """Records the session's first error; later ones are consequences of it."""
@@ -520,9 +484,7 @@ class Session:
 
     def _attach(self, call: Call, resumed: wire.Resumed) -> None:
         """Goes on on ``call``: what the server did not apply is sent again first."""
-        self._call, self._status = call, None
-        self._status_kept = anyio.Event()
-        call.add_done_callback(self._keep_status)
+        self._call, self._status = call, CallStatus(call)
         highest = resumed.highest_applied_seq
         again: list[Collect | Commit | Cancel] = [f for f in self._unacked if f.chunk_seq > highest]
         self._unacked.clear()
