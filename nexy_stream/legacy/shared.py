@@ -49,6 +49,7 @@ from redis.exceptions import RedisError, ResponseError
 from nexy_stream.legacy.codec import SCREENSHOT_MIME_TYPE
 from nexy_stream.legacy.keeper import LegacyCall, LegacySessions
 from nexy_stream.legacy.store import Apply, Write, already_processing
+from nexy_stream.netaddr import redacted
 from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.admission import already_committed
 from nexy_stream.server.live import LiveSession
@@ -443,13 +444,3 @@ def _changing(call: LegacyCall) -> SessionError:
 
 def _unavailable(exc: Exception) -> SessionError:
     return SessionError(Code.UNAVAILABLE, f"the legacy store is unreachable ({exc}); retry")
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}" if user else f"{scheme}{sep}***@{host}"
