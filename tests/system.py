@@ -158,14 +158,8 @@ class Balancer:
         return all((r["status"], r["check_status"]) == ("UP", "L7OK") for r in rows)
 
 
-def serve_backend() -> Backend:
-    # An answer takes a moment, as a real pipeline's does: one that ends before the client's
-    # half-close reaches it gets a RST_STREAM that HAProxy 2.6 passes on as CANCEL
-    # (docs/deployment.md).
-    served = Served(
-        *("--port", "0", "--metrics-port", "0", "--shutdown-grace", "60"),
-        *("--echo-word-delay", "0.05"),
-    )
+def serve_backend(*flags: str) -> Backend:
+    served = Served(*("--port", "0", "--metrics-port", "0", "--shutdown-grace", "60"), *flags)
     try:
         found, _ = served.wait_for_line(r"serving nexy\.stream\.v1 .* on (\S+) \(")
         metrics, _ = served.wait_for_line(r"Prometheus metrics on http://\S+:(\d+)/metrics")

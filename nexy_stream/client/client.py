@@ -14,7 +14,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
-from nexy_stream.client.channel import bearer_metadata, open_channel
+from nexy_stream.client.channel import bearer_metadata, open_channel, session_metadata
 from nexy_stream.client.errors import ProtocolUsageError
 from nexy_stream.client.session import Call, Session, open_session
 from nexy_stream.session import ClientInfo, Open, ScreenSize
@@ -113,6 +113,13 @@ class Client:
         if channel is None:
             raise ProtocolUsageError("open sessions inside `async with Client(...)`")
 
+        opening = Open(
+            session_id=session_id or str(uuid.uuid4()),
+            device_id=device_id,
+            client=client_info or self._client_info,
+            screen=None if screen is None else ScreenSize(*screen),
+        )
+
         def start_call() -> Call:
             return channel.stream_stream(
                 frames.METHOD,
@@ -120,16 +127,10 @@ class Client:
                 response_deserializer=wire.ServerFrame.parse,
             )(
                 None,  # frames are written with call.write(), not from an iterator
-                metadata=(*self._metadata, *metadata),
+                metadata=(*self._metadata, *session_metadata(opening.session_id), *metadata),
                 timeout=deadline if deadline is not None else self._deadline,
             )
 
-        opening = Open(
-            session_id=session_id or str(uuid.uuid4()),
-            device_id=device_id,
-            client=client_info or self._client_info,
-            screen=None if screen is None else ScreenSize(*screen),
-        )
         return open_session(
             start_call, opening, self._open_timeout, self._close_timeout, self._output_budget
         )

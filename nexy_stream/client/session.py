@@ -149,6 +149,7 @@ class Session:
         self._wakeup = anyio.Event()
         self._inbox = _Inbox(output_budget)
         self._finished = anyio.Event()
+        self._sender_done = anyio.Event()
         self._io = anyio.CancelScope()
         self._opened_at = anyio.current_time()
         self._committed_at: float | None = None
@@ -326,6 +327,9 @@ class Session:
     async def _send_frames(self) -> None:
         try:
             while True:
+                if self._finished.is_set():  # the last frame came: close our side too
+                    await self._call.done_writing()
+                    return
                 frame = self._outbox.take()
                 if frame is None:
                     await self._wakeup.wait()
@@ -343,6 +347,8 @@ class Session:
                     return
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the stream is over; the reader tells why
+        finally:
+            self._sender_done.set()
 
     async def _read_frames(self) -> None:
         try:
@@ -364,6 +370,12 @@ class Session:
         finally:
             self._finished.set()
             self._inbox.close()
+            # The sender half-closes, so the call ends with both sides closed: a proxy may
+            # turn the reset gRPC sends for a stream still open on the client's side into a
+            # cancellation that loses the end (HAProxy 2.6: docs/deployment.md).
+            self._wakeup.set()
+            with anyio.move_on_after(self._close_timeout):
+                await self._sender_done.wait()
             self._io.cancel()  # the sender has nothing left to do
 
     def _on_frame(self, message: wire.ServerFrame) -> None:

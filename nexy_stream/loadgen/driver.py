@@ -20,7 +20,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import CallMetadata
+from nexy_stream.client.channel import CallMetadata, session_metadata
 from nexy_stream.loadgen import frames
 from nexy_stream.loadgen.model import SessionModel
 from nexy_stream.loadgen.utterances import Ending, Utterance
@@ -278,7 +278,7 @@ async def drive(
     Raises :class:`Unreachable` when the session cannot even open for want of a server.
     """
     record = SessionRecord(session_id, utterance.ending)
-    call = stub.Session(metadata=metadata)
+    call = stub.Session(metadata=(*metadata, *session_metadata(session_id)))
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
