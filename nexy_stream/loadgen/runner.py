@@ -155,15 +155,21 @@ async def run_load(
     :data:`INTERRUPTED`).
     Raises :class:`Unreachable` when no session could open because there is no server; a
     server lost midway (it stopped taking sessions) starts no more sessions, lets those
-    under way finish, and ends the run with a partial report saying so.
+    under way finish, and ends the run with a partial report saying so. A server is lost
+    when as many opens as sessions run at once (3 at least) fail in a row: behind a load
+    balancer, the opens that one dying instance refuses are failed sessions, and the run
+    goes on with the others.
     """
     tally = LoadTally()
     began = time.perf_counter()
     deadline = anyio.current_time() + plan.duration_s
     running: set[str] = set()
     lost: list[Unreachable] = []
+    refused_in_a_row = 0
+    lost_after = max(3, plan.concurrency)
 
     async def worker(stub: rpc.SessionServiceStub) -> None:
+        nonlocal refused_in_a_row
         while tally.started < plan.sessions and anyio.current_time() < deadline and not lost:
             index = plan.part + plan.parts * tally.started
             tally.started += 1
@@ -176,10 +182,15 @@ async def run_load(
             try:
                 record = await drive(stub, session_id, utterance, plan.pace, plan.metadata)
             except Unreachable as error:  # it never opened: not an unfinished session
-                # No new sessions; those under way finish (after going_away, they may).
                 running.discard(session_id)
-                lost.append(error)
-                return
+                refused_in_a_row += 1
+                tally.failed_sessions += 1
+                _keep(tally.failures, [f"session {session_id} did not open: {error}"])
+                if refused_in_a_row >= lost_after:
+                    # No new sessions; those under way finish (after going_away, they may).
+                    lost.append(error)
+                continue
+            refused_in_a_row = 0
             running.discard(session_id)  # still here if cancelled: unfinished
             tally.add(record)
 
