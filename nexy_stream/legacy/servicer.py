@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import grpc
 from google.protobuf.message import Message
 
@@ -157,7 +158,13 @@ class LegacyService:
             await context.write(codec.output(item))
 
         try:
-            await self._store.run(session, dispatch, self._pipeline, self._tasks, write)
+            try:
+                await self._store.sessions.run(
+                    session, dispatch, self._pipeline, self._tasks, write
+                )
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._store.ran(session)
             await _send_last(session, context)
         finally:
             session.close()

@@ -38,9 +38,9 @@ import contextlib
 import dataclasses
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from redis.asyncio import Redis
@@ -48,13 +48,11 @@ from redis.exceptions import RedisError, ResponseError
 
 from nexy_stream.legacy.codec import SCREENSHOT_MIME_TYPE
 from nexy_stream.legacy.keeper import LegacyCall, LegacySessions
-from nexy_stream.legacy.store import Apply, Write, already_processing
+from nexy_stream.legacy.store import Apply, already_processing
 from nexy_stream.netaddr import redacted
-from nexy_stream.pipeline import Pipeline
 from nexy_stream.server.admission import already_committed
 from nexy_stream.server.live import LiveSession
 from nexy_stream.server.registry import Key
-from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     ByteBudget,
     Code,
@@ -66,6 +64,7 @@ from nexy_stream.session import (
     SessionError,
 )
 
+T = TypeVar("T")
 PREFIX = "nexy:legacy:"
 ATTEMPTS = 5  # a call starts over this often when concurrent calls changed its state
 RUNNING, COMMITTED = b"running", b"committed"
@@ -201,30 +200,58 @@ class RedisStore:
     async def collect(
         self, call: LegacyCall, apply: Apply[SessionError | None]
     ) -> SessionError | None:
+        async def once(stored: Stored) -> SessionError | None:
+            return await self._collect_once(call, stored, apply)
+
+        return await self._attempts(call, apply, once)
+
+    async def commit(
+        self, call: LegacyCall, apply: Apply[Dispatch | SessionError]
+    ) -> tuple[LiveSession, Dispatch] | SessionError:
+        def refused(running: LiveSession) -> SessionError:
+            dispatched = apply(running)
+            assert isinstance(dispatched, SessionError), "a running session ran twice"
+            return dispatched
+
+        async def once(stored: Stored) -> tuple[LiveSession, Dispatch] | SessionError:
+            return await self._commit_once(call, stored, apply)
+
+        return await self._attempts(call, refused, once)
+
+    async def _attempts(
+        self,
+        call: LegacyCall,
+        answer_running: Callable[[LiveSession], T],
+        once: Callable[[Stored], Awaitable[T]],
+    ) -> T | SessionError:
+        """One call: answered by the actor of its commit running in this process, or by
+        ``once`` on what the store holds, started over while other calls change that."""
         async with self._one_call_at_a_time(call.key):
             for _ in range(ATTEMPTS):
                 running = self._sessions.found(call.key)
-                if running is not None:  # its commit runs here: its actor answers
-                    return apply(running)
+                if running is not None:
+                    return answer_running(running)
                 stored = await self._read(call)
                 if isinstance(stored, SessionError):
                     return stored
                 try:
-                    return await self._collect_once(call, stored, apply)
+                    return await once(stored)
                 except _Changed:
                     continue
-        return _changing(call)
+        return SessionError(
+            Code.ABORTED,
+            f"session {call.session_id} kept changing under concurrent calls; send the call again",
+        )
 
     async def _collect_once(
         self, call: LegacyCall, stored: Stored, apply: Apply[SessionError | None]
     ) -> SessionError | None:
         """Restores, applies, saves what changed; :class:`_Changed` if another call did."""
         names = _names(call)
-        lent = self._written.lend(names.state, self._now())
-        session = self._restored(call, stored)
-        if isinstance(session, SessionError):
-            self._written.keep(names.state, lent, self._now())
-            return session
+        restored = self._restore(names, call, stored)
+        if isinstance(restored, SessionError):
+            return restored
+        session, lent = restored
         try:
             problem = apply(session)
             if session.ended or session.actor.applied_chunks == stored.applied_chunks:
@@ -244,35 +271,15 @@ class RedisStore:
         finally:
             self._sessions.hand_over(session)
 
-    async def commit(
-        self, call: LegacyCall, apply: Apply[Dispatch | SessionError]
-    ) -> tuple[LiveSession, Dispatch] | SessionError:
-        async with self._one_call_at_a_time(call.key):
-            for _ in range(ATTEMPTS):
-                running = self._sessions.found(call.key)
-                if running is not None:  # its commit runs here: its actor answers
-                    refused = apply(running)
-                    assert isinstance(refused, SessionError), "a running session ran twice"
-                    return refused
-                stored = await self._read(call)
-                if isinstance(stored, SessionError):
-                    return stored
-                try:
-                    return await self._commit_once(call, stored, apply)
-                except _Changed:
-                    continue
-        return _changing(call)
-
     async def _commit_once(
         self, call: LegacyCall, stored: Stored, apply: Apply[Dispatch | SessionError]
     ) -> tuple[LiveSession, Dispatch] | SessionError:
         """Restores, pops, commits; :class:`_Changed` if another call changed the state."""
         names = _names(call)
-        lent = self._written.lend(names.state, self._now())
-        session = self._restored(call, stored)
-        if isinstance(session, SessionError):
-            self._written.keep(names.state, lent, self._now())
-            return session
+        restored = self._restore(names, call, stored)
+        if isinstance(restored, SessionError):
+            return restored
+        session, lent = restored
         # Popped before the actor decides: a commit it refuses ends the utterance anyway.
         popped = await self._guarded(
             self._pop(keys=names.keys, args=[stored.version, self._running_ttl_ms()])
@@ -292,26 +299,13 @@ class RedisStore:
             return dispatched
         return session, dispatched
 
-    async def run(
-        self,
-        session: LiveSession,
-        dispatch: Dispatch,
-        pipeline: Pipeline,
-        tasks: ServerTasks,
-        write: Write,
-    ) -> None:
-        """Runs the commit; then its marker says ``committed``, however it ended."""
-        try:
-            await self._sessions.run(session, dispatch, pipeline, tasks, write)
-        finally:
-            marker = _names_of(session.actor.owner, session.actor.session_id).marker
-            with anyio.CancelScope(shield=True):
-                if self._committed_ttl_ms > 0:
-                    await self._guarded(
-                        self._client.set(marker, COMMITTED, px=self._committed_ttl_ms)
-                    )
-                else:
-                    await self._guarded(self._client.delete(marker))
+    async def ran(self, session: LiveSession) -> None:
+        """The commit's run ended, however: its marker says ``committed`` from now on."""
+        marker = _names_of(session.actor.owner, session.actor.session_id).marker
+        if self._committed_ttl_ms > 0:
+            await self._guarded(self._client.set(marker, COMMITTED, px=self._committed_ttl_ms))
+        else:
+            await self._guarded(self._client.delete(marker))
 
     async def held(self) -> int:
         count = 0
@@ -352,12 +346,20 @@ class RedisStore:
             args += [b"screen_w", screen.width, b"screen_h", screen.height]
         return await self._guarded(self._save(keys=names.keys, args=args))
 
-    def _restored(self, call: LegacyCall, stored: Stored) -> LiveSession | SessionError:
+    def _restore(
+        self, names: _Names, call: LegacyCall, stored: Stored
+    ) -> tuple[LiveSession, int] | SessionError:
         """The call's session, opened here with what the store held (the screen of its
-        first call, as in memory)."""
+        first call, as in memory), and the bytes this process counted for its buffer (its
+        actor holds them now)."""
+        lent = self._written.lend(names.state, self._now())
         if stored.screen is not None:
             call = dataclasses.replace(call, screen=stored.screen)
-        return self._sessions.open(call, stored.collected)
+        session = self._sessions.open(call, stored.collected)
+        if isinstance(session, SessionError):
+            self._written.keep(names.state, lent, self._now())
+            return session
+        return session, lent
 
     def _running_ttl_ms(self) -> int:
         """How long a running marker outlives a process that dies mid-run."""
@@ -433,13 +435,6 @@ def _stored(fields: dict[bytes, bytes], now_ms: int) -> Stored:
         max(now_ms - int(fields[b"born"]), 0) / 1000,
     )
     return Stored(int(fields[b"v"]), collected, screen)
-
-
-def _changing(call: LegacyCall) -> SessionError:
-    return SessionError(
-        Code.ABORTED,
-        f"session {call.session_id} kept changing under concurrent calls; send the call again",
-    )
 
 
 def _unavailable(exc: Exception) -> SessionError:

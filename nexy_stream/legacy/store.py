@@ -11,18 +11,15 @@ committed it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from nexy_stream.legacy.keeper import LegacyCall, LegacySessions
-from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.live import LiveSession
-from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import Code, Dispatch, SessionError
 
 T = TypeVar("T")
 Apply = Callable[[LiveSession], T]  # a call's events, run on its session; what came of them
-Write = Callable[[Output], Awaitable[None]]
 
 
 def already_processing(session_id: str) -> SessionError:
@@ -49,15 +46,8 @@ class LegacyStore(Protocol):
         """Runs ``apply`` (the commit) on the utterance's session. On ``Dispatch`` the
         buffer is popped, once for all processes: the session is this call's to run."""
 
-    async def run(
-        self,
-        session: LiveSession,
-        dispatch: Dispatch,
-        pipeline: Pipeline,
-        tasks: ServerTasks,
-        write: Write,
-    ) -> None:
-        """Runs a popped commit, writing its answer through the commit call."""
+    async def ran(self, session: LiveSession) -> None:
+        """The run of a popped commit ended, however (the commit may not run again)."""
 
     async def held(self) -> int:
         """Utterances waiting for their next call (for tests and operators)."""
@@ -93,15 +83,8 @@ class MemoryStore:
         dispatched = apply(session)
         return dispatched if isinstance(dispatched, SessionError) else (session, dispatched)
 
-    async def run(
-        self,
-        session: LiveSession,
-        dispatch: Dispatch,
-        pipeline: Pipeline,
-        tasks: ServerTasks,
-        write: Write,
-    ) -> None:
-        await self._sessions.run(session, dispatch, pipeline, tasks, write)
+    async def ran(self, session: LiveSession) -> None:
+        """Admission remembers a committed session once it closes."""
 
     async def held(self) -> int:
         return len(self._sessions)
