@@ -37,12 +37,14 @@ _DISCONNECTING = (Ending.DISCONNECT, Ending.DISCONNECT_AFTER_COMMIT)
 
 
 class Unreachable(Exception):
-    """The server could not be reached (or stopped taking sessions): no session can run."""
+    """The server could not be reached (or stopped taking sessions): no session can run.
+    ``in_band``: the server itself answered so (it is stopping), rather than the transport."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, in_band: bool = False) -> None:
         super().__init__(f"{code.name}: {details}")
         self.code = code
         self.details = details
+        self.in_band = in_band
 
 
 @dataclass
@@ -309,7 +311,7 @@ def _refused(
     server to speak of, or a broken promise."""
     record.status, record.details = status, details
     if status is grpc.StatusCode.UNAVAILABLE:
-        raise Unreachable(status, details)
+        raise Unreachable(status, details, in_band=first is not None)
     if first is not None and first.WhichOneof("kind") == "error" and first.error.fatal:
         record.fatal, record.last_frame = first.error, "error"
         _check_fatal(record)

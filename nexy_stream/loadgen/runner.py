@@ -156,22 +156,24 @@ async def run_load(
     Raises :class:`Unreachable` when no session could open because there is no server; a
     server lost midway (it stopped taking sessions) starts no more sessions, lets those
     under way finish, and ends the run with a partial report saying so. A server is lost
-    when as many opens as sessions run at once (3 at least) fail in a row: behind a load
-    balancer, the opens that one dying instance refuses are failed sessions, and the run
-    goes on with the others.
+    when it answers an open with UNAVAILABLE (it is stopping), or when as many opens as
+    sessions run at once (3 at least) fail in a row for want of it: behind a load balancer,
+    the opens a dying instance drops are failed sessions once a later one opens, and the
+    run goes on with the others.
     """
     tally = LoadTally()
     began = time.perf_counter()
     deadline = anyio.current_time() + plan.duration_s
     running: set[str] = set()
     lost: list[Unreachable] = []
-    refused_in_a_row = 0
+    # Opens that found no server, by attempt: failed sessions once a later one opens.
+    refused: dict[int, str] = {}
     lost_after = max(3, plan.concurrency)
 
     async def worker(stub: rpc.SessionServiceStub) -> None:
-        nonlocal refused_in_a_row
         while tally.started < plan.sessions and anyio.current_time() < deadline and not lost:
-            index = plan.part + plan.parts * tally.started
+            attempt = tally.started
+            index = plan.part + plan.parts * attempt
             tally.started += 1
             # One Random per session: a session's utterance depends on the seed and its
             # index only, whatever the concurrency.
@@ -183,15 +185,15 @@ async def run_load(
                 record = await drive(stub, session_id, utterance, plan.pace, plan.metadata)
             except Unreachable as error:  # it never opened: not an unfinished session
                 running.discard(session_id)
-                refused_in_a_row += 1
-                tally.failed_sessions += 1
-                _keep(tally.failures, [f"session {session_id} did not open: {error}"])
-                if refused_in_a_row >= lost_after:
+                refused[attempt] = f"session {session_id} did not open: {error}"
+                if error.in_band or len(refused) >= lost_after:
                     # No new sessions; those under way finish (after going_away, they may).
                     lost.append(error)
                 continue
-            refused_in_a_row = 0
             running.discard(session_id)  # still here if cancelled: unfinished
+            failed = [refused.pop(earlier) for earlier in sorted(refused) if earlier < attempt]
+            tally.failed_sessions += len(failed)  # the server took a later session
+            _keep(tally.failures, failed)
             tally.add(record)
 
     async def report_progress(show: Callable[[LoadTally, float], None]) -> None:
