@@ -285,7 +285,10 @@ async def drive(
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
         if first is None or first.WhichOneof("kind") != "accepted":
-            _refused(record, first, *await _status(call))
+            try:
+                _refused(record, first, *await _status(call))
+            finally:
+                call.cancel()  # nothing more to read or send: the server may end the call
             return record
         record.pipeline = first.accepted.pipeline
         play = _Play(call, record, utterance)

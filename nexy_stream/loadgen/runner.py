@@ -191,10 +191,11 @@ async def run_load(
                     lost.append(error)
                 continue
             running.discard(session_id)  # still here if cancelled: unfinished
-            failed = [refused.pop(earlier) for earlier in sorted(refused) if earlier < attempt]
-            tally.failed_sessions += len(failed)  # the server took a later session
-            _keep(tally.failures, failed)
             tally.add(record)
+            if not lost:  # the server took a later session: those refusals were failures
+                failed = [refused.pop(early) for early in sorted(refused) if early < attempt]
+                tally.failed_sessions += len(failed)
+                _keep(tally.failures, failed)
 
     async def report_progress(show: Callable[[LoadTally, float], None]) -> None:
         while True:
