@@ -147,6 +147,7 @@ async def sessions(
             await call.write(open_frame())
             await call.read()  # accepted
             await call.write(CANCEL_FRAME)
+            await call.done_writing()  # as the SDK and the load generator do
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 pass
             opened += 1
@@ -243,6 +244,7 @@ async def latency(target: str, sessions: int, rounds: int, connections: int = 0)
                 await call.read()
             committed = time.perf_counter()
             await call.write(COMMIT_FRAME)
+            await call.done_writing()
             first: float | None = None
             while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 if first is None and frame.WhichOneof("kind") == "output":
@@ -278,6 +280,7 @@ async def first_audio(target: str, rounds: int) -> dict[str, Any]:
             await call.read()
             committed = time.perf_counter()
             await call.write(QUESTION_FRAME)
+            await call.done_writing()
             first: float | None = None
             while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 if first is None and frame.output.HasField("audio"):

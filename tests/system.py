@@ -158,13 +158,9 @@ class Balancer:
         return all((r["status"], r["check_status"]) == ("UP", "L7OK") for r in rows)
 
 
-def serve_backend() -> Backend:
-    # An answer takes a moment, as a real pipeline's does: one that ends before the client's
-    # half-close reaches it gets a RST_STREAM that HAProxy 2.6 passes on as CANCEL
-    # (docs/deployment.md).
+def serve_backend(*flags: str, env: dict[str, str] | None = None) -> Backend:
     served = Served(
-        *("--port", "0", "--metrics-port", "0", "--shutdown-grace", "60"),
-        *("--echo-word-delay", "0.05"),
+        *("--port", "0", "--metrics-port", "0", "--shutdown-grace", "60"), *flags, env=env
     )
     try:
         found, _ = served.wait_for_line(r"serving nexy\.stream\.v1 .* on (\S+) \(")
@@ -176,12 +172,15 @@ def serve_backend() -> Backend:
 
 
 @contextlib.contextmanager
-def start_balancer(program: str, directory: Path) -> Iterator[Balancer]:
-    """Two nexy-stream servers and haproxy before them, its addresses from the environment."""
+def start_balancer(
+    program: str, directory: Path, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[Balancer]:
+    """Two nexy-stream servers (``serve`` with ``flags``, ``env`` added to their
+    environment) and haproxy before them, its addresses from the environment."""
     with contextlib.ExitStack() as stack:
         backends = []
         for _ in range(2):
-            backends.append(serve_backend())
+            backends.append(serve_backend(*flags, env=env))
             stack.callback(backends[-1].served.close)
         # A short path: a UNIX socket's name has room for about a hundred bytes.
         sockets = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nexy-")))

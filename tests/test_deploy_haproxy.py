@@ -10,6 +10,7 @@ import anyio
 import grpc
 import pytest
 
+from nexy_stream.client import Client, Ended, EndReason, ServerError, TextChunk
 from tests.ops_client import scrape, value
 from tests.system import Balancer
 from tests.wire import RawSession, commit_frame
@@ -37,9 +38,8 @@ async def open_sessions(channel: grpc.aio.Channel, count: int, metadata: Metadat
 
 
 async def commit(session: RawSession, text: str) -> None:
-    """Commits and half-closes, as the load generator does (see tests/system.py)."""
+    """Commits, and half-closes on the last frame (as the SDK does)."""
     await session.send(commit_frame(text))
-    await session.call.done_writing()
     answer = await session.drain()
     assert (answer.code, answer.text) == (grpc.StatusCode.OK, text)
 
@@ -84,9 +84,35 @@ async def test_a_draining_server_finishes_its_sessions_and_gets_no_new_one(hapro
         told = 0
         for index, session in enumerate(lingering):  # each finishes where it began
             await session.send(commit_frame(f"still {index}"))
-            await session.call.done_writing()
             answer = await session.drain()
             assert (answer.code, answer.text) == (grpc.StatusCode.OK, f"still {index}")
             told += "going_away" in answer.kinds()
         assert told == before[draining]
     assert await anyio.to_thread.run_sync(haproxy.backends[draining].served.wait) == 0
+
+
+async def test_sdk_sessions_and_cancels_end_cleanly_through_haproxy(haproxy):
+    """HAProxy 2.6 turns the reset gRPC sends for a stream its client still has open into a
+    cancellation that can lose the end. The SDK half-closes on the last frame and the server
+    waits for it, so every session ends with its end, however fast the answer."""
+    async with Client(haproxy.target) as client:
+        for index in range(30):
+            async with client.session(device_id="sdk") as session:
+                await session.interim("utterance")
+                await session.commit(f"utterance {index}")
+                events = [event async for event in session]
+            assert isinstance(events[-1], Ended), events
+            assert events[-1].reason is EndReason.COMPLETED
+            said = "".join(e.text for e in events if isinstance(e, TextChunk))
+            assert said == f"utterance {index}"
+        for _ in range(10):
+            async with client.session(device_id="sdk") as session:
+                await session.interim("never mind")
+                ended = await session.cancel()
+            assert ended is not None and ended.reason is EndReason.CANCELLED
+        taken = "7c1f3c8e-5a8e-4d0b-9f7e-2b1d3c4e5f61"
+        async with client.session(device_id="sdk", session_id=taken):
+            with pytest.raises(ServerError) as refused:  # a fatal error, not a cancellation
+                async with client.session(device_id="sdk", session_id=taken):
+                    pass
+    assert refused.value.code is grpc.StatusCode.ALREADY_EXISTS

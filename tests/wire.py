@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +72,23 @@ class Answer:
         return [str(f.WhichOneof("kind")) for f in self.frames]
 
 
-async def read_to_end(call: Any) -> tuple[list[Any], grpc.StatusCode, str]:
-    """Every message of a server stream, then the status it closed with (errors included)."""
+def is_last(frame: pb.ServerFrame) -> bool:
+    """A session's last frame: its end, or a fatal error."""
+    kind = frame.WhichOneof("kind")
+    return kind == "end" or (kind == "error" and frame.error.fatal)
+
+
+async def read_to_end(
+    call: Any, on_last: Callable[[], Awaitable[None]] | None = None
+) -> tuple[list[Any], grpc.StatusCode, str]:
+    """Every message of a server stream, then the status it closed with (errors included);
+    ``on_last`` runs when a v1 session's last frame comes."""
     messages: list[Any] = []
     try:
         while (message := await call.read()) is not grpc.aio.EOF:
             messages.append(message)
+            if on_last is not None and is_last(message):
+                await on_last()
     except grpc.aio.AioRpcError as error:
         return messages, error.code(), error.details() or ""
     return messages, await call.code(), await call.details() or ""
@@ -101,7 +113,13 @@ class RawSession:
     async def recv(self) -> pb.ServerFrame:
         frame = await self.call.read()
         assert frame is not grpc.aio.EOF, "the stream ended"
+        if is_last(frame):  # as the SDK does: the call then ends with both sides closed
+            await self.half_close()
         return frame
+
+    async def half_close(self) -> None:
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            await self.call.done_writing()
 
     async def exchange(self, frame: pb.ClientFrame) -> pb.ServerFrame:
         await self.send(frame)
@@ -113,6 +131,7 @@ class RawSession:
         return reply.accepted
 
     async def drain(self) -> Answer:
-        """Read to the end of the stream, recording the closing status."""
-        frames, code, details = await read_to_end(self.call)
+        """Read to the end of the stream, recording the closing status (half-closing on
+        the last frame, as the SDK does)."""
+        frames, code, details = await read_to_end(self.call, self.half_close)
         return Answer(frames, *await self.status.of((code, details)))

@@ -60,6 +60,9 @@ class ServerConfig:
     # Worker processes of `serve --workers N` share the port (SO_REUSEPORT); off otherwise,
     # so a second server on a taken port fails instead of quietly sharing it.
     reuse_port: bool = False
+    # Where legacy utterances wait between their calls: "" in this process's memory, or a
+    # redis:// (rediss://, unix://) URL every process and machine serving them shares.
+    legacy_store: str = ""
     # Admin feed and metrics endpoints (see nexy_stream.ops).
     ops: OpsConfig = field(default_factory=OpsConfig)
     # Who may call (token file, JWT key, legacy clients); off unless configured.

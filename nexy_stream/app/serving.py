@@ -14,7 +14,7 @@ import anyio.abc
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.auth import AuthConfig, Authenticator
-from nexy_stream.netaddr import host_port
+from nexy_stream.netaddr import host_port, redacted
 from nexy_stream.pipeline import Pipeline, pipeline_name
 
 logger = logging.getLogger("nexy_stream")
@@ -91,6 +91,8 @@ def banner(running: RunningServer, pipeline: Pipeline) -> list[str]:
     if ops.metrics_port is not None:
         where = host_port(ops.config.metrics_host, ops.metrics_port)
         lines.append(f"Prometheus metrics on http://{where}/metrics")
+    if config.legacy_store:
+        lines.append(f"legacy utterances wait between calls in {redacted(config.legacy_store)}")
     lines.append(describe_auth(running.authenticator, config.auth))
     return lines
 

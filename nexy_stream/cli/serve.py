@@ -24,6 +24,7 @@ from nexy_stream.cli.options import (
 from nexy_stream.cli.process import fail
 from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.logformat import configure_logging
+from nexy_stream.netaddr import redacted
 from nexy_stream.session import Limits
 
 _DEFAULT_CONFIG = ServerConfig()
@@ -139,6 +140,15 @@ def register(
         "server processes sharing the port (SO_REUSEPORT, Linux; see docs/deployment.md), "
         "each holding 1/N of --max-buffered-bytes; auto: one per core",
     )
+    env_option(
+        serve,
+        "--legacy-store",
+        legacy_store_url,
+        c.legacy_store,
+        "keep legacy utterances between their calls in Redis or Valkey (redis://HOST:PORT/DB, "
+        "rediss://, unix://), shared by every process and machine naming it, so each call may "
+        "reach another; unset: in this process's memory (docs/deployment.md)",
+    )
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
@@ -153,6 +163,30 @@ def worker_count(value: str) -> int:
         return positive_int(value)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc}, or auto (one per core)") from None
+
+
+LEGACY_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def legacy_store_url(text: str) -> str:
+    """``--legacy-store``: a Redis URL (or nothing: in memory)."""
+    url = text.strip()
+    if url and not url.startswith(LEGACY_STORE_SCHEMES):
+        raise argparse.ArgumentTypeError(
+            f"{url!r} is not a Redis URL (redis://HOST:PORT/DB, rediss://... or unix://...)"
+        )
+    return url
+
+
+def check_legacy_store(parser: argparse.ArgumentParser, url: str) -> None:
+    """Stops with one line when the store does not answer: better now than at a call."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5) as client:
+            client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        parser.error(f"--legacy-store {redacted(url)}: cannot reach it: {exc}")
 
 
 def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServerConfig:
@@ -186,11 +220,14 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         max_sessions_per_peer=args.max_sessions_per_peer,
         max_buffered_bytes=args.max_buffered_bytes,
         shutdown_grace_s=args.shutdown_grace,
+        legacy_store=args.legacy_store,
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
     )
     public = Endpoint("--host", "--port", config.host, config.port)
     listen.check(parser, [public, *ops_options.endpoints_wanted(config.ops)])
+    if config.legacy_store:
+        check_legacy_store(parser, config.legacy_store)
     return config
 
 

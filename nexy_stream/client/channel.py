@@ -39,6 +39,15 @@ def open_channel(
     return grpc.aio.secure_channel(target, credentials, list(options))
 
 
+SESSION_ID_HEADER = "x-nexy-session-id"
+
+
+def session_metadata(session_id: str) -> CallMetadata:
+    """The header a load balancer hashes on to send every stream of one session (a resumed
+    one too) to the server that holds it."""
+    return ((SESSION_ID_HEADER, session_id),)
+
+
 def bearer_metadata(token: str | None) -> CallMetadata:
     """The ``authorization: Bearer <token>`` metadata of every call; none without a token.
 

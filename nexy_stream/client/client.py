@@ -15,13 +15,12 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
-from nexy_stream.client.channel import bearer_metadata, open_channel
+from nexy_stream.client.channel import bearer_metadata, open_channel, session_metadata
 from nexy_stream.client.errors import ProtocolUsageError
 from nexy_stream.client.session import Call, Resumption, Session, open_session
 from nexy_stream.session import ClientInfo, Open, ScreenSize
 
 Metadata = Sequence[tuple[str, str | bytes]]
-SESSION_ID_HEADER = "x-nexy-session-id"  # lets a load balancer route a resumed stream
 
 
 def default_client_info() -> ClientInfo:
@@ -147,7 +146,7 @@ class Client:
                 response_deserializer=wire.ServerFrame.parse,
             )(
                 None,  # frames are written with call.write(), not from an iterator
-                metadata=(*calls_metadata, (SESSION_ID_HEADER, for_session)),
+                metadata=(*calls_metadata, *session_metadata(for_session)),
                 timeout=None if ends_at is None else max(ends_at - time.monotonic(), 0.0),
             )
 

@@ -349,9 +349,17 @@ class Session:
     async def _stream(self) -> TransportError | None:
         """Runs the current stream; what broke it when it was lost on the way (and may be
         resumed), ``None`` once the session is over."""
+        sender_done = anyio.Event()
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self._send_frames)
+            tasks.start_soon(self._send_frames, sender_done)
             lost = await self._read_frames()
+            if lost is None:
+                # The sender half-closes, so the call ends with both sides closed: a proxy
+                # may turn the reset gRPC sends for a stream still open on the client's side
+                # into a cancellation that loses the end (HAProxy 2.6: docs/deployment.md).
+                self._wakeup.set()
+                with anyio.move_on_after(self._close_timeout):
+                    await sender_done.wait()
             tasks.cancel_scope.cancel()
         return lost
 
@@ -366,9 +374,12 @@ class Session:
         message = await self._call.read()
         return message if isinstance(message, wire.ServerFrame) else None
 
-    async def _send_frames(self) -> None:
+    async def _send_frames(self, done: anyio.Event) -> None:
         try:
             while True:
+                if self._finished.is_set():  # the last frame came: close our side too
+                    await self._call.done_writing()
+                    return
                 frame = self._outbox.take()
                 if frame is None:
                     await self._wakeup.wait()
@@ -378,6 +389,8 @@ class Session:
                     return
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the stream is over; the reader tells why
+        finally:
+            done.set()
 
     async def _send(self, frame: Collect | Commit | Cancel) -> bool:
         """Writes one frame, remembering what a resume would have to send again; whether

@@ -20,7 +20,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import CallMetadata, CallStatus
+from nexy_stream.client.channel import CallMetadata, CallStatus, session_metadata
 from nexy_stream.loadgen import frames
 from nexy_stream.loadgen.model import SessionModel
 from nexy_stream.loadgen.utterances import Ending, Utterance
@@ -40,12 +40,14 @@ _DISCONNECTING = (Ending.DISCONNECT, Ending.DISCONNECT_AFTER_COMMIT)
 
 
 class Unreachable(Exception):
-    """The server could not be reached (or stopped taking sessions): no session can run."""
+    """The server could not be reached (or stopped taking sessions): no session can run.
+    ``in_band``: the server itself answered so (it is stopping), rather than the transport."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, in_band: bool = False) -> None:
         super().__init__(f"{code.name}: {details}")
         self.code = code
         self.details = details
+        self.in_band = in_band
 
 
 @dataclass
@@ -283,12 +285,15 @@ async def drive(
     Raises :class:`Unreachable` when the session cannot even open for want of a server.
     """
     record = SessionRecord(session_id, utterance.ending)
-    call = stub.Session(metadata=metadata)
+    call = stub.Session(metadata=(*metadata, *session_metadata(session_id)))
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
         if first is None or first.WhichOneof("kind") != "accepted":
-            _refused(record, first, *await _status(call))
+            try:
+                _refused(record, first, *await _status(call))
+            finally:
+                call.cancel()  # nothing more to read or send: the server may end the call
             return record
         record.pipeline = first.accepted.pipeline
         play = _Play(call, record, utterance)
@@ -314,7 +319,7 @@ def _refused(
     server to speak of, or a broken promise."""
     record.status, record.details = status, details
     if status in _NO_SERVER:
-        raise Unreachable(status, details)
+        raise Unreachable(status, details, in_band=first is not None)
     if first is not None and first.WhichOneof("kind") == "error" and first.error.fatal:
         record.fatal, record.last_frame = first.error, "error"
         _check_fatal(record)

@@ -155,17 +155,25 @@ async def run_load(
     :data:`INTERRUPTED`).
     Raises :class:`Unreachable` when no session could open because there is no server; a
     server lost midway (it stopped taking sessions) starts no more sessions, lets those
-    under way finish, and ends the run with a partial report saying so.
+    under way finish, and ends the run with a partial report saying so. A server is lost
+    when it answers an open with UNAVAILABLE (it is stopping), or when as many opens as
+    sessions run at once (3 at least) fail in a row for want of it: behind a load balancer,
+    the opens a dying instance drops are failed sessions once a later one opens, and the
+    run goes on with the others.
     """
     tally = LoadTally()
     began = time.perf_counter()
     deadline = anyio.current_time() + plan.duration_s
     running: set[str] = set()
     lost: list[Unreachable] = []
+    # Opens that found no server, by attempt: failed sessions once a later one opens.
+    refused: dict[int, str] = {}
+    lost_after = max(3, plan.concurrency)
 
     async def worker(stub: rpc.SessionServiceStub) -> None:
         while tally.started < plan.sessions and anyio.current_time() < deadline and not lost:
-            index = plan.part + plan.parts * tally.started
+            attempt = tally.started
+            index = plan.part + plan.parts * attempt
             tally.started += 1
             # One Random per session: a session's utterance depends on the seed and its
             # index only, whatever the concurrency.
@@ -176,12 +184,18 @@ async def run_load(
             try:
                 record = await drive(stub, session_id, utterance, plan.pace, plan.metadata)
             except Unreachable as error:  # it never opened: not an unfinished session
-                # No new sessions; those under way finish (after going_away, they may).
                 running.discard(session_id)
-                lost.append(error)
-                return
+                refused[attempt] = f"session {session_id} did not open: {error}"
+                if error.in_band or len(refused) >= lost_after:
+                    # No new sessions; those under way finish (after going_away, they may).
+                    lost.append(error)
+                continue
             running.discard(session_id)  # still here if cancelled: unfinished
             tally.add(record)
+            if not lost:  # the server took a later session: those refusals were failures
+                failed = [refused.pop(early) for early in sorted(refused) if early < attempt]
+                tally.failed_sessions += len(failed)
+                _keep(tally.failures, failed)
 
     async def report_progress(show: Callable[[LoadTally, float], None]) -> None:
         while True:

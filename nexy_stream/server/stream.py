@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -56,6 +57,12 @@ _TAKEN_OVER = SessionError(Code.ABORTED, "the session was resumed on another str
 HALF_CLOSE_GRACE_S = 1.0
 """How long an end of stream before commit waits for the call's cancellation (a dropped
 connection) before it counts as the client's half-close."""
+CLIENT_CLOSE_WAIT_S = 1.0
+"""How long a stream waits, after its last frame, for its client to half-close (what it
+still sends is dropped). gRPC resets a stream that ends while its client side is open
+(``RST_STREAM(NO_ERROR)``), and HAProxy 2.6 passes that on as a cancellation that can lose
+the end; a client half-closes on the last frame (the SDK does), so the call then ends with
+both sides closed."""
 
 
 class SessionStream:
@@ -90,10 +97,20 @@ class SessionStream:
         self._scope = anyio.CancelScope()
         self._tasks: anyio.abc.TaskGroup | None = None
         self._taken_over = False
+        self._client_closed = False  # the client half-closed its side
+        self._pending_read: asyncio.Future[Any] | None = None  # after commit (see _read)
         resumable = hosting.limits.resume_ttl_s > 0
         self._session = sessions.host(hosting.session(WireProtocol.STREAM), resumable, self)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+            await self._until_client_closed()
+        finally:
+            if self._pending_read is not None:
+                self._pending_read.cancel()
+
+    async def _run(self) -> None:
         try:
             try:
                 with self._scope:
@@ -109,6 +126,7 @@ class SessionStream:
                 raise
             if self._taken_over:
                 end_call(self._context, _TAKEN_OVER)
+                self._client_closed = True  # nothing to wait for: its client moved on
                 return
             await self._send_last()
         finally:
@@ -126,6 +144,32 @@ class SessionStream:
             await self._send_last()
         finally:
             self._session.close()
+        await self._until_client_closed()
+
+    async def _until_client_closed(self) -> None:
+        """After the last frame: waits a moment for the client's half-close, dropping
+        what it still sends (``CLIENT_CLOSE_WAIT_S``)."""
+        with anyio.move_on_after(CLIENT_CLOSE_WAIT_S):
+            while not self._client_closed:
+                try:
+                    raw = await self._read()
+                except Exception:  # grpcio raises internal errors once the peer is gone
+                    return
+                self._client_closed = raw is grpc.aio.EOF  # type: ignore[attr-defined]
+
+    async def _read(self) -> Any:
+        """The next message, or EOF. After commit, when a read may be waiting as the session
+        ends, the read is a future of its own that the end leaves running rather than
+        abandons: grpcio answers a read that follows an abandoned one with an end of stream
+        at once, and the wait for the client's half-close must see the real one. (Before
+        commit frames come fast, and a plain read costs less.)"""
+        if self._pending_read is None:
+            if self._session.actor.phase is not Phase.PROCESSING:
+                return await self._context.read()
+            self._pending_read = asyncio.ensure_future(self._context.read())
+        raw = await asyncio.shield(self._pending_read)
+        self._pending_read = None
+        return raw
 
     # -- what the session needs of its stream (live.Attachment) ------------------------------
 
@@ -151,8 +195,9 @@ class SessionStream:
         """Reads one frame into the actor; whether it was the client's last. A function of
         its own, so that no frame stays referenced while the next one is awaited: a large
         screenshot the budget refused would stay in memory as long as its stream idles."""
-        raw = await self._context.read()
+        raw = await self._read()
         if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+            self._client_closed = True
             if self._session.resume_token and self._session.actor.phase is Phase.COLLECTING:
                 # A dropped connection shows as an end of stream first and cancels the call
                 # a moment later: wait for that before taking it for a half-close (a

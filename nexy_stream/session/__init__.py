@@ -49,6 +49,7 @@ from nexy_stream.session.limits import Limits
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
+    Collected,
     CommittedRequest,
     EndReason,
     Outcome,
@@ -73,6 +74,7 @@ __all__ = [
     "Code",
     "Collect",
     "CollectResult",
+    "Collected",
     "Commit",
     "CommitRepeated",
     "CommittedRequest",

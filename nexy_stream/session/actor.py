@@ -54,6 +54,7 @@ from nexy_stream.session.limits import Limits
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
+    Collected,
     CommittedRequest,
     EndReason,
     Outcome,
@@ -119,6 +120,7 @@ class SessionActor:
         self._detached_at: float | None = None  # its stream was lost; a resume may come
         self._dispatched: Dispatch | None = None
         self._commit_frame: Commit | None = None
+        self._restoring: Collected | None = None  # from Open, taken up once admitted
         self._closed = False
 
     # -- the one entry point -------------------------------------------------------------
@@ -223,6 +225,16 @@ class SessionActor:
     def age(self, now: float) -> float:
         return max(now - self._created_at, 0.0)
 
+    def collected(self, now: float) -> Collected:
+        """The buffer and its counts, for a shared store to keep until the next call."""
+        return Collected(
+            self._text,
+            self._screenshot,
+            self._highest_applied_seq,
+            self._applied_chunks,
+            self.age(now),
+        )
+
     @property
     def deadline(self) -> float:
         """When the session times out unless a frame comes first (monotonic seconds)."""
@@ -268,6 +280,7 @@ class SessionActor:
         self._peer = event.peer
         self._client = event.client
         self._screen = event.screen
+        self._restoring = event.collected
         self._phase = Phase.ADMITTING
         return _ADMIT
 
@@ -300,9 +313,26 @@ class SessionActor:
         error = SessionError(Code.FAILED_PRECONDITION, f"the first frame must be open, got {kind}")
         return self._fail(error, now, Outcome.REFUSED)
 
-    def _admitted(self, _event: Admitted, _now: float) -> Accept:
+    def _admitted(self, _event: Admitted, now: float) -> Accept | Resumed | Fail:
         self._phase = Phase.COLLECTING
-        return Accept(self._session_id, self._limits)
+        restored, self._restoring = self._restoring, None
+        if restored is None:
+            return Accept(self._session_id, self._limits)
+        return self._restore(restored, now)
+
+    def _restore(self, state: Collected, now: float) -> Resumed | Fail:
+        """Takes up what earlier calls collected (in another process, maybe): the same
+        buffer, counts and age, its bytes held against this server's budget."""
+        text_bytes = len(state.text.encode())
+        shot = len(state.screenshot.data) if state.screenshot is not None else 0
+        short = self._hold(text_bytes + shot)
+        if short is not None:
+            return self._fail(short, now, Outcome.REFUSED)
+        self._text, self._text_bytes, self._screenshot = state.text, text_bytes, state.screenshot
+        self._highest_applied_seq = state.highest_applied_seq
+        self._applied_chunks = state.applied_chunks
+        self._created_at = now - state.age_s
+        return Resumed(self._session_id, self._highest_applied_seq, None)
 
     def _unreadable_first(self, event: Unreadable, now: float) -> Fail:
         error = SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {event.message}")
@@ -649,6 +679,7 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         **_ANY_LIVE,
         Collect: SessionActor._collect,
         Commit: SessionActor._commit,
+        HandedOver: SessionActor._handed_over,  # its buffer went to a shared store
     },
     Phase.PROCESSING: {
         **_ANY_LIVE,
