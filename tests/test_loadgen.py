@@ -28,7 +28,7 @@ from nexy_stream.loadgen import (
 )
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
-from nexy_stream.session import CommittedRequest, Dispatch, GoAway, Text
+from nexy_stream.session import CommittedRequest, Dispatch, GoAway, Limits, Text
 from tests.pipelines import FailingPipeline, GatedPipeline
 
 
@@ -45,9 +45,10 @@ class TrimmingPipeline:
 
 
 @contextmanager
-def serving(pipeline: object) -> Iterator[RunningServer]:
+def serving(pipeline: object, limits: Limits | None = None) -> Iterator[RunningServer]:
+    config = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits())
     with start_blocking_portal(backend="asyncio") as portal:
-        running = portal.call(start_server, ServerConfig(host="127.0.0.1", port=0), pipeline)
+        running = portal.call(start_server, config, pipeline)
         yield running
         portal.call(running.stop, 0)
 
@@ -172,6 +173,30 @@ async def test_a_server_going_away_breaks_no_promise_and_ends_the_run(start):
     assert report.invariants_held, report.tally.violations
     assert report.tally.failed_sessions == 0, report.tally.failures
     assert report.unfinished == 0
+
+
+def test_dropped_streams_are_resumed_and_every_resume_keeps_its_promises(capsys):
+    with serving(EchoPipeline()) as server:
+        code, report = load(server.target, capsys, "--drop-rate", "1")
+    assert report["invariants_held"] is True, report["violations"]
+    assert (code, report["passed"]) == (0, True), report["failures"]
+    # Every session that commits and reads its answer had its stream dropped once.
+    assert report["resumptions"] == report["endings"]["commit"] > 0
+    assert report["exact_echo_checked"] > 0
+
+
+def test_a_server_that_cannot_resume_breaks_the_promise_dropped_sessions_check(capsys):
+    with serving(EchoPipeline(), Limits(resume_ttl_s=0)) as server:
+        code, report = load(server.target, capsys, "--drop-rate", "1", "--sessions", "20")
+    assert code == 1 and report["invariants_held"] is False
+    assert any("resume answered" in v for v in report["violations"]), report["violations"]
+
+
+def test_a_drop_rate_is_a_share(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["load", "--drop-rate", "1.5"])
+    assert exited.value.code == 2
+    assert "--drop-rate: must be from 0 to 1, got 1.5" in capsys.readouterr().err
 
 
 def test_load_stops_at_its_duration_with_sessions_left(capsys):

@@ -17,6 +17,7 @@ from nexy_stream.cli.connection import (
 )
 from nexy_stream.cli.options import (
     env_option,
+    fraction,
     integer,
     non_negative_float,
     positive_float,
@@ -78,6 +79,14 @@ def register(
         default=1,
         help="client processes sharing the sessions and the concurrency, each with its own "
         "connection (one Python process saturates one core)",
+    )
+    load.add_argument(
+        "--drop-rate",
+        type=fraction,
+        default=0.0,
+        help="the share (0 to 1) of committing sessions whose stream is dropped on the way "
+        "(during collect, at commit, or during the answer) and resumed on a new one, every "
+        "resume checked",
     )
     load.add_argument("--json", action="store_true", help="print the report as JSON")
     return load
@@ -141,6 +150,8 @@ def print_report(report: LoadReport, out: TextIO) -> None:
         f"({data['sessions_unverifiable']} sessions unverifiable: a cancel raced the end)",
         *(f"  - {violation}" for violation in data["violations"]),
     ]
+    if data["resumptions"]:
+        lines.append(f"resumed      {data['resumptions']} dropped streams, every resume checked")
     if data["sessions_told_going_away"]:
         lines.append(
             f"going away   {data['sessions_told_going_away']} sessions were told the server "
@@ -177,6 +188,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         tls=channel_tls(args, parser),
         metadata=call_metadata(args, parser),
         device_id=args.device_id,
+        drop_rate=args.drop_rate,
     )
     try:
         part_plans(plan, args.processes)

@@ -108,6 +108,13 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    value = float(_number(text, float))
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value:g}")
+    return value
+
+
 def address(text: str) -> str:
     """A host, or a HOST:PORT target: anything but nothing."""
     if not text.strip():

@@ -23,7 +23,7 @@ from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
 from nexy_stream.client.channel import CallMetadata, CallStatus, session_metadata
 from nexy_stream.loadgen import frames
 from nexy_stream.loadgen.model import SessionModel
-from nexy_stream.loadgen.utterances import Ending, Utterance
+from nexy_stream.loadgen.utterances import Chunk, Ending, Utterance
 from nexy_stream.session import Code, CollectResult
 
 _RESULTS = {
@@ -75,6 +75,7 @@ class SessionRecord:
     status: grpc.StatusCode | None = None  # None: the client disconnected on purpose
     details: str = ""
     cancel_sent: bool = False
+    resumptions: int = 0  # streams dropped on purpose and resumed (--drop-rate)
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -123,7 +124,7 @@ async def next_frame(
     return cast(pb.ServerFrame, frame)
 
 
-class _Play:
+class Play:
     """The state shared by the writer and the reader of one session."""
 
     def __init__(
@@ -140,6 +141,7 @@ class _Play:
         self.expected: deque[tuple[int, CollectResult, int]] = deque()
         self.highest_seen = 0
         self.commit_sent_at: float | None = None
+        self.resume_token = ""
 
     async def write(self, pace: float) -> None:
         # The session may end early (a cancel racing the end): the reader records how.
@@ -147,26 +149,32 @@ class _Play:
             await self._write(pace)
 
     async def _write(self, pace: float) -> None:
-        utterance, record = self.utterance, self.record
+        utterance = self.utterance
         for chunk in utterance.chunks:
             if pace and chunk.gap_s:
                 await anyio.sleep(chunk.gap_s * pace)
-            result = self.model.collect(chunk.seq, chunk.payload)
-            self.expected.append((chunk.seq, result, self.model.highest_applied_seq))
-            await self.call.write(frames.collect_frame(chunk.seq, chunk.payload))
-            record.collects_sent += 1
-            record.predicted[result] += 1
+            await self.send_collect(chunk)
         if utterance.ending in _COMMITTING:
-            record.expected_text = self.model.commit(utterance.final_text)
-            self.commit_sent_at = time.perf_counter()
-            await self.call.write(
-                frames.commit_frame(utterance.final_text, utterance.final_screenshot)
-            )
+            await self.send_commit()
         if utterance.ending in (Ending.CANCEL, Ending.CANCEL_AFTER_COMMIT):
             self.record.cancel_sent = True
             await self.call.write(frames.cancel_frame("load test"))
         if utterance.ending not in _DISCONNECTING:
             await self.call.done_writing()
+
+    async def send_collect(self, chunk: Chunk) -> None:
+        """Sends a collect frame, with what the model says its ack must be."""
+        result = self.model.collect(chunk.seq, chunk.payload)
+        self.expected.append((chunk.seq, result, self.model.highest_applied_seq))
+        await self.call.write(frames.collect_frame(chunk.seq, chunk.payload))
+        self.record.collects_sent += 1
+        self.record.predicted[result] += 1
+
+    async def send_commit(self) -> None:
+        utterance = self.utterance
+        self.record.expected_text = self.model.commit(utterance.final_text)
+        self.commit_sent_at = time.perf_counter()
+        await self.call.write(frames.commit_frame(utterance.final_text, utterance.final_screenshot))
 
     async def read(self) -> None:
         """Reads answers until the stream ends, or until a disconnecting client has seen
@@ -178,45 +186,60 @@ class _Play:
             self.record.status, self.record.details = await self.status.of(seen)
 
     async def _read(self) -> None:
-        record = self.record
-        while True:
-            frame = await next_frame(self.call)
-            if frame is None:
-                record.status, record.details = await self.status.of(await _status(self.call))
+        while (frame := await self.next()) is not None:
+            if self.take(frame):
                 return
-            kind = frame.WhichOneof("kind")
-            if record.last_frame is not None:
-                record.violated(f"{kind} after the session's last frame ({record.last_frame})")
-            if kind == "collect_ack":
-                self._ack(frame.collect_ack)
-                if record.ending is Ending.DISCONNECT and record.acks == len(self.utterance.chunks):
-                    return
-            elif kind == "commit_accepted":
-                self._commit_accepted(frame.commit_accepted)
-                if record.ending is Ending.DISCONNECT_AFTER_COMMIT:
-                    return
-            elif kind == "output":
-                self._output(frame.output)
-            elif kind == "end":
-                record.end_reasons.append(frame.end.reason)
-                record.end_output_frames = frame.end.output_frames
-                record.last_frame = "end"
-            elif kind == "error" and frame.error.fatal:
-                record.fatal, record.last_frame = frame.error, "error"
-            elif kind == "error":
-                record.rejections.append(frame.error)
-                if record.ending is Ending.DISCONNECT_AFTER_COMMIT:
-                    return  # the commit was rejected: nothing more will come before the drop
-            elif kind == "going_away":  # documented: the session goes on, within time_left
-                if record.going_away:
-                    record.violated("a second going_away")
-                record.going_away = True
-            else:
-                record.violated(f"unexpected frame {kind}")
+
+    async def next(self) -> pb.ServerFrame | None:
+        """The next frame; ``None`` once the stream ended (its status recorded)."""
+        frame = await next_frame(self.call)
+        if frame is None:
+            seen = await _status(self.call)
+            self.record.status, self.record.details = await self.status.of(seen)
+        return frame
+
+    def take(self, frame: pb.ServerFrame) -> bool:
+        """Checks one frame against the model; whether a disconnecting client has seen what
+        it waits for."""
+        record = self.record
+        kind = frame.WhichOneof("kind")
+        if record.last_frame is not None:
+            record.violated(f"{kind} after the session's last frame ({record.last_frame})")
+        if kind == "collect_ack":
+            self._ack(frame.collect_ack)
+            return record.ending is Ending.DISCONNECT and record.acks == len(self.utterance.chunks)
+        if kind == "commit_accepted":
+            self._commit_accepted(frame.commit_accepted)
+            return record.ending is Ending.DISCONNECT_AFTER_COMMIT
+        if kind == "output":
+            self._output(frame.output)
+        elif kind == "end":
+            record.end_reasons.append(frame.end.reason)
+            record.end_output_frames = frame.end.output_frames
+            record.last_frame = "end"
+        elif kind == "error" and frame.error.fatal:
+            record.fatal, record.last_frame = frame.error, "error"
+        elif kind == "error":
+            record.rejections.append(frame.error)
+            # The commit was rejected: nothing more will come before the drop.
+            return record.ending is Ending.DISCONNECT_AFTER_COMMIT
+        elif kind == "going_away":  # documented: the session goes on, within time_left
+            if record.going_away:
+                record.violated("a second going_away")
+            record.going_away = True
+        else:
+            record.violated(f"unexpected frame {kind}")
+        return False
+
+    def attach(self, call: grpc.aio.StreamStreamCall[pb.ClientFrame, pb.ServerFrame]) -> None:
+        """Goes on on another call of the same session (a resume)."""
+        self.call, self.status = call, CallStatus(call)
 
     def _output(self, output: pb.Output) -> None:
         record = self.record
         record.output_frames += 1
+        if output.index != record.output_frames:
+            record.violated(f"output index {output.index}, expected {record.output_frames}")
         if not record.commits_accepted:
             record.violated("an output before commit_accepted")
         if record.commit_to_first_output_s is None and self.commit_sent_at is not None:
@@ -284,32 +307,43 @@ async def drive(
 
     Raises :class:`Unreachable` when the session cannot even open for want of a server.
     """
+    record, play = await open_play(stub, session_id, utterance, metadata)
+    if play is None:
+        return record
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(play.read)
+        await play.write(pace)
+    if utterance.ending in _DISCONNECTING and record.status is None:
+        play.call.cancel()
+    check(record)
+    return record
+
+
+async def open_play(
+    stub: rpc.SessionServiceStub, session_id: str, utterance: Utterance, metadata: CallMetadata
+) -> tuple[SessionRecord, Play | None]:
+    """Opens the session: its play once accepted (``None`` when it was not, the record
+    saying why). Raises :class:`Unreachable` when there is no server to speak of."""
     record = SessionRecord(session_id, utterance.ending)
     call = stub.Session(metadata=(*metadata, *session_metadata(session_id)))
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
-        if first is None or first.WhichOneof("kind") != "accepted":
-            try:
-                _refused(record, first, *await _status(call))
-            finally:
-                call.cancel()  # nothing more to read or send: the server may end the call
-            return record
-        record.pipeline = first.accepted.pipeline
-        play = _Play(call, record, utterance)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(play.read)
-            await play.write(pace)
     except grpc.aio.AioRpcError as error:
-        # Only the open gets here: the reader and the writer keep their own errors.
         if error.code() in _NO_SERVER:
             raise Unreachable(error.code(), error.details() or "") from None
         record.status, record.details = error.code(), error.details() or ""
-        return record
-    if utterance.ending in _DISCONNECTING and record.status is None:
-        call.cancel()
-    check(record)
-    return record
+        return record, None
+    if first is None or first.WhichOneof("kind") != "accepted":
+        try:
+            _refused(record, first, *await _status(call))
+        finally:
+            call.cancel()  # nothing more to read or send: the server may end the call
+        return record, None
+    record.pipeline = first.accepted.pipeline
+    play = Play(call, record, utterance)
+    play.resume_token = first.accepted.resume_token
+    return record, play
 
 
 def _refused(

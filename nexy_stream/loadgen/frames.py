@@ -41,3 +41,11 @@ def commit_frame(
 
 def cancel_frame(reason: str) -> pb.ClientFrame:
     return pb.ClientFrame(cancel=pb.Cancel(reason=reason))
+
+
+def resume_frame(session_id: str, token: str, last_output_index: int) -> pb.ClientFrame:
+    return pb.ClientFrame(
+        resume=pb.Resume(
+            session_id=session_id, resume_token=token, last_output_index=last_output_index
+        )
+    )

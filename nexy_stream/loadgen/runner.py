@@ -15,8 +15,9 @@ import anyio
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
 from nexy_stream.client.channel import CallMetadata, ChannelTls, open_channel
 from nexy_stream.loadgen.driver import ECHO, SessionRecord, Unreachable, drive
+from nexy_stream.loadgen.drops import choose_drop, drive_dropping, droppable
 from nexy_stream.loadgen.stats import latency_ms
-from nexy_stream.loadgen.utterances import REALISTIC, Profile, build_utterance
+from nexy_stream.loadgen.utterances import REALISTIC, Profile, Utterance, build_utterance
 
 MAX_KEPT = 20  # violations and failures listed in the report
 INTERRUPTED = "interrupted"  # LoadReport.stopped when told to stop
@@ -39,6 +40,8 @@ class LoadPlan:
     # part + parts, ..., so the same seed plays the same utterances however many there are.
     part: int = 0
     parts: int = 1
+    # The share of sessions that commit whose stream is dropped on the way and resumed.
+    drop_rate: float = 0.0
 
 
 @dataclass
@@ -56,6 +59,7 @@ class LoadTally:
     failed_sessions: int = 0  # ended by the server with an error status (not a broken promise)
     told_going_away: int = 0  # sessions that got the server's going_away
     unverifiable: int = 0  # a cancel after commit raced the end; see SessionRecord
+    resumptions: int = 0  # streams dropped on purpose and resumed (--drop-rate)
     violations: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -72,6 +76,7 @@ class LoadTally:
         self.failed_sessions += other.failed_sessions
         self.told_going_away += other.told_going_away
         self.unverifiable += other.unverifiable
+        self.resumptions += other.resumptions
         _keep(self.violations, other.violations)
         _keep(self.failures, other.failures)
 
@@ -83,6 +88,7 @@ class LoadTally:
         self.statuses[status] += 1
         self.unverifiable += record.cancel_raced_end
         self.told_going_away += record.going_away
+        self.resumptions += record.resumptions
         if record.pipeline:
             self.pipelines[record.pipeline] += 1
         if record.commit_to_first_output_s is not None:
@@ -93,6 +99,18 @@ class LoadTally:
         if record.failure is not None:
             self.failed_sessions += 1
             _keep(self.failures, [f"session {record.session_id}: {record.failure}"])
+
+
+async def _play(
+    stub: rpc.SessionServiceStub, session_id: str, utterance: Utterance, plan: LoadPlan, index: int
+) -> SessionRecord:
+    """Plays one session; ``plan.drop_rate`` of those that commit have their stream dropped
+    (chosen by the seed and the session's index, like the utterance)."""
+    rng = random.Random(f"{plan.seed}:{index}:drop")
+    if droppable(utterance) and rng.random() < plan.drop_rate:
+        drop = choose_drop(rng, utterance)
+        return await drive_dropping(stub, session_id, utterance, drop, plan.pace, plan.metadata)
+    return await drive(stub, session_id, utterance, plan.pace, plan.metadata)
 
 
 def _keep(kept: list[str], more: list[str]) -> None:
@@ -137,6 +155,7 @@ class LoadReport:
             "exact_echo_checked": tally.pipelines.get(ECHO, 0),
             "sessions_breaking_invariants": tally.broken_sessions,
             "sessions_unverifiable": tally.unverifiable,
+            "resumptions": tally.resumptions,
             "violations": tally.violations,
             "failures": tally.failures,
             "passed": self.passed,
@@ -182,7 +201,7 @@ async def run_load(
             session_id = str(uuid.uuid4())
             running.add(session_id)
             try:
-                record = await drive(stub, session_id, utterance, plan.pace, plan.metadata)
+                record = await _play(stub, session_id, utterance, plan, index)
             except Unreachable as error:  # it never opened: not an unfinished session
                 running.discard(session_id)
                 refused[attempt] = f"session {session_id} did not open: {error}"

@@ -85,13 +85,15 @@ class OutputLog:
             if self._complete:
                 return None
             await self._wait()
+        if index < self._first:  # released: the session ended meanwhile
+            return None
         return self._kept[index - self._first][0]
 
     def written(self, index: int) -> bool:
         """Notes that the output of ``index`` reached a client; whether for the first time.
         Once written it is kept for replay, and the oldest written ones beyond the replay
         bound are dropped."""
-        if index <= self._written:
+        if index <= self._written or index < self._first:  # or released meanwhile
             return False
         self._written = index
         size = self._kept[index - self._first][1]
@@ -111,6 +113,8 @@ class OutputLog:
         self._kept.clear()
         self._replay_bytes = self._unwritten_bytes = 0
         self._first = self._next
+        self._complete = True  # a writer waiting for more learns there is none
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()

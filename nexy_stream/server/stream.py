@@ -241,8 +241,10 @@ class SessionStream:
             case GoAway():
                 await self._write(codec.going_away(effect))
             case Dispatch():
-                await self._write(codec.commit_accepted(effect))
+                # The run starts before the frame is written: a stream cut during that write
+                # leaves a committed session whose resume finds its answer under way.
                 session.dispatch(effect, self._pipeline, self._server_tasks)
+                await self._write(codec.commit_accepted(effect))
                 assert self._tasks is not None
                 self._tasks.start_soon(session.write_answer, 1, self._write_output, self)
             case CommitRepeated():
