@@ -42,6 +42,7 @@ from nexy_stream.session import (
     Limits,
     Open,
     Outcome,
+    OutputKind,
     OutputSent,
     Phase,
     PipelineFailed,
@@ -315,7 +316,7 @@ class ActorMachine(RuleBasedStateMachine):
     @rule(outputs=st.integers(0, 3), fails=st.booleans())
     def pipeline_runs(self, outputs: int, fails: bool) -> None:
         for _ in range(outputs):
-            assert self.step(OutputSent()) is None
+            assert self.step(OutputSent(OutputKind.TEXT)) is None
             self.outputs += 1
         effect = self.step(PipelineFailed("boom") if fails else PipelineFinished())
         if fails:
@@ -330,7 +331,7 @@ class ActorMachine(RuleBasedStateMachine):
     @rule()
     def output_written_after_the_end(self) -> None:
         """A write that was in flight when the session ended completed: it counts."""
-        assert self.step(OutputSent()) is None
+        assert self.step(OutputSent(OutputKind.TEXT)) is None
         self.outputs += 1
 
     @rule()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import socket
-from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -16,49 +15,15 @@ import pytest
 from PIL import Image
 
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import AudioOutput, Pipeline, Stage, StageTiming, TextOutput
-from nexy_stream.pipeline.registry import build, load
+from nexy_stream.pipeline import AudioOutput, Stage, StageTiming, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
-from tests.openai_stub import OpenAIStub, running_stub
+from tests.openai_stub import OpenAIStub, openai_pipeline
 from tests.wire import Answer, RawSession, cancel_frame, commit_frame, screenshot_frame
 
 pytestmark = pytest.mark.anyio
 
 QUESTION = "what is on my screen"
 WAIT_S = 10  # generous: the stub holds forever, so only the server can end a wait sooner
-
-
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with running_stub() as running:
-        yield running
-
-
-def openai_pipeline(stub: OpenAIStub, **settings: Any) -> Pipeline:
-    values = {
-        "llm_base_url": stub.base_url,
-        "llm_model": "stub-llm",
-        "llm_api_key": "sk-test",
-        "tts_model": "stub-tts",
-        "upstream_retries": 0,
-        **settings,
-    }
-    return build(load("openai"), values)
-
-
-@pytest.fixture
-async def serve_openai(start: Any, stub: OpenAIStub) -> AsyncIterator[Any]:
-    """Starts a server whose pipeline is the openai pipeline against the stub."""
-    pipelines: list[Any] = []
-
-    async def _serve(limits: Limits | None = None, **settings: Any) -> RunningServer:
-        pipeline = openai_pipeline(stub, **settings)
-        pipelines.append(pipeline)
-        return await start(pipeline, limits=limits)  # type: ignore[no-any-return]
-
-    yield _serve
-    for pipeline in pipelines:
-        await pipeline.aclose()
 
 
 async def ask(server: RunningServer, *frames: Any) -> Answer:
@@ -255,7 +220,7 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
         "disconnect": Limits(resume_ttl_s=0),
         "deadline": Limits(max_duration_s=2),
     }[how]
-    server = await serve_openai(limits=limits)
+    server = await serve_openai({"limits": limits})
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()

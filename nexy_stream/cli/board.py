@@ -62,7 +62,10 @@ class EndRow:
     protocol: str
     outcome: str
     total: float | None
-    first_output: float | None
+    first_text: float | None
+    first_audio: float | None
+    llm_first_token: float | None
+    tts_first_byte: float | None
     chunks: int
     outputs: int
 
@@ -119,7 +122,7 @@ class Board:
             row.outputs = max(row.outputs, 1)
         elif change == "ended":
             self.live.pop(event.session_id, None)
-            ended = event.ended
+            ended, timings = event.ended, event.ended.timings
             self.ends.appendleft(
                 EndRow(
                     wall_time,
@@ -127,8 +130,11 @@ class Board:
                     event.device_id,
                     protocol,
                     _name(apb.Outcome, ended.outcome, "OUTCOME_"),
-                    _duration(ended.timings, "total"),
-                    _duration(ended.timings, "commit_to_first_output"),
+                    _duration(timings, "total"),
+                    _duration(timings, "commit_to_first_text"),
+                    _duration(timings, "commit_to_first_audio"),
+                    _duration(timings, "llm_first_token"),
+                    _duration(timings, "tts_first_byte"),
                     ended.applied_chunks,
                     ended.output_frames,
                 )
@@ -164,6 +170,10 @@ class Board:
             f"ended     {ended or '-'}  (last {seconds(agg.interval.ToNanoseconds() / 1e9)})",
             f"latency   last {window:g}s{'':17}p50       p95       p99   samples",
             self._latency("commit -> first output", agg.commit_to_first_output),
+            self._latency("commit -> first text", agg.commit_to_first_text),
+            self._latency("commit -> first audio", agg.commit_to_first_audio),
+            self._latency("  LLM first token", agg.llm_first_token),
+            self._latency("  TTS first byte", agg.tts_first_byte),
             self._latency("pipeline (committed)", agg.pipeline),
         ]
 
@@ -191,16 +201,22 @@ class Board:
         return lines
 
     def _ends_table(self) -> list[str]:
+        """Each end with where its answer's time went: commit -> first text and first
+        audio, and the pipeline's own stages (LLM time to first token, speech time to first
+        byte)."""
         lines = [
             "RECENT ENDS",
-            f"  {'time':<10}{'session':<10}{'device':<16}{'proto':<8}{'outcome':<14}"
-            f"{'total':>9}{'first out':>11}{'chunks':>8}{'outputs':>9}",
+            f"  {'time':<10}{'session':<10}{'device':<14}{'proto':<8}{'outcome':<13}"
+            f"{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'chunks':>8}"
+            f"{'outputs':>9}",
         ]
         for end in self.ends:
             lines.append(
                 f"  {time.strftime('%H:%M:%S', time.localtime(end.time)):<10}"
-                f"{end.session_id[:8] or '-':<10}{end.device_id[:15] or '-':<16}"
-                f"{end.protocol:<8}{end.outcome:<14}{seconds(end.total):>9}"
-                f"{seconds(end.first_output):>11}{end.chunks:>8}{end.outputs:>9}"
+                f"{end.session_id[:8] or '-':<10}{end.device_id[:13] or '-':<14}"
+                f"{end.protocol:<8}{end.outcome:<13}{seconds(end.total):>9}"
+                f"{seconds(end.first_text):>9}{seconds(end.first_audio):>9}"
+                f"{seconds(end.llm_first_token):>9}{seconds(end.tts_first_byte):>9}"
+                f"{end.chunks:>8}{end.outputs:>9}"
             )
         return lines

@@ -30,6 +30,7 @@ from nexy_stream.client import (
     Session,
     TextChunk,
 )
+from nexy_stream.session import Stage
 
 
 def register(
@@ -141,12 +142,22 @@ def report(ended: Ended, audio_s: float, session: Session, out: TextIO) -> None:
         ours: float | None = getattr(client, field)
         print(f"  {label:<22} server {_ms(theirs):>10}   client {_ms(ours):>10}", file=out)
 
+    def stage(label: str, stage: Stage) -> None:
+        """A stage of the pipeline's run, as it measured it (the client cannot)."""
+        seconds = server.stage(stage)
+        if seconds is not None:
+            print(f"    {label:<20} pipeline {_ms(seconds):>8}", file=out)
+
     stats = session.stats
     print(file=out)  # ends the answer's line
     if audio_s:
         print(f"[audio {audio_s:.2f} s]", file=out)
     print(f"ended: {ended.reason.value}, {ended.output_frames} output frames", file=out)
     line("commit -> first output", "commit_to_first_output")
+    line("commit -> first text", "commit_to_first_text")
+    stage("LLM first token", Stage.LLM_FIRST_TOKEN)
+    line("commit -> first audio", "commit_to_first_audio")
+    stage("TTS first byte", Stage.TTS_FIRST_BYTE)
     line("commit -> end", "pipeline")
     line("total", "total")
     print(

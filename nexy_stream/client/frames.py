@@ -113,6 +113,10 @@ def timings(message: wire.Timings | None) -> Timings:
         total=_seconds(message.total) or 0.0,
         commit_to_first_output=_seconds(message.commit_to_first_output),
         pipeline=_seconds(message.pipeline),
+        commit_to_first_text=_seconds(message.commit_to_first_text),
+        commit_to_first_audio=_seconds(message.commit_to_first_audio),
+        llm_first_token=_seconds(message.llm_first_token),
+        tts_first_byte=_seconds(message.tts_first_byte),
     )
 
 

@@ -153,6 +153,7 @@ class Session:
         self._opened_at = anyio.current_time()
         self._committed_at: float | None = None
         self._first_output_at: float | None = None
+        self._first_piece_at: dict[type, float] = {}  # TextChunk, AudioChunk
         self.session_id = ""
         self.limits = Limits()
         self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
@@ -373,10 +374,12 @@ class Session:
             if ack.result is CollectResult.REJECTED and message.collect_ack.error is not None:
                 self._reject(frames.server_error(message.collect_ack.error))
         elif message.output is not None:
+            now = anyio.current_time()
             if self._first_output_at is None:
-                self._first_output_at = anyio.current_time()
+                self._first_output_at = now
             piece = frames.output(message.output)
             if piece is not None:
+                self._first_piece_at.setdefault(type(piece), now)
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
             self._inbox.put(frames.committed(message.commit_accepted))
@@ -407,14 +410,14 @@ class Session:
 
     def _measured(self) -> Timings:
         now, opened, committed = anyio.current_time(), self._opened_at, self._committed_at
-        first = self._first_output_at
+        first = self._first_piece_at
         return Timings(
             collect=(committed if committed is not None else now) - opened,
             total=now - opened,
-            commit_to_first_output=(
-                first - committed if committed is not None and first is not None else None
-            ),
-            pipeline=now - committed if committed is not None else None,
+            commit_to_first_output=Timings.between(committed, self._first_output_at),
+            pipeline=Timings.between(committed, now),
+            commit_to_first_text=Timings.between(committed, first.get(TextChunk)),
+            commit_to_first_audio=Timings.between(committed, first.get(AudioChunk)),
         )
 
 

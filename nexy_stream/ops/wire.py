@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
@@ -105,12 +105,13 @@ def aggregate(
     current: Totals,
     live: Counter[tuple[Phase, WireProtocol]],
     buffered_bytes: int,
-    latencies: tuple[list[float], list[float]],
+    latencies: Mapping[str, Sequence[float]],
     latency_window_s: float,
 ) -> apb.Aggregate:
+    """``latencies``: sorted seconds of each figure (see ``stats.LATENCIES``), by name."""
     elapsed = max(current.at - previous.at, 1e-9)
     ended = current.ended - previous.ended
-    return apb.Aggregate(
+    message = apb.Aggregate(
         interval=codec.duration(elapsed),
         live=[
             apb.LiveCount(phase=PHASES[phase], protocol=PROTOCOLS[protocol], sessions=count)
@@ -126,6 +127,7 @@ def aggregate(
             if ended[outcome]
         ],
         latency_window=codec.duration(latency_window_s),
-        commit_to_first_output=latency(latencies[0]),
-        pipeline=latency(latencies[1]),
     )
+    for name, ordered in latencies.items():
+        getattr(message, name).CopyFrom(latency(ordered))
+    return message

@@ -6,7 +6,6 @@ from nexy_stream.pipeline.base import (
     Output,
     Pipeline,
     PipelineError,
-    Stage,
     StageTiming,
     TextOutput,
     pipeline_name,
@@ -14,6 +13,7 @@ from nexy_stream.pipeline.base import (
 from nexy_stream.pipeline.echo import EchoPipeline
 from nexy_stream.pipeline.registry import PipelineFactory, setting
 from nexy_stream.pipeline.workers import merged
+from nexy_stream.session.values import Stage
 
 __all__ = [
     "AudioOutput",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from nexy_stream.session.errors import Code
-from nexy_stream.session.values import CommittedRequest
+from nexy_stream.session.values import CommittedRequest, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +28,6 @@ class AudioOutput:
 
 Output = TextOutput | AudioOutput
 """What the client receives."""
-
-
-class Stage(Enum):
-    """The stages of a run a pipeline can time: a fixed set, so each is a field of the
-    session's timings and a bounded metric label."""
-
-    LLM_FIRST_TOKEN = "llm_first_token"  # the LLM request sent -> its first token of text
-    TTS_FIRST_BYTE = "tts_first_byte"  # the first sentence's speech request -> its first byte
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,16 @@ from collections import deque
 import anyio
 
 from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import ByteBudget, PipelineFailed
+from nexy_stream.session import ByteBudget, OutputKind, PipelineFailed
 
 
 def weight(item: Output) -> int:
     """What an output weighs against the bounds: its text's or its audio's bytes."""
     return len(item.text.encode()) if isinstance(item, TextOutput) else len(item.data)
+
+
+def kind(item: Output) -> OutputKind:
+    return OutputKind.TEXT if isinstance(item, TextOutput) else OutputKind.AUDIO
 
 
 class OutputLog:

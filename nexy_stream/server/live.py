@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 import anyio
 
 from nexy_stream.pipeline import Output, Pipeline, PipelineError, StageTiming
-from nexy_stream.server.answer import OutputLog
+from nexy_stream.server.answer import OutputLog, kind
 from nexy_stream.server.deadlines import Deadlines
 from nexy_stream.server.hosting import HostedSession
 from nexy_stream.server.registry import Key
@@ -40,6 +40,7 @@ from nexy_stream.session import (
     PipelineFailed,
     PipelineFinished,
     ShuttingDown,
+    StageTimed,
     Tick,
 )
 
@@ -156,8 +157,9 @@ class LiveSession:
     async def _run(self, pipeline: Pipeline, request: CommittedRequest, answer: OutputLog) -> None:
         """Appends every output of the pipeline to the answer, then how it ended. Only what
         the pipeline raises is a pipeline failure (a :class:`PipelineError` chooses its code
-        and message); stage timings are not outputs. The generator is closed on every path,
-        so a stopped run releases its upstream calls at once."""
+        and message); stage timings are not outputs: the session records them. The
+        generator is closed on every path, so a stopped run releases its upstream calls at
+        once."""
         with self._pipeline:
             async with aclosing(pipeline.run(request)) as outputs:
                 while True:
@@ -175,7 +177,9 @@ class LiveSession:
                         logger.exception("pipeline failed for session %s", request.session_id)
                         answer.finish(PipelineFailed(type(exc).__name__))
                         return
-                    if not isinstance(item, StageTiming):
+                    if isinstance(item, StageTiming):
+                        self.hosted.handle(StageTimed(item.stage, item.seconds))
+                    else:
                         await answer.append(item)
             answer.finish()
 
@@ -192,7 +196,7 @@ class LiveSession:
             if not await write(index, item):
                 return
             if answer.written(index):
-                self.hosted.handle(OutputSent())
+                self.hosted.handle(OutputSent(kind(item)))
             index += 1
         self.handle(answer.failure or PipelineFinished())
 

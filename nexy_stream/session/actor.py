@@ -6,6 +6,7 @@ events it takes and what it does with them. An event a phase does not list chang
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import Enum
 
@@ -46,6 +47,7 @@ from nexy_stream.session.events import (
     Refuse,
     Resume,
     ShuttingDown,
+    StageTimed,
     Tick,
     Unreadable,
 )
@@ -57,9 +59,11 @@ from nexy_stream.session.values import (
     CommittedRequest,
     EndReason,
     Outcome,
+    OutputKind,
     Owner,
     Screenshot,
     ScreenSize,
+    Stage,
     Text,
     TextMode,
     Timings,
@@ -114,6 +118,8 @@ class SessionActor:
         self._last_frame_at = now
         self._committed_at: float | None = None
         self._first_output_at: float | None = None
+        self._first_at: dict[OutputKind, float] = {}  # the first output of each kind
+        self._stages: dict[Stage, float] = {}  # as the pipeline reported them
         self._ended_at: float | None = None
         self._shutdown_at: float | None = None
         self._detached_at: float | None = None  # its stream was lost; a resume may come
@@ -239,12 +245,12 @@ class SessionActor:
         return Timings(
             collect=(committed if committed is not None else end) - self._created_at,
             total=end - self._created_at,
-            commit_to_first_output=(
-                self._first_output_at - committed
-                if committed is not None and self._first_output_at is not None
-                else None
-            ),
-            pipeline=end - committed if committed is not None else None,
+            commit_to_first_output=Timings.between(committed, self._first_output_at),
+            pipeline=Timings.between(committed, end),
+            commit_to_first_text=Timings.between(committed, self._first_at.get(OutputKind.TEXT)),
+            commit_to_first_audio=Timings.between(committed, self._first_at.get(OutputKind.AUDIO)),
+            llm_first_token=self._stages.get(Stage.LLM_FIRST_TOKEN),
+            tts_first_byte=self._stages.get(Stage.TTS_FIRST_BYTE),
         )
 
     # -- before the session starts ---------------------------------------------------------
@@ -411,12 +417,19 @@ class SessionActor:
             )
         )
 
-    def _output_sent(self, _event: OutputSent, now: float) -> None:
+    def _output_sent(self, event: OutputSent, now: float) -> None:
         if self._closed:  # the figures were final
             return
         self._output_frames += 1
         if self._first_output_at is None:
             self._first_output_at = now
+        self._first_at.setdefault(event.kind, now)
+
+    def _stage_timed(self, event: StageTimed, _now: float) -> None:
+        """Keeps the first report of each stage; a duration that is not a finite,
+        non-negative number (a pipeline's bug) is no figure and is left out."""
+        if 0.0 <= event.seconds < math.inf:
+            self._stages.setdefault(event.stage, event.seconds)
 
     def _pipeline_finished(self, _event: PipelineFinished, now: float) -> Finish:
         return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
@@ -650,6 +663,7 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         Collect: SessionActor._collect_after_commit,
         Commit: SessionActor._committed_again,
         OutputSent: SessionActor._output_sent,
+        StageTimed: SessionActor._stage_timed,
         PipelineFinished: SessionActor._pipeline_finished,
         PipelineFailed: SessionActor._pipeline_failed,
     },

@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nexy_stream.session.errors import Code, SessionError
-from nexy_stream.session.values import ANONYMOUS, ClientInfo, Owner, Screenshot, ScreenSize, Text
+from nexy_stream.session.values import (
+    ANONYMOUS,
+    ClientInfo,
+    OutputKind,
+    Owner,
+    Screenshot,
+    ScreenSize,
+    Stage,
+    Text,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +116,17 @@ class HandedOver:
 
 @dataclass(frozen=True, slots=True)
 class OutputSent:
-    """One pipeline output frame went to the client."""
+    """One pipeline output frame, carrying ``kind``, went to the client."""
+
+    kind: OutputKind
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimed:
+    """The pipeline reported how long one stage of its run took (measured by its clock)."""
+
+    stage: Stage
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +174,7 @@ Event = (
     | Reattached
     | HandedOver
     | OutputSent
+    | StageTimed
     | PipelineFinished
     | PipelineFailed
     | ShuttingDown

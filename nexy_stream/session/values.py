@@ -96,11 +96,45 @@ class Outcome(Enum):
     ERROR = "error"
 
 
+class OutputKind(Enum):
+    """What an output frame carried."""
+
+    TEXT = "text"
+    AUDIO = "audio"
+
+
+class Stage(Enum):
+    """The stages of a run a pipeline can time: a fixed set, so each is a field of the
+    session's timings (named like the member's value) and a bounded metric label."""
+
+    LLM_FIRST_TOKEN = "llm_first_token"  # the LLM request sent -> its first token of text
+    TTS_FIRST_BYTE = "tts_first_byte"  # the first sentence's speech request -> its first byte
+
+
 @dataclass(frozen=True, slots=True)
 class Timings:
-    """Seconds between the moments of a session; ``None`` where a moment never came."""
+    """Seconds between the moments of a session; ``None`` where a moment never came.
+
+    The server measures ``collect`` .. ``commit_to_first_audio`` by its clock; the stages
+    (``llm_first_token``, ``tts_first_byte``) are durations the pipeline measured and
+    reported (see :class:`Stage`).
+    """
 
     collect: float
     total: float
     commit_to_first_output: float | None = None
     pipeline: float | None = None
+    commit_to_first_text: float | None = None
+    commit_to_first_audio: float | None = None
+    llm_first_token: float | None = None
+    tts_first_byte: float | None = None
+
+    @staticmethod
+    def between(start: float | None, moment: float | None) -> float | None:
+        """Seconds from ``start`` to ``moment``; ``None`` unless both came."""
+        return moment - start if start is not None and moment is not None else None
+
+    def stage(self, stage: Stage) -> float | None:
+        """The duration of one stage, as the pipeline reported it."""
+        seconds: float | None = getattr(self, stage.value)
+        return seconds

@@ -19,7 +19,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from nexy_stream.pipeline.audio import PcmConverter
-from nexy_stream.pipeline.base import AudioOutput, Item, Stage, StageTiming, TextOutput
+from nexy_stream.pipeline.base import AudioOutput, Item, StageTiming, TextOutput
 from nexy_stream.pipeline.openai_compat import OpenAISettings
 from nexy_stream.pipeline.openai_compat.image import data_url
 from nexy_stream.pipeline.openai_compat.sentences import SentenceSplitter
@@ -30,7 +30,7 @@ from nexy_stream.pipeline.openai_compat.upstream import (
     stream_speech,
 )
 from nexy_stream.pipeline.workers import Emit, merged
-from nexy_stream.session.values import CommittedRequest
+from nexy_stream.session.values import CommittedRequest, Stage
 
 OUTPUT_RATE_HZ = 48_000
 """What clients play: 48 kHz mono."""

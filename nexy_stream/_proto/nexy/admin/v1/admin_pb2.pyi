@@ -172,7 +172,7 @@ class Ended(_message.Message):
     def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., timings: _Optional[_Union[_session_pb2.Timings, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., output_frames: _Optional[int] = ..., error: _Optional[_Union[_session_pb2.Error, _Mapping]] = ...) -> None: ...
 
 class Aggregate(_message.Message):
-    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline")
+    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte")
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     BUFFERED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,10 @@ class Aggregate(_message.Message):
     LATENCY_WINDOW_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TO_FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_TEXT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    LLM_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTS_FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
     interval: _duration_pb2.Duration
     live: _containers.RepeatedCompositeFieldContainer[LiveCount]
     buffered_bytes: int
@@ -193,7 +197,11 @@ class Aggregate(_message.Message):
     latency_window: _duration_pb2.Duration
     commit_to_first_output: Latency
     pipeline: Latency
-    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ...) -> None: ...
+    commit_to_first_text: Latency
+    commit_to_first_audio: Latency
+    llm_first_token: Latency
+    tts_first_byte: Latency
+    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[Latency, _Mapping]] = ..., llm_first_token: _Optional[_Union[Latency, _Mapping]] = ..., tts_first_byte: _Optional[_Union[Latency, _Mapping]] = ...) -> None: ...
 
 class LiveCount(_message.Message):
     __slots__ = ("phase", "protocol", "sessions")

@@ -262,16 +262,24 @@ class Output(_message.Message):
     def __init__(self, text: _Optional[str] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("collect", "commit_to_first_output", "pipeline", "total")
+    __slots__ = ("collect", "commit_to_first_output", "pipeline", "total", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte")
     COLLECT_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TO_FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_TEXT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    LLM_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTS_FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
     collect: _duration_pb2.Duration
     commit_to_first_output: _duration_pb2.Duration
     pipeline: _duration_pb2.Duration
     total: _duration_pb2.Duration
-    def __init__(self, collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pipeline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., total: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    commit_to_first_text: _duration_pb2.Duration
+    commit_to_first_audio: _duration_pb2.Duration
+    llm_first_token: _duration_pb2.Duration
+    tts_first_byte: _duration_pb2.Duration
+    def __init__(self, collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pipeline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., total: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., llm_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tts_first_byte: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class End(_message.Message):
     __slots__ = ("reason", "timings", "output_frames")
