@@ -66,8 +66,15 @@ class EndRow:
     first_audio: float | None
     llm_first_token: float | None
     tts_first_byte: float | None
+    prepared: str  # yes (the answer was prepared), no (preparations discarded), - (none)
     chunks: int
     outputs: int
+
+
+def _prepared(ended: apb.Ended) -> str:
+    if ended.timings.prepared:
+        return "yes"
+    return "no" if ended.preparations.started else "-"
 
 
 class Board:
@@ -135,6 +142,7 @@ class Board:
                     _duration(timings, "commit_to_first_audio"),
                     _duration(timings, "llm_first_token"),
                     _duration(timings, "tts_first_byte"),
+                    _prepared(ended),
                     ended.applied_chunks,
                     ended.output_frames,
                 )
@@ -175,7 +183,21 @@ class Board:
             self._latency("  LLM first token", agg.llm_first_token),
             self._latency("  TTS first byte", agg.tts_first_byte),
             self._latency("pipeline (committed)", agg.pipeline),
+            self._latency("prepared answers: ahead by", agg.prepared_ahead),
+            self._preparations(agg.preparations),
         ]
+
+    @staticmethod
+    def _preparations(value: apb.Preparations) -> str:
+        discarded = sum(count.preparations for count in value.discarded)
+        why = ", ".join(
+            f"{_name(apb.Discard, count.reason, 'DISCARD_')} {count.preparations}"
+            for count in value.discarded
+        )
+        return (
+            f"prepared  started {value.started}  adopted {value.adopted}  discarded "
+            f"{discarded}" + (f" ({why})" if why else "")
+        )
 
     @staticmethod
     def _latency(label: str, value: apb.Latency) -> str:
@@ -207,7 +229,7 @@ class Board:
         lines = [
             "RECENT ENDS",
             f"  {'time':<10}{'session':<10}{'device':<14}{'proto':<8}{'outcome':<13}"
-            f"{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'chunks':>8}"
+            f"{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'prep':>6}{'chunks':>8}"
             f"{'outputs':>9}",
         ]
         for end in self.ends:
@@ -217,6 +239,6 @@ class Board:
                 f"{end.protocol:<8}{end.outcome:<13}{seconds(end.total):>9}"
                 f"{seconds(end.first_text):>9}{seconds(end.first_audio):>9}"
                 f"{seconds(end.llm_first_token):>9}{seconds(end.tts_first_byte):>9}"
-                f"{end.chunks:>8}{end.outputs:>9}"
+                f"{end.prepared:>6}{end.chunks:>8}{end.outputs:>9}"
             )
         return lines

@@ -1,7 +1,8 @@
 """``nexy-stream say``: play one realistic utterance against a server through the SDK.
 
-Interim snapshots word by word (as a speech recognizer sends them), an early screenshot,
-then the commit; the answer is printed as it arrives, then the timings.
+Interim snapshots word by word (as a speech recognizer sends them, the last one marked
+stable), an early screenshot, then the commit; the answer is printed as it arrives, then the
+timings.
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ def report(ended: Ended, audio_s: float, session: Session, out: TextIO) -> None:
     stage("TTS first byte", Stage.TTS_FIRST_BYTE)
     line("commit -> end", "pipeline")
     line("total", "total")
+    if server.prepared:
+        print(
+            f"  prepared during collect: the answer came {_ms(server.prepared_ahead)} sooner",
+            file=out,
+        )
     print(
         f"  frames: {stats.interims} interims, {stats.frames_sent} frames sent, "
         f"{stats.conflated} conflated, {stats.deduplicated} screenshots deduplicated",
@@ -176,7 +182,8 @@ async def say(
     words, shot = request.utterance.split(), request.screenshot
     async with client, client.session(device_id=request.device_id) as s:
         for count in range(1, len(words) + 1) if request.interims else ():
-            await s.interim(" ".join(words[:count]))
+            # The whole utterance is the recognizer's final segment: marked stable.
+            await s.interim(" ".join(words[:count]), stable=count == len(words))
             if count == 1 and shot is not None:
                 await s.screenshot(shot[0], mime_type=shot[1])
             await anyio.sleep(request.interim_delay_s)

@@ -15,7 +15,14 @@ import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
 from nexy_stream.auth import Authenticator
-from nexy_stream.cli import auth_options, listen, ops_options, pipeline_options, tls_files
+from nexy_stream.cli import (
+    auth_options,
+    listen,
+    ops_options,
+    pipeline_options,
+    speculation_options,
+    tls_files,
+)
 from nexy_stream.cli.listen import Endpoint
 from nexy_stream.cli.options import (
     address,
@@ -127,6 +134,7 @@ def register(
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
+    speculation_options.register(serve)
     return serve
 
 
@@ -160,6 +168,7 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         shutdown_grace_s=args.shutdown_grace,
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
+        speculation=speculation_options.config_from(args),
     )
     public = Endpoint("--host", "--port", config.host, config.port)
     listen.check(parser, [public, *ops_options.endpoints_wanted(config.ops)])
@@ -191,12 +200,16 @@ async def serve(
     # Imported here: the other subcommands (client tools) never load the server.
     from nexy_stream.app.server import start_server
     from nexy_stream.pipeline import pipeline_name
+    from nexy_stream.pipeline.registry import PipelineLoadError
 
     log = logging.getLogger("nexy_stream")
     async with AsyncExitStack() as resources:
         pipeline = make_pipeline()
         if callable(close := getattr(pipeline, "aclose", None)):
             resources.push_async_callback(close)
+        problem = speculation_options.check_pipeline(config.speculation, pipeline)
+        if problem is not None:
+            raise PipelineLoadError(problem)
         running = await start_server(config, pipeline, authenticator=authenticator)
         log.info(
             "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
@@ -204,6 +217,13 @@ async def serve(
             "plaintext" if config.tls is None else "TLS",
         )
         log.info("pipeline %s", pipeline_name(pipeline))
+        if (speculation := config.speculation) is not None:
+            log.info(
+                "speculation: answers prepared during collect once the text has stayed the "
+                "same %gs (or is marked stable), %d per session at most",
+                speculation.after_s,
+                speculation.max_per_session,
+            )
         for line in ops_options.endpoints(running):
             log.info(line)
         log.info(auth_options.describe(authenticator, config.auth))

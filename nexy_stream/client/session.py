@@ -165,12 +165,15 @@ class Session:
 
     # -- what applications call ----------------------------------------------------------
 
-    async def interim(self, text: str, delta: bool = False) -> None:
+    async def interim(self, text: str, delta: bool = False, stable: bool = False) -> None:
         """Collect an interim transcript: the whole hypothesis so far (snapshot), or a
-        continuation appended as is (``delta=True``)."""
+        continuation appended as is (``delta=True``). ``stable=True`` says the speech
+        recognizer considers the text so far final (end of speech, a final segment): a
+        server that speculates starts preparing its answer at once."""
         self._raise_error()
         self._check_size("the interim's text", len(text.encode()))
-        self._outbox.add_text(Text(text, TextMode.DELTA if delta else TextMode.SNAPSHOT))
+        mode = TextMode.DELTA if delta else TextMode.SNAPSHOT
+        self._outbox.add_text(Text(text, mode, stable))
         await self._wake()
 
     async def screenshot(

@@ -54,6 +54,14 @@ def session_end_fields(change: Change) -> dict[str, Any]:
     ):
         if seconds is not None:
             fields[name] = round(seconds, 6)
+    prepared = change.preparations
+    if prepared.started:
+        fields["preparations"] = prepared.started
+        fields["prepared"] = prepared.adopted
+        if prepared.ahead_s is not None:
+            fields["prepared_ahead_s"] = round(prepared.ahead_s, 6)
+        for reason, count in prepared.discarded.items():
+            fields[f"discarded_{reason.value}"] = count
     if change.error is not None:
         fields["error_code"] = change.error.code.name
         fields["error"] = change.error.message

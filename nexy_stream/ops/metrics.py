@@ -20,7 +20,7 @@ from nexy_stream.netaddr import host_port
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.live import LIVE_PHASES, LiveSessions
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.session import CollectResult, Outcome, Stage, Timings
+from nexy_stream.session import CollectResult, Discard, Outcome, Preparations, Stage, Timings
 
 # From a millisecond to half a minute: an echo answers in about a millisecond, a real
 # pipeline (LLM, TTS) in seconds.
@@ -134,6 +134,30 @@ class SessionMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
+        self._prepared = Counter(
+            "nexy_preparations_started",
+            "Answers begun during collect (serve --speculate), counted when their session ends.",
+            registry=self.registry,
+        )
+        self._adopted = Counter(
+            "nexy_preparations_adopted",
+            "Preparations the commit adopted: the answer came from them.",
+            registry=self.registry,
+        )
+        self._discarded = Counter(
+            "nexy_preparations_discarded",
+            "Preparations thrown away, by reason (revised, text_differs, screenshot_differs, "
+            "failed, session_ended).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._saved = Histogram(
+            "nexy_preparation_saved_seconds",
+            "How much sooner a prepared answer's first output came: from the preparation's "
+            "start to the commit, or to its first output if that came sooner.",
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
         self._pipeline = Histogram(
             "nexy_pipeline_duration_seconds",
             "Seconds from an accepted commit to the session's end, by outcome.",
@@ -144,6 +168,8 @@ class SessionMetrics:
         self.registry.register(LiveCollector(live))
         for stage in Stage:  # every series exists from the start, at zero
             self._stages.labels(stage.value)
+        for reason in Discard:
+            self._discarded.labels(reason.value)
         for protocol in WireProtocol:
             self._started.labels(protocol.value)
             for first in (self._first_output, self._first_text, self._first_audio):
@@ -169,6 +195,18 @@ class SessionMetrics:
                 self._ended.labels(protocol, outcome).inc()
                 if change.timings is not None:
                     self._ended_timings(change.timings, protocol, outcome)
+                self._ended_preparations(change.preparations)
+
+    def _ended_preparations(self, preparations: Preparations) -> None:
+        if not preparations.started:
+            return
+        self._prepared.inc(preparations.started)
+        if preparations.adopted:
+            self._adopted.inc()
+        if preparations.ahead_s is not None:
+            self._saved.observe(preparations.ahead_s)
+        for reason, count in preparations.discarded.items():
+            self._discarded.labels(reason.value).inc(count)
 
     def _ended_timings(self, timings: Timings, protocol: str, outcome: str) -> None:
         """The figures known once a session has ended: how long its pipeline ran, when its

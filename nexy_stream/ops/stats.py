@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nexy_stream.ops.lifecycle import Change, ChangeKind
-from nexy_stream.session import Outcome, Stage
+from nexy_stream.session import Discard, Outcome, Stage
 
 COMMITTED = Outcome.COMMITTED
 
@@ -22,6 +22,10 @@ class Totals:
     started: int = 0
     collect_frames: int = 0
     ended: Counter[Outcome] = field(default_factory=Counter)
+    # Preparations of the ended sessions: started, adopted, discarded by reason.
+    prepared: int = 0
+    adopted: int = 0
+    discarded: Counter[Discard] = field(default_factory=Counter)
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
@@ -38,6 +42,7 @@ LATENCIES = (
     "commit_to_first_text",
     "commit_to_first_audio",
     *(stage.value for stage in Stage),
+    "prepared_ahead",
 )
 """The figures of ended sessions whose percentiles the feed's aggregates carry; each is a
 field of Timings and of the Aggregate message alike."""
@@ -57,6 +62,8 @@ class Rollup:
         self._started = 0
         self._collect_frames = 0
         self._ended: Counter[Outcome] = Counter()
+        self._prepared = self._adopted = 0
+        self._discarded: Counter[Discard] = Counter()
         self._samples: dict[str, deque[tuple[float, float]]] = {
             name: deque(maxlen=max_samples) for name in LATENCIES
         }
@@ -68,6 +75,10 @@ class Rollup:
             self._collect_frames += 1
         elif change.kind is ChangeKind.ENDED and change.outcome is not None:
             self._ended[change.outcome] += 1
+            preparations = change.preparations
+            self._prepared += preparations.started
+            self._adopted += preparations.adopted
+            self._discarded.update(preparations.discarded)
             timings, now = change.timings, time.monotonic()
             if timings is None:
                 return
@@ -78,7 +89,15 @@ class Rollup:
                 samples.append((now, seconds))
 
     def totals(self) -> Totals:
-        return Totals(time.monotonic(), self._started, self._collect_frames, Counter(self._ended))
+        return Totals(
+            time.monotonic(),
+            self._started,
+            self._collect_frames,
+            Counter(self._ended),
+            self._prepared,
+            self._adopted,
+            Counter(self._discarded),
+        )
 
     def latencies(self) -> dict[str, list[float]]:
         """Sorted seconds of each of :data:`LATENCIES` within the window."""

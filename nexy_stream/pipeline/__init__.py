@@ -2,13 +2,16 @@
 
 from nexy_stream.pipeline.base import (
     AudioOutput,
+    CommitSignal,
     Item,
     Output,
     Pipeline,
     PipelineError,
+    PreparingPipeline,
     StageTiming,
     TextOutput,
     pipeline_name,
+    preparing,
 )
 from nexy_stream.pipeline.echo import EchoPipeline
 from nexy_stream.pipeline.registry import PipelineFactory, setting
@@ -17,16 +20,19 @@ from nexy_stream.session.values import Stage
 
 __all__ = [
     "AudioOutput",
+    "CommitSignal",
     "EchoPipeline",
     "Item",
     "Output",
     "Pipeline",
     "PipelineError",
     "PipelineFactory",
+    "PreparingPipeline",
     "Stage",
     "StageTiming",
     "TextOutput",
     "merged",
     "pipeline_name",
+    "preparing",
     "setting",
 ]

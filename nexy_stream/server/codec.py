@@ -45,7 +45,7 @@ _END_REASONS = {
 
 
 def _text(message: pb.Text) -> Text:
-    return Text(message.text, _TEXT_MODES.get(message.mode, TextMode.SNAPSHOT))
+    return Text(message.text, _TEXT_MODES.get(message.mode, TextMode.SNAPSHOT), message.stable)
 
 
 def _screenshot(message: pb.Screenshot) -> Screenshot:
@@ -113,13 +113,16 @@ OPTIONAL_TIMINGS = (
     "commit_to_first_text",
     "commit_to_first_audio",
     *(stage.value for stage in Stage),
+    "prepared_ahead",
 )
 """The fields of Timings that are absent when their moment never came; each is named alike
 in the session's values and on the wire (a stage's field is named by its value)."""
 
 
 def timings(value: Timings) -> pb.Timings:
-    message = pb.Timings(collect=duration(value.collect), total=duration(value.total))
+    message = pb.Timings(
+        collect=duration(value.collect), total=duration(value.total), prepared=value.prepared
+    )
     for name in OPTIONAL_TIMINGS:
         seconds = getattr(value, name)
         if seconds is not None:

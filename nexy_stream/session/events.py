@@ -130,6 +130,20 @@ class StageTimed:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparationReady:
+    """Preparation ``number`` holds its first output."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationFailed:
+    """Preparation ``number`` raised: it is over, and it will not be the answer."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineFinished:
     pass
 
@@ -175,6 +189,8 @@ Event = (
     | HandedOver
     | OutputSent
     | StageTimed
+    | PreparationReady
+    | PreparationFailed
     | PipelineFinished
     | PipelineFailed
     | ShuttingDown

@@ -16,8 +16,12 @@ class TextMode(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Text:
+    """``stable``: the speech recognizer says this text is final (end of speech, a final
+    segment); a server that speculates may prepare the answer to it at once."""
+
     text: str
     mode: TextMode = TextMode.SNAPSHOT
+    stable: bool = False
 
     def merged_into(self, buffered: str) -> str:
         return buffered + self.text if self.mode is TextMode.DELTA else self.text
@@ -96,6 +100,16 @@ class Outcome(Enum):
     ERROR = "error"
 
 
+class Discard(Enum):
+    """Why a preparation was not adopted: a bounded set, fit for metric labels."""
+
+    REVISED = "revised"  # the interim text (or the screenshot) changed before the commit
+    TEXT_DIFFERS = "text_differs"  # the commit's text is not the one prepared
+    SCREENSHOT_DIFFERS = "screenshot_differs"  # the commit's screenshot is another
+    FAILED = "failed"  # the pipeline raised while preparing
+    SESSION_ENDED = "session_ended"  # cancel, disconnect, deadline or shutdown before commit
+
+
 class OutputKind(Enum):
     """What an output frame carried."""
 
@@ -128,6 +142,8 @@ class Timings:
     commit_to_first_audio: float | None = None
     llm_first_token: float | None = None
     tts_first_byte: float | None = None
+    prepared: bool = False  # the answer was prepared during collect (speculation adopted)
+    prepared_ahead: float | None = None  # how much sooner its first output came for it
 
     @staticmethod
     def between(start: float | None, moment: float | None) -> float | None:

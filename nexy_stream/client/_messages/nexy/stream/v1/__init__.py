@@ -869,6 +869,14 @@ class Text(betterproto2.Message):
     How it combines with the buffered text.
     """
 
+    stable: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    The speech recognizer considers the text so far final: the end of speech, or a final
+    segment. A hint, on collect frames only: a server that speculates starts preparing the
+    answer to the buffered text at once instead of waiting for it to stay the same. The
+    commit still decides what runs; a later collect frame may still change the text.
+    """
+
 
 default_message_pool.register_message("nexy.stream.v1", "Text", Text)
 
@@ -938,6 +946,21 @@ class Timings(betterproto2.Message):
     """
     The pipeline's speech time to first byte, for the first sentence: from its request sent
     to the first byte of audio.
+    """
+
+    prepared: "bool" = betterproto2.field(9, betterproto2.TYPE_BOOL)
+    """
+    Whether the answer was prepared during collect: the server speculated, and the commit
+    was the request it had prepared (its output was held until the commit, never sent
+    before it).
+    """
+
+    prepared_ahead: "datetime.timedelta | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    For a prepared answer, how much sooner its first output came: from the start of the
+    preparation to the commit, or to its first output if that came sooner.
     """
 
 
