@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 import anyio
@@ -123,3 +124,34 @@ def test_the_table_is_redrawn_in_place_only_in_a_terminal():
         printer.show(aggregate)
     assert terminal.getvalue().count(REDRAW) == 2
     assert "\x1b" not in log.getvalue() and log.getvalue().count("nexy-stream tail") == 2
+
+
+def test_the_board_shows_where_time_went_and_what_became_of_preparations():
+    board = Board()
+    ended = apb.WatchEvent(
+        session=apb.SessionEvent(
+            session_id="bbbbbbbb-0000",
+            device_id="laptop-2",
+            protocol=apb.PROTOCOL_STREAM,
+            ended=apb.Ended(outcome=apb.OUTCOME_COMMITTED, applied_chunks=2, output_frames=5),
+        )
+    )
+    timings = ended.session.ended.timings
+    timings.commit_to_first_text.FromMilliseconds(3)
+    timings.commit_to_first_audio.FromMilliseconds(40)
+    timings.llm_first_token.FromMilliseconds(300)
+    timings.tts_first_byte.FromMilliseconds(25)
+    timings.prepared = True
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
+    prepared = aggregate.aggregate.preparations
+    prepared.started, prepared.adopted = 3, 1
+    prepared.discarded.add(reason=apb.DISCARD_REVISED, preparations=2)
+    aggregate.aggregate.llm_first_token.samples = 1
+    aggregate.aggregate.llm_first_token.p50.FromMilliseconds(300)
+    board.apply(ended)
+    board.apply(aggregate)
+    shown = board.render("here:1")
+    (row,) = [line for line in shown.splitlines() if "bbbbbbbb" in line]
+    assert row.split()[6:11] == ["3.0ms", "40.0ms", "300.0ms", "25.0ms", "yes"]
+    assert "prepared  started 3  adopted 1  discarded 2 (revised 2)" in shown
+    assert re.search(r"LLM first token\s+300.0ms", shown)

@@ -90,7 +90,7 @@ def session_event(change: Change) -> apb.SessionEvent:
             prepared = change.preparations
             if prepared.started:
                 ended.preparations.CopyFrom(
-                    preparations(prepared.started, prepared.adopted, prepared.discarded)
+                    preparations(prepared.started, int(prepared.adopted), prepared.discarded)
                 )
     return event
 
