@@ -368,23 +368,37 @@ def table(results: dict[str, Any]) -> str:
         f"| server CPU per session open (µs) | {auth['sessions_cpu_us_on']:.0f} | "
         f"{auth['sessions_cpu_us_off']:.0f} | {auth['sessions_cpu_us_ratio']:.2f}x | - |",
     ]
-    spoken = results["speech"]
+    # Sections a run of their own (python -m bench speech | speculation) may have measured
+    # alone: shown when results.json has them.
+    if "speech" in results:
+        rows += speech_rows(results["speech"])
+    if "first_audio" in results:
+        rows += first_audio_rows(results["first_audio"])
+    if "speculation" in results:  # measured by this run or an earlier one
+        rows += speculation_table(results["speculation"])
+    return "\n".join(rows)
+
+
+def speech_rows(spoken: dict[str, Any]) -> list[str]:
     low, high = spoken["24000"], spoken["48000"]
-    rows.append(
+    rows = [
         f"| server event-loop lag p99 ms, {spoken['streams']} legacy answers streaming speech "
         f"spoken at 24 kHz (resampled) / at 48 kHz (passed through) | {low['lag_p99_ms']:.2f} / "
         f"{high['lag_p99_ms']:.2f} | - | 24 kHz is {spoken['lag_p99_ratio']:.2f}x 48 kHz | "
         "≤ 5 ms |"
-    )
+    ]
     if "machine" in spoken:  # measured by a run of its own
         m = spoken["machine"]
         rows += [
             "",
             f"The last row: `python -m bench speech` on {m['cpu_count']} x {m['cpu_model']}.",
         ]
-    audio = results["first_audio"]
+    return rows
+
+
+def first_audio_rows(audio: dict[str, Any]) -> list[str]:
     nexy, stub = audio["nexy"], audio["stub"]
-    rows += [
+    return [
         "",
         "| measure | nexy-stream, openai pipeline | the stub alone | added | target |",
         "| --- | ---: | ---: | ---: | --- |",
@@ -392,9 +406,6 @@ def table(results: dict[str, Any]) -> str:
         f"{nexy['p50']:.1f} / {nexy['p99']:.1f} | {stub['p50']:.1f} / {stub['p99']:.1f} | "
         f"{audio['p50_overhead_ms']:+.2f} ms p50 | ≤ 10 ms |",
     ]
-    if "speculation" in results:  # measured by this run or an earlier one
-        rows += speculation_table(results["speculation"])
-    return "\n".join(rows)
 
 
 def speculation_table(found: dict[str, Any]) -> list[str]:
@@ -435,7 +446,7 @@ def main(parts: list[str]) -> int:
         results.update(speech_summary(spoken), speech=spoken)
     elif parts == ["speculation"]:
         say("commit -> first output with and without --speculate")
-        prepared = speculation()
+        prepared = {**speculation(), "machine": machine()}
         results = json.loads(RESULTS.read_text())
         results.update(speculation_summary(prepared), speculation=prepared)
     elif not parts:

@@ -156,6 +156,7 @@ async def test_the_end_of_the_session_stops_its_preparation_at_once(start, how):
             assert not any(f.HasField("output") for f in answer.frames)
     assert not run.effected
     await settled(server)
+    assert server.hosting.budget.held == 0
 
 
 async def test_held_output_is_bounded_then_flows_once_adopted(start):
@@ -217,6 +218,7 @@ async def test_metrics_feed_and_log_count_what_became_of_preparations(start, cap
             await session.send(commit_frame(final) if final else cancel_frame())
             await session.drain()
     await settled(server)
+    assert server.hosting.budget.held == 0  # what preparations held went back
     samples = await scrape(port)
     assert value(samples, "nexy_preparations_started_total") == 4
     assert value(samples, "nexy_preparations_adopted_total") == 1
@@ -316,3 +318,23 @@ async def test_the_feed_shows_what_became_of_the_preparations(start):
     discarded = [(d.reason, d.preparations) for d in ended.preparations.discarded]
     assert discarded == [(apb.DISCARD_REVISED, 1)]
     assert (started, adopted, ahead) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("how", ["revision", "cancel"])
+async def test_a_stopped_preparation_closes_its_llm_request_at_once(serve_openai, stub, how):
+    stub.behaviour.chat_hold_after = 1  # answers one chunk, then holds the request open
+    server = await serve_openai({"speculation": RULES}, no_tts=True)
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        await session.open()
+        await session.exchange(stable_frame(1, "what is on my screen"))
+        await until(lambda: len(stub.requests) == 1, "the LLM request of the preparation")
+        if how == "revision":
+            await session.exchange(text_frame(2, "what is on my desk"))
+        else:
+            await session.send(cancel_frame())
+        gone = await anyio.to_thread.run_sync(stub.disconnected.wait, 10)
+        assert gone and [path for path, _ in stub.disconnects] == ["/v1/chat/completions"]
+        if how == "revision":
+            await session.send(cancel_frame())
+        await session.drain()

@@ -127,5 +127,7 @@ def test_the_client_sees_one_run_of_its_committed_request(served, script, commit
     run = assert_one_run_of_the_commit(served.pipeline, answer)
     runs = served.pipeline.of(run.session_id)
     served.portal.call(until, lambda: all(r.ended for r in runs), "every run of it ended")
+    budget = served.server.hosting.budget
+    served.portal.call(until, lambda: budget.held == 0, "every byte held given back")
     assert [r for r in runs if r.effected] == [run]  # no other run did anything
     assert sum(r.prepared for r in runs) <= 3  # --speculate-max

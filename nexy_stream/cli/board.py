@@ -169,13 +169,15 @@ class Board:
             f"{_name(apb.Outcome, c.outcome, 'OUTCOME_')} {c.sessions}" for c in agg.ended
         )
         window = agg.latency_window.ToNanoseconds() / 1e9
+        interval = seconds(agg.interval.ToNanoseconds() / 1e9)
         return [
             f"live      collecting {live.get('collecting', 0)}  processing "
             f"{live.get('processing', 0)}  buffered {size(agg.buffered_bytes)}"
             + (f"  ({by_protocol})" if by_protocol else ""),
             f"rates     started {agg.started_per_second:.1f}/s  ended "
             f"{agg.ended_per_second:.1f}/s  collect frames {agg.collect_frames_per_second:.1f}/s",
-            f"ended     {ended or '-'}  (last {seconds(agg.interval.ToNanoseconds() / 1e9)})",
+            f"ended     {ended or '-'}  (last {interval})",
+            self._preparations(agg.preparations, interval),
             f"latency   last {window:g}s{'':17}p50       p95       p99   samples",
             self._latency("commit -> first output", agg.commit_to_first_output),
             self._latency("commit -> first text", agg.commit_to_first_text),
@@ -184,11 +186,11 @@ class Board:
             self._latency("  TTS first byte", agg.tts_first_byte),
             self._latency("pipeline (committed)", agg.pipeline),
             self._latency("prepared answers: ahead by", agg.prepared_ahead),
-            self._preparations(agg.preparations),
         ]
 
     @staticmethod
-    def _preparations(value: apb.Preparations) -> str:
+    def _preparations(value: apb.Preparations, interval: str) -> str:
+        """Answers prepared during collect, of the sessions that ended in the interval."""
         discarded = sum(count.preparations for count in value.discarded)
         why = ", ".join(
             f"{_name(apb.Discard, count.reason, 'DISCARD_')} {count.preparations}"
@@ -196,7 +198,7 @@ class Board:
         )
         return (
             f"prepared  started {value.started}  adopted {value.adopted}  discarded "
-            f"{discarded}" + (f" ({why})" if why else "")
+            f"{discarded}" + (f" ({why})" if why else "") + f"  (last {interval})"
         )
 
     @staticmethod

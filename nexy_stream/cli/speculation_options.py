@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from nexy_stream.cli.options import env_option, env_switch, non_negative_float, positive_int
-from nexy_stream.cli.sizes import byte_size, format_bytes
+from nexy_stream.cli.sizes import byte_size
 from nexy_stream.session import Speculation
 
 if TYPE_CHECKING:
@@ -47,8 +47,7 @@ def register(serve: argparse.ArgumentParser) -> None:
         "--speculate-held-bytes",
         byte_size,
         d.max_held_bytes,
-        "output a preparation may hold before it waits for the commit (plain bytes or "
-        f"256KiB, 1MiB; {format_bytes(d.max_held_bytes)} unless given)",
+        "output a preparation may hold before it waits for the commit: plain bytes or 256KiB, 1MiB",
         group,
     )
 

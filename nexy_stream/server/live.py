@@ -159,8 +159,8 @@ class LiveSession:
         self._closed = True
         self.attachment = None
         self._stop_runs()
-        if self.answer is not None:
-            self.answer.release()
+        if self._run is not None:  # the answer's log (adopted, if its stream never wrote it)
+            self._run.log.release()
         self._sessions.forget(self)
         self.hosted.handle(Closed())
 
