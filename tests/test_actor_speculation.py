@@ -176,6 +176,19 @@ def test_an_end_before_the_commit_discards_the_preparation():
     assert actor.preparations.discarded == {Discard.SESSION_ENDED: 1}
 
 
+def test_a_text_too_long_to_compare_cheaply_is_never_prepared():
+    actor = speculating(Speculation(max_text_bytes=16))
+    interim(actor, 1, "what is on my", 0.0, stable=True)
+    too_long = interim(actor, 2, "what is on my screen now", 0.1, stable=True)
+    assert too_long.preparation == DropPreparation(1, Discard.REVISED)
+    assert actor.preparing == 0 and actor.prepare_due is None
+    back = interim(actor, 3, "what is on my", 0.2, stable=True).preparation
+    assert isinstance(back, Prepare) and back.number == 2
+    dispatched = actor.handle(Commit(Text("what is on my" + "!" * 20)), 0.3)
+    assert isinstance(dispatched, Dispatch)
+    assert dispatched.preparation == DropPreparation(2, Discard.TEXT_DIFFERS)
+
+
 def test_an_empty_buffer_is_never_prepared():
     actor = speculating()
     assert interim(actor, 1, " ?! ", 0.0, stable=True).preparation is None

@@ -132,8 +132,7 @@ class LiveSession:
         if self._preparer is not None:
             self._speculate(effect)
         if not self.conclude(effect) and self.verdict is None and self.hosted.ended:
-            self._stop_runs()
-            self.close()
+            self.close()  # which stops what it runs
         return effect
 
     def conclude(self, effect: Effect | None) -> bool:

@@ -407,7 +407,7 @@ class SessionActor:
         if self._speculator is None:
             return None
         return self._speculator.revised(
-            self._text, self._screenshot, stable, now, self._buffered_request
+            self._text, self._text_bytes, self._screenshot, stable, now, self._buffered_request
         )
 
     def _buffered_request(self) -> CommittedRequest:
@@ -457,7 +457,7 @@ class SessionActor:
         request = self._request(text, screenshot)
         preparation = None
         if self._speculator is not None:
-            preparation = self._speculator.committed(text, screenshot, now)
+            preparation = self._speculator.committed(text, text_bytes, screenshot, now)
         # Pop on commit: the buffer now belongs to the pipeline alone.
         self._text, self._text_bytes, self._screenshot = "", 0, None
         self._phase = Phase.PROCESSING

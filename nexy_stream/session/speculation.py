@@ -29,12 +29,15 @@ class Speculation:
     ``after_s``: the interim text must stay the same this long before a preparation starts
     (unless the client marks it stable); ``max_per_session``: preparations a session may
     start in all; ``max_held_bytes``: output a preparation may hold before it waits for the
-    commit (text and audio bytes).
+    commit (text and audio bytes); ``max_text_bytes``: a buffered text longer than this
+    (UTF-8) is not prepared, so the revisions of a long text are never normalised one after
+    another (about 300 words: longer utterances gain little from it).
     """
 
     after_s: float = 0.3
     max_per_session: int = 3
     max_held_bytes: int = 1024 * 1024
+    max_text_bytes: int = 2048
 
     def __post_init__(self) -> None:
         if self.after_s < 0:
@@ -43,6 +46,8 @@ class Speculation:
             raise ValueError(f"max_per_session must be positive, got {self.max_per_session}")
         if self.max_held_bytes <= 0:
             raise ValueError(f"max_held_bytes must be positive, got {self.max_held_bytes}")
+        if self.max_text_bytes <= 0:
+            raise ValueError(f"max_text_bytes must be positive, got {self.max_text_bytes}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,8 @@ def normalised(text: str) -> str:
 Key = tuple[str, bytes | None]
 """What a preparation is for: the normalised text and the screenshot's digest."""
 
+_NOTHING: Key = ("", None)  # nothing to prepare: an empty or too long text
+
 
 def key_of(text: str, screenshot: Screenshot | None) -> Key:
     return normalised(text), screenshot.digest if screenshot is not None else None
@@ -103,7 +110,8 @@ class Speculator:
 
     def __init__(self, rules: Speculation) -> None:
         self._rules = rules
-        self._key: Key = ("", None)
+        self._as_sent: tuple[str, bytes | None] = ("", None)  # the buffer the key is of
+        self._key: Key = _NOTHING
         self._due: float | None = None  # when to prepare the buffer as it is
         self._running: _Running | None = None
         self._started = 0
@@ -134,6 +142,7 @@ class Speculator:
     def revised(
         self,
         text: str,
+        text_bytes: int,
         screenshot: Screenshot | None,
         stable: bool,
         now: float,
@@ -144,7 +153,7 @@ class Speculator:
         has stayed the same for ``after_s``; ``stable`` (the client's hint that the text is
         final) prepares it at once."""
         dropped: DropPreparation | None = None
-        key = key_of(text, screenshot)
+        key = self._key_of(text, text_bytes, screenshot)
         if key != self._key:
             self._key = key
             if self._running is not None and self._running.key != key:
@@ -164,7 +173,7 @@ class Speculator:
         return None
 
     def committed(
-        self, text: str, screenshot: Screenshot | None, now: float
+        self, text: str, text_bytes: int, screenshot: Screenshot | None, now: float
     ) -> Adopt | DropPreparation | None:
         """The commit: the running preparation is adopted if it prepared this very request
         (see :func:`normalised`), else discarded."""
@@ -172,7 +181,7 @@ class Speculator:
         running = self._running
         if running is None:
             return None
-        key = key_of(text, screenshot)
+        key = _NOTHING if text_bytes > self._rules.max_text_bytes else key_of(text, screenshot)
         if key != running.key:
             same_text = key[0] == running.key[0]
             return self._drop(Discard.SCREENSHOT_DIFFERS if same_text else Discard.TEXT_DIFFERS)
@@ -201,6 +210,18 @@ class Speculator:
         self._due = None
         if self._running is not None:
             self._drop(Discard.SESSION_ENDED)
+
+    def _key_of(self, text: str, text_bytes: int, screenshot: Screenshot | None) -> Key:
+        """The buffer's key, normalised only when the buffer changed as sent and is short
+        enough to be prepared: revisions cost a comparison, never more than ``max_text_bytes``
+        of normalisation."""
+        as_sent = (text, screenshot.digest if screenshot is not None else None)
+        if as_sent == self._as_sent:
+            return self._key
+        self._as_sent = as_sent
+        if text_bytes > self._rules.max_text_bytes:
+            return _NOTHING
+        return key_of(text, screenshot)
 
     def _may_start(self) -> bool:
         return self._started < self._rules.max_per_session and self._key[0] != ""
