@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-SOURCES := nexy_stream tests schema/generate.py $(wildcard bench)
+SOURCES := nexy_stream tests schema/generate.py deploy $(wildcard bench)
+# Debian packages some tests run on loopback (each package is named as its program).
+TEST_PACKAGES := redis-server haproxy
 
-.PHONY: install run test lint proto proto-check bench clean
+.PHONY: install run test test-deps lint proto proto-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +32,23 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check $(SOURCES)
 	$(VENV)/bin/mypy
 
-test: lint proto-check
+test: test-deps lint proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Installs what is missing, as root with apt-get; otherwise the tests that need it skip,
+# saying so. Idempotent: nothing is done when every program is there.
+test-deps:
+	@missing=$$(for p in $(TEST_PACKAGES); do \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$p >/dev/null || echo $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "test-deps: missing $$missing (needs root and apt-get): their tests will skip"; \
+	  exit 0; fi; \
+	echo "test-deps: installing $$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; } \
+	  || echo "test-deps: could not install $$missing: their tests will skip"
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -4,7 +4,8 @@ Each comparison runs against servers started in this run on this machine, with t
 client, so the ratios hold where absolute numbers do not. Throughput takes the median of a few
 alternating rounds, ratios round by round, so a busy moment on the machine moves little.
 ``python -m bench speech`` runs only the event-loop lag comparison of legacy speech answers,
-``python -m bench speculation`` only the speculative preparation comparison.
+``python -m bench speculation`` only the speculative preparation comparison, ``python -m bench
+workers`` only ``serve --workers 2`` against ``--workers 1`` and bare grpcio.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from bench.processes import (
     NEXY,
     SPEAKING,
     client,
+    clients,
     idle_session_bytes,
+    latency_clients,
     openai_stub,
     server,
     speech_round,
@@ -66,6 +69,12 @@ SPECULATION_CASES = {
         "the commit differs from the last interim (marked stable)",
     ),
 }
+# --workers 2 against --workers 1: the same load from two client processes, each with
+# connections of its own (the kernel spreads connections, not streams, over the workers).
+WORKERS = 2
+WORKER_CLIENTS = 2
+WORKER_FRAME_ARGS = ("--streams", "8", "--connections", "8", "--warmup", "1", "--seconds", "4")
+WORKER_LATENCY_ARGS = ("--sessions", "500", "--rounds", "2", "--connections", "8")  # each
 TARGETS = {
     "frames_per_s_ratio_vs_bare_grpc": (">=", 0.8),
     "frames_per_s_ratio_vs_legacy": (">=", 3.0),
@@ -75,6 +84,9 @@ TARGETS = {
     "first_audio_p50_overhead_ms": ("<=", 10.0),
     "speculative_saving_ratio": (">=", 0.8),
     "speculative_differs_p50_delta_ms": ("<=", 10.0),
+    "workers_frames_per_s_ratio": (">=", 1.6),
+    "workers_first_output_p50_ratio_vs_bare_grpc": ("<=", 1.0),
+    "workers_first_output_p99_ratio_vs_bare_grpc": ("<=", 1.0),
 }
 
 
@@ -151,6 +163,32 @@ def auth_cost() -> dict[str, Any]:
         found[f"{key}_ratio"] = round(statistics.median(a / b for a, b in pairs), 3)
     found["credentials"] = CREDENTIALS
     return found
+
+
+def workers() -> dict[str, Any]:
+    """Frames/s of --workers 1 and --workers 2 under the same load, round by round; then
+    commit -> first output at 1000 sessions, --workers 2 against the bare server."""
+    rates: dict[str, list[float]] = {"1": [], str(WORKERS): []}
+    with (
+        server("nexy", NEXY) as one,
+        server("workers", NEXY, workers=WORKERS) as several,
+        server("bare", BARE) as bare,
+    ):
+        for round_ in range(1, ROUNDS + 1):
+            for name, target in (("1", one.target), (str(WORKERS), several.target)):
+                found = clients(WORKER_CLIENTS, "frames", target, *WORKER_FRAME_ARGS)
+                rates[name].append(sum(result["frames_per_s"] for result in found))
+                say(f"  round {round_}: --workers {name} {rates[name][-1]:8.0f} frames/s")
+        latency = {}
+        for name, target in ((f"workers_{WORKERS}", several.target), ("bare", bare.target)):
+            latency[name] = latency_clients(WORKER_CLIENTS, target, *WORKER_LATENCY_ARGS)
+            say(f"  1000 sessions: {name:9} {latency[name]}")
+    pairs = zip(rates[str(WORKERS)], rates["1"], strict=True)
+    return {
+        "frames_per_s": {f"workers_{n}": statistics.median(v) for n, v in rates.items()},
+        "ratio": statistics.median(many / one for many, one in pairs),
+        "latency_1000_sessions": latency,
+    }
 
 
 def latencies(nexy: str, bare: str) -> dict[str, dict[str, Any]]:
@@ -317,6 +355,15 @@ def speech_summary(spoken: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def workers_summary(scaled: dict[str, Any]) -> dict[str, Any]:
+    several, bare = scaled["latency_1000_sessions"].values()
+    return {
+        "workers_frames_per_s_ratio": round(scaled["ratio"], 3),
+        "workers_first_output_p50_ratio_vs_bare_grpc": round(several["p50"] / bare["p50"], 3),
+        "workers_first_output_p99_ratio_vs_bare_grpc": round(several["p99"] / bare["p99"], 3),
+    }
+
+
 def first_audio_summary(audio: dict[str, Any]) -> dict[str, Any]:
     return {
         "first_audio_p50_overhead_ms": audio["p50_overhead_ms"],
@@ -325,7 +372,6 @@ def first_audio_summary(audio: dict[str, Any]) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> str:
     frames, latency, idle = results["frames_per_s"], results["latency"], results["idle"]
-    auth = results["auth"]
     m = results["machine"]
     rows = [
         f"Machine: {m['cpu_count']} x {m['cpu_model']}, Python {m['python']}, "
@@ -351,7 +397,36 @@ def table(results: dict[str, Any]) -> str:
             f"| server memory per idle session, {count} open (KiB) | "
             f"{sizes['nexy'] / 1024:.1f} | {sizes['bare'] / 1024:.1f} | {ratio:.2f}x | ≤ 1.5x |"
         )
-    rows += [
+    rows += workers_rows(results) + speech_rows(results) + auth_rows(results)
+    rows += first_audio_rows(results) + speculation_rows(results)
+    return "\n".join(rows)
+
+
+def workers_rows(results: dict[str, Any]) -> list[str]:
+    """(Each part of the table only where results.json has its figures.)"""
+    if "workers" not in results:
+        return []
+    scaled = results["workers"]
+    rates = scaled["frames_per_s"]
+    several, bare = scaled["latency_1000_sessions"].values()
+    return [
+        f"| collect frames/s, `--workers {WORKERS}` (`--workers 1`: "
+        f"{rates['workers_1']:.0f}; {WORKER_CLIENTS} client processes) | "
+        f"{rates[f'workers_{WORKERS}']:.0f} | - | {results['workers_frames_per_s_ratio']:.2f}x "
+        "| ≥ 1.6x |",
+        f"| commit → first output p50 / p99 ms, 1000 concurrent, `--workers {WORKERS}` "
+        f"({WORKER_CLIENTS} client processes) | {several['p50']:.2f} / {several['p99']:.2f} | "
+        f"{bare['p50']:.2f} / {bare['p99']:.2f} | "
+        f"{results['workers_first_output_p50_ratio_vs_bare_grpc']:.2f}x / "
+        f"{results['workers_first_output_p99_ratio_vs_bare_grpc']:.2f}x | ≤ 1x |",
+    ]
+
+
+def auth_rows(results: dict[str, Any]) -> list[str]:
+    if "auth" not in results:
+        return []
+    auth = results["auth"]
+    return [
         "",
         f"Authentication, per session open (a token file of {auth['credentials']} credentials; "
         "two nexy-stream servers side by side):",
@@ -368,18 +443,12 @@ def table(results: dict[str, Any]) -> str:
         f"| server CPU per session open (µs) | {auth['sessions_cpu_us_on']:.0f} | "
         f"{auth['sessions_cpu_us_off']:.0f} | {auth['sessions_cpu_us_ratio']:.2f}x | - |",
     ]
-    # Sections a run of their own (python -m bench speech | speculation) may have measured
-    # alone: shown when results.json has them.
-    if "speech" in results:
-        rows += speech_rows(results["speech"])
-    if "first_audio" in results:
-        rows += first_audio_rows(results["first_audio"])
-    if "speculation" in results:  # measured by this run or an earlier one
-        rows += speculation_table(results["speculation"])
-    return "\n".join(rows)
 
 
-def speech_rows(spoken: dict[str, Any]) -> list[str]:
+def speech_rows(results: dict[str, Any]) -> list[str]:
+    if "speech" not in results:
+        return []
+    spoken = results["speech"]
     low, high = spoken["24000"], spoken["48000"]
     rows = [
         f"| server event-loop lag p99 ms, {spoken['streams']} legacy answers streaming speech "
@@ -396,7 +465,10 @@ def speech_rows(spoken: dict[str, Any]) -> list[str]:
     return rows
 
 
-def first_audio_rows(audio: dict[str, Any]) -> list[str]:
+def first_audio_rows(results: dict[str, Any]) -> list[str]:
+    if "first_audio" not in results:
+        return []
+    audio = results["first_audio"]
     nexy, stub = audio["nexy"], audio["stub"]
     return [
         "",
@@ -408,7 +480,10 @@ def first_audio_rows(audio: dict[str, Any]) -> list[str]:
     ]
 
 
-def speculation_table(found: dict[str, Any]) -> list[str]:
+def speculation_rows(results: dict[str, Any]) -> list[str]:
+    if "speculation" not in results:
+        return []
+    found = results["speculation"]
     first_token_ms = found["first_token_s"] * 1000
     rows = [
         "",
@@ -436,8 +511,9 @@ def speculation_table(found: dict[str, Any]) -> list[str]:
 
 
 def main(parts: list[str]) -> int:
-    """Every benchmark; with ``speech``, only the event-loop lag comparison, whose figures
-    replace those in results.json (with the machine it ran on) and leave the rest."""
+    """Every benchmark; with ``speech``, ``speculation`` or ``workers``, only that comparison,
+    whose figures replace those in results.json (with the machine it ran on) and leave the
+    rest."""
     began = time.perf_counter()
     if parts == ["speech"]:
         say("event-loop lag while legacy answers stream speech")
@@ -449,6 +525,11 @@ def main(parts: list[str]) -> int:
         prepared = {**speculation(), "machine": machine()}
         results = json.loads(RESULTS.read_text())
         results.update(speculation_summary(prepared), speculation=prepared)
+    elif parts == ["workers"]:
+        say(f"--workers {WORKERS} against --workers 1 and bare grpcio")
+        scaled = {**workers(), "machine": machine()}
+        results = json.loads(RESULTS.read_text())
+        results.update(workers_summary(scaled), workers=scaled)
     elif not parts:
         with server("nexy", NEXY) as nexy, server("bare", BARE) as bare:
             say("collect throughput")
@@ -465,11 +546,14 @@ def main(parts: list[str]) -> int:
         audio = first_audio()
         say("commit -> first output with and without --speculate")
         prepared = speculation()
+        say(f"--workers {WORKERS} against --workers 1 and bare grpcio (fresh servers)")
+        scaled = workers()
         results = {
             **summary(frames, latency, idle, auth),
             **speech_summary(spoken),
             **first_audio_summary(audio),
             **speculation_summary(prepared),
+            **workers_summary(scaled),
             "frames_per_s": frames,
             "latency": latency,
             "idle": idle,
@@ -477,13 +561,14 @@ def main(parts: list[str]) -> int:
             "speech": spoken,
             "first_audio": audio,
             "speculation": prepared,
+            "workers": scaled,
             "machine": machine(),
             "seconds": round(time.perf_counter() - began, 1),
         }
     else:
-        say("usage: python -m bench [speech | speculation]")
+        say("usage: python -m bench [speech | speculation | workers]")
         return 2
-    results["targets_met"] = {
+    results["targets_met"] = {  # a partial run keeps the figures of an older one
         key: (results[key] >= bound if op == ">=" else results[key] <= bound)
         for key, (op, bound) in TARGETS.items()
         if key in results

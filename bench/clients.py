@@ -66,8 +66,10 @@ def raw_session(
     return channel.stream_stream(SESSION_METHOD)(metadata=metadata)  # bytes in, bytes out
 
 
-def channels(target: str, streams: int) -> list[grpc.aio.Channel]:
-    count = max(1, -(-streams // STREAMS_PER_CHANNEL))
+def channels(target: str, streams: int, count: int = 0) -> list[grpc.aio.Channel]:
+    """``count`` channels (connections), or one per STREAMS_PER_CHANNEL streams. Several
+    workers on one port (SO_REUSEPORT) share connections, not streams: they need several."""
+    count = count or max(1, -(-streams // STREAMS_PER_CHANNEL))
     return [grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(count)]
 
 
@@ -78,10 +80,12 @@ async def measure_clients(
     seconds: float,
     client: Callable[[grpc.aio.Channel], Awaitable[None]],
     count: Callable[[], int],
+    connections: int = 0,
 ) -> float:
-    """Runs ``streams`` copies of ``client``, spread over a few channels; returns
-    ``count()`` per second over the window that follows the warm-up."""
-    pool = channels(target, streams)
+    """Runs ``streams`` copies of ``client``, spread over a few channels (``connections``,
+    or one per STREAMS_PER_CHANNEL); returns ``count()`` per second over the window that
+    follows the warm-up."""
+    pool = channels(target, streams, connections)
     async with anyio.create_task_group() as tasks:
         for index in range(streams):
             tasks.start_soon(client, pool[index % len(pool)])
@@ -96,7 +100,12 @@ async def measure_clients(
 
 
 async def frames(
-    target: str, streams: int, warmup_s: float, seconds: float, metadata: Metadata = ()
+    target: str,
+    streams: int,
+    warmup_s: float,
+    seconds: float,
+    metadata: Metadata = (),
+    connections: int = 0,
 ) -> dict[str, Any]:
     """Collect frames per second, one ack each, over ``streams`` open sessions."""
     acked = 0
@@ -118,7 +127,8 @@ async def frames(
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 acked += 1
 
-    rate = await measure_clients(target, streams, warmup_s, seconds, stream, lambda: acked)
+    window = (target, streams, warmup_s, seconds)
+    rate = await measure_clients(*window, stream, lambda: acked, connections)
     return {"frames_per_s": round(rate, 1), "streams": streams, "total": acked}
 
 
@@ -137,6 +147,7 @@ async def sessions(
             await call.write(open_frame())
             await call.read()  # accepted
             await call.write(CANCEL_FRAME)
+            await call.done_writing()  # as the SDK and the load generator do
             while await call.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 pass
             opened += 1
@@ -215,11 +226,11 @@ async def speech(target: str, streams: int, warmup_s: float, seconds: float) -> 
     }
 
 
-async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
+async def latency(target: str, sessions: int, rounds: int, connections: int = 0) -> dict[str, Any]:
     """Commit -> first output, with ``sessions`` sessions running at once, each committing
     ``rounds`` utterances one after another (open, two collects, commit, read the answer)."""
     samples: list[float] = []
-    pool = channels(target, sessions)
+    pool = channels(target, sessions, connections)
 
     async def utterances(channel: grpc.aio.Channel) -> None:
         for _ in range(rounds):
@@ -233,6 +244,7 @@ async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
                 await call.read()
             committed = time.perf_counter()
             await call.write(COMMIT_FRAME)
+            await call.done_writing()
             first: float | None = None
             while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
                 if first is None and frame.WhichOneof("kind") == "output":
@@ -252,6 +264,7 @@ async def latency(target: str, sessions: int, rounds: int) -> dict[str, Any]:
         "utterances": len(samples),
         "utterances_per_s": round(len(samples) / elapsed, 1),
         **latency_ms(samples),
+        "samples_s": samples,  # to merge with other client processes' (dropped by the caller)
     }
 
 
@@ -275,6 +288,7 @@ async def commit_timed(
     ``first_of`` picks (``None`` without one), and the last frame."""
     committed = time.perf_counter()
     await call.write(commit)
+    await call.done_writing()  # as the SDK and the load generator do
     first: float | None = None
     last: pb.ServerFrame | None = None
     while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
@@ -411,11 +425,14 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.4, help="spoken: end of speech to commit")
     parser.add_argument("--final", default="same", help="spoken: the committed text")
     parser.add_argument("--no-hint", action="store_true", help="spoken: no stable interim")
+    parser.add_argument(
+        "--connections", type=int, default=0, help="0: one per 500 streams (frames, latency)"
+    )
     args = parser.parse_args()
     metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
     window = (args.target, args.streams, args.warmup, args.seconds)
     if args.mode == "frames":
-        result = anyio.run(frames, *window, metadata)
+        result = anyio.run(frames, *window, metadata, args.connections)
     elif args.mode == "sessions":
         result = anyio.run(sessions, *window, metadata)
     elif args.mode == "legacy":
@@ -423,7 +440,7 @@ def main() -> None:
     elif args.mode == "speech":
         result = anyio.run(speech, *window)
     elif args.mode == "latency":
-        result = anyio.run(latency, args.target, args.sessions, args.rounds)
+        result = anyio.run(latency, args.target, args.sessions, args.rounds, args.connections)
     elif args.mode == "first-audio":
         result = anyio.run(first_audio, args.target, args.rounds)
     elif args.mode == "direct-audio":

@@ -17,6 +17,7 @@ import grpc
 import psutil
 
 from nexy_stream.auth.tokens import credential_line, new_token
+from nexy_stream.loadgen.stats import latency_ms
 
 PYTHON = sys.executable
 READY_TIMEOUT_S = 30.0
@@ -74,16 +75,42 @@ class Server:
         return float(times.user + times.system)
 
 
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports free now (a worker's admin port each)."""
+    for _ in range(100):
+        first = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def wait_ready(target: str) -> None:
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+
+
 @contextlib.contextmanager
-def server(name: str, command: list[str], **popen: Any) -> Iterator[Server]:
-    """Starts a server on a free port and waits until it accepts calls; ``popen`` goes to
-    ``subprocess.Popen`` (pipes to talk to the server)."""
+def server(name: str, command: list[str], workers: int = 1, **popen: Any) -> Iterator[Server]:
+    """Starts a server on a free port and waits until it accepts calls; with ``workers``,
+    until every worker does (each has an admin port of its own, up once it serves).
+    ``popen`` goes to ``subprocess.Popen`` (pipes to talk to the server)."""
     port = free_port()
-    process = subprocess.Popen([*command, "--port", str(port)], **popen)
+    extra = ["--port", str(port)]
+    if workers > 1:
+        admin = free_ports(workers)
+        extra += ["--workers", str(workers), "--admin-port", str(admin)]
+    process = subprocess.Popen([*command, *extra], **popen)
     target = f"127.0.0.1:{port}"
     try:
-        with grpc.insecure_channel(target) as channel:
-            grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+        wait_ready(target)
+        for index in range(workers if workers > 1 else 0):
+            wait_ready(f"127.0.0.1:{admin + index}")
         yield Server(name, process, target)
     finally:
         process.terminate()
@@ -109,12 +136,39 @@ def openai_stub(first_token_s: float = 0.15) -> Iterator[str]:
 
 def client(mode: str, target: str, *args: str) -> dict[str, Any]:
     """Runs one client measurement to its end and returns its JSON result."""
-    command = [PYTHON, "-m", "bench.clients", mode, "--target", target, *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    result = clients(1, mode, target, *args)[0]
+    result.pop("samples_s", None)
     return result
+
+
+def latency_clients(count: int, target: str, *args: str) -> dict[str, Any]:
+    """Commit -> first output from ``count`` client processes at once, their samples
+    merged: one process at a thousand sessions is itself the bottleneck."""
+    found = clients(count, "latency", target, *args)
+    samples = [sample for result in found for sample in result["samples_s"]]
+    return {
+        "sessions": sum(result["sessions"] for result in found),
+        "client_processes": count,
+        "utterances": len(samples),
+        "utterances_per_s": round(sum(result["utterances_per_s"] for result in found), 1),
+        **latency_ms(samples),
+    }
+
+
+def clients(count: int, mode: str, target: str, *args: str) -> list[dict[str, Any]]:
+    """Runs ``count`` client processes at once (one Python process saturates one core)."""
+    command = [PYTHON, "-m", "bench.clients", mode, "--target", target, *args]
+    running = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    results = []
+    for process in running:
+        out, err = process.communicate(timeout=CLIENT_TIMEOUT_S)
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{err[-2000:]}")
+        results.append(json.loads(out.splitlines()[-1]))
+    return results
 
 
 def idle_session_bytes(server: Server, counts: list[int]) -> dict[int, float]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,8 +105,23 @@ class JsonFormatter(logging.Formatter):
         return escaped(json.dumps(line, ensure_ascii=False), _json_escape)
 
 
-def configure_logging(level: str, log_format: str) -> None:
-    """Replaces the root handler: levels by name, ``text`` or ``json`` lines on stderr."""
+class StaticFields(logging.Filter):
+    """Adds the same figures to every record (a worker's index), before the record's own."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._fields = dict(fields)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        setattr(record, FIELDS, {**self._fields, **getattr(record, FIELDS, {})})
+        return True
+
+
+def configure_logging(level: str, log_format: str, fields: Mapping[str, Any] | None = None) -> None:
+    """Replaces the root handler: levels by name, ``text`` or ``json`` lines on stderr;
+    ``fields`` go on every line."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    if fields:
+        handler.addFilter(StaticFields(fields))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -183,3 +183,30 @@ class PreparingEcho:
             yield TextOutput(f"{record.number}:done")
         finally:
             record.ended = True
+
+
+class SteppedPipeline:
+    """Answers each session with ``words`` one at a time, each when the test allows it
+    (:meth:`allow`), so a test can cut a stream at a chosen output; counts runs per session."""
+
+    def __init__(self, words: list[str], held: bool = False) -> None:
+        """``held``: a session's outputs wait for :meth:`allow` from the start (otherwise
+        all are allowed until the test says otherwise)."""
+        self.words = words
+        self._default = 0 if held else len(words)
+        self.runs: dict[str, int] = {}
+        self._allowed: dict[str, int] = {}
+        self._changed = anyio.Event()
+
+    def allow(self, session_id: str, outputs: int) -> None:
+        self._allowed[session_id] = outputs
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        sid = request.session_id
+        self.runs[sid] = self.runs.get(sid, 0) + 1
+        for index, word in enumerate(self.words):
+            while self._allowed.get(sid, self._default) <= index:
+                await self._changed.wait()
+            yield TextOutput(word)

@@ -16,6 +16,7 @@ class CuttableProxy:
         self._upstream = (upstream_host, upstream_port)
         self._server: asyncio.Server | None = None
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._refuse = 0
         self.connections = 0
 
     @property
@@ -33,6 +34,11 @@ class CuttableProxy:
             self._server.close()
             await self._server.wait_closed()
 
+    def refuse_next(self, connections: int = 1) -> None:
+        """Drops the next ``connections`` connections as soon as they are made (0: accepts
+        them again from now on)."""
+        self._refuse = connections
+
     def cut(self) -> None:
         """Drops every connection at once, with a reset (no orderly close on either side)."""
         for client, server in list(self._links):
@@ -46,6 +52,10 @@ class CuttableProxy:
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self._refuse:
+            self._refuse -= 1
+            client_w.transport.abort()
+            return
         try:
             server_r, server_w = await asyncio.open_connection(*self._upstream)
         except OSError:

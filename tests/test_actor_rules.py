@@ -17,6 +17,7 @@ from nexy_stream.session import (
     Closed,
     Code,
     Collect,
+    Collected,
     CollectResult,
     Commit,
     Dispatch,
@@ -24,6 +25,7 @@ from nexy_stream.session import (
     Finish,
     FrameTooLarge,
     GoAway,
+    HandedOver,
     Limits,
     Open,
     Outcome,
@@ -33,6 +35,7 @@ from nexy_stream.session import (
     PipelineFinished,
     Refuse,
     Reject,
+    Resumed,
     Screenshot,
     SessionActor,
     SessionError,
@@ -339,3 +342,47 @@ def test_a_shutdown_refuses_a_session_not_yet_open():
     effect = actor.handle(ShuttingDown(5.0), 0.0)
     assert isinstance(effect, Fail) and effect.error.code is Code.UNAVAILABLE
     assert actor.outcome is Outcome.REFUSED
+
+
+# -- a buffer kept by a shared store between legacy calls -----------------------------------
+
+
+def restored(collected: Collected, budget: ByteBudget | None = None, now: float = 100.0):
+    actor = SessionActor(Limits(max_chunks=4), now, budget or ByteBudget())
+    assert isinstance(actor.handle(Open(SESSION, "device-1", collected=collected), now), Admit)
+    return actor, actor.handle(Admitted(), now)
+
+
+def test_a_restored_session_goes_on_where_the_last_call_left_it():
+    first = opened(Limits(max_chunks=4))
+    first.handle(Collect(2, Screenshot(b"png", "image/png")), 1.0)
+    first.handle(Collect(3, Text("open the")), 2.0)
+    kept = first.collected(now=5.0)
+    assert kept == Collected("open the", Screenshot(b"png", "image/png"), 3, 2, 5.0)
+    actor, effect = restored(kept)
+    assert effect == Resumed(SESSION.lower(), 3, None)  # not Accept: it opened before
+    assert (actor.text, actor.screenshot_bytes, actor.applied_chunks) == ("open the", 3, 2)
+    assert actor.age(100.0) == 5.0  # its deadlines count from its first frame
+    assert actor.handle(Collect(3, Text("stale")), 100.0).result is CollectResult.STALE
+    assert actor.handle(Collect(4, Text("open the door")), 100.0).result is CollectResult.APPLIED
+    assert actor.handle(Collect(5, Text("more")), 100.0).result is CollectResult.APPLIED
+    over = actor.handle(Collect(6, Text("and more")), 100.0)
+    assert over.error is not None and over.error.limit == "max_chunks"  # counted across calls
+
+
+def test_a_restored_buffer_is_held_against_this_servers_budget():
+    budget = ByteBudget(10)
+    actor, effect = restored(Collected("twelve bytes", None, 1, 1), budget)
+    assert isinstance(effect, Fail) and effect.error.limit == "max_buffered_bytes"
+    assert actor.outcome is Outcome.REFUSED and budget.held == 0
+    actor, effect = restored(Collected("eight by", None, 1, 1), budget)
+    assert isinstance(effect, Resumed) and budget.held == 8
+
+
+def test_a_buffer_handed_over_to_a_shared_store_does_not_end_the_session():
+    budget = ByteBudget()
+    actor = opened(budget=budget)
+    actor.handle(Collect(1, Text("kept elsewhere")), 1.0)
+    assert actor.handle(HandedOver(), 1.0) is None
+    actor.handle(Closed(), 1.0)
+    assert actor.outcome is None and budget.held == 0  # no verdict: it goes on elsewhere

@@ -58,7 +58,7 @@ async def slow() -> AsyncIterator[SimpleNamespace]:
     hosting = Hosting(config.limits, LoopClock(), observers=(recorder,))
     tasks = ServerTasks()
     await tasks.start()
-    sessions = Sessions(hosting.budget, hosting.deadlines, "test")
+    sessions = Sessions(hosting.budget, hosting.deadlines, "test", hosting.clock.now)
     service = session_service(EchoPipeline(), hosting, sessions, tasks)
     method = f"/{SESSION_SERVICE}/Session"
     real = service.service(SimpleNamespace(method=method, invocation_metadata=()))  # type: ignore[arg-type]

@@ -22,8 +22,10 @@ PACKAGES = [
     "nexy_stream.ops",
     "nexy_stream.app.config",
     "nexy_stream.app.server",
+    "nexy_stream.app.supervisor",
     "nexy_stream.client",
     "nexy_stream.loadgen",
+    "nexy_stream.loadgen.processes",
     "nexy_stream.cli",
     "nexy_stream.cli.tail",
 ]
@@ -34,6 +36,7 @@ NEVER = {
     # The SDK is what applications embed: no server part, no pipeline.
     "nexy_stream.client": (*SERVER_PARTS, "nexy_stream.pipeline", "nexy_stream.ops"),
     "nexy_stream.loadgen": (*SERVER_PARTS, "nexy_stream.ops"),
+    "nexy_stream.loadgen.processes": (*SERVER_PARTS, "nexy_stream.ops"),
     # The command line's entry point and the client tools load no server part, and no
     # pipeline (only `serve` loads the one it runs).
     "nexy_stream.cli": (*SERVER_PARTS, "nexy_stream.pipeline"),

@@ -12,11 +12,16 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nexy_stream.pipeline import Output, TextOutput
 from nexy_stream.session import CommittedRequest
+from tests import legacy_stores
+from tests.legacy_stores import held
 from tests.legacy_wire import LegacyClient, assert_refused, drain, new_session_id, settled
 from tests.pipelines import FloodPipeline
 from tests.wire import RawSession, cancel_frame, commit_frame
 
 pytestmark = pytest.mark.anyio
+# Every test runs against both legacy stores (in memory, and shared in Redis).
+legacy_store = legacy_stores.legacy_store
+start = legacy_stores.start
 
 
 class SlowPipeline:
@@ -108,7 +113,7 @@ async def test_interrupt_touches_only_its_own_hardware_id(start):
         assert not pipeline.cancelled.is_set()
         assert list((await client.interrupt()).interrupted_sessions) == [running]
         assert (await call.read()).end_message == "interrupted"
-        assert len(server.registry) == 1  # the collected next utterance is kept
+        assert await held(server) == 1  # the collected next utterance is kept
 
 
 @pytest.mark.parametrize("hardware_id", ["", "unknown", "UNKNOWN"])

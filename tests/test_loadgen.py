@@ -197,3 +197,20 @@ def test_utterances_stay_within_the_default_limits(utterance: Utterance):
         assert len(model.text.encode()) < 4096
     if utterance.ending is Ending.COMMIT and isinstance(utterance.final_text, Text):
         assert model.commit(utterance.final_text)  # a final text never leaves it empty
+
+
+def test_load_from_several_processes_plays_the_same_utterances(capsys):
+    with serving(EchoPipeline()) as server:
+        _, alone = load(server.target, capsys)
+        code, shared = load(server.target, capsys, "--processes", "3")
+    assert code == 0, shared["violations"]
+    assert shared["sessions_finished"] == 60
+    assert shared["endings"] == alone["endings"]
+    assert shared["collect_frames"] == alone["collect_frames"]
+
+
+def test_more_processes_than_concurrent_sessions_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["load", "--sessions", "60", "--concurrency", "12", "--processes", "13"])
+    assert exited.value.code == 2
+    assert "--processes 13 needs at least as many" in capsys.readouterr().err

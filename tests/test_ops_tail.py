@@ -7,6 +7,7 @@ import re
 from io import StringIO
 
 import anyio
+import grpc
 import pytest
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
@@ -79,7 +80,7 @@ async def test_tail_says_so_when_there_is_no_server():
 
 
 def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
-    board = Board()
+    board = Board(["here:1"])
     snapshot = apb.WatchEvent(
         snapshot=apb.Snapshot(
             sessions=[
@@ -106,10 +107,10 @@ def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
     aggregate.aggregate.commit_to_first_output.samples = 4
     aggregate.aggregate.commit_to_first_output.p50.FromMilliseconds(12)
     board.apply(snapshot)
-    assert "laptop-1" in board.render("here:1") and "collecting" in board.render("here:1")
+    assert "laptop-1" in board.render() and "collecting" in board.render()
     board.apply(ended)
     board.apply(aggregate)
-    shown = board.render("here:1")
+    shown = board.render()
     assert "LIVE SESSIONS (0)" in shown
     assert "timed_out" in shown and "aaaaaaaa" in shown
     assert "started 2.5/s" in shown and "12.0ms" in shown
@@ -119,15 +120,15 @@ def test_the_table_is_redrawn_in_place_only_in_a_terminal():
     aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
     terminal, log = Terminal(), StringIO()
     for out in (terminal, log):
-        printer = Printer(out, as_json=False, target="here:1")
-        printer.show(aggregate)
-        printer.show(aggregate)
+        printer = Printer(out, as_json=False, targets=["here:1"], count=None)
+        printer.show(aggregate, 0)
+        printer.show(aggregate, 0)
     assert terminal.getvalue().count(REDRAW) == 2
     assert "\x1b" not in log.getvalue() and log.getvalue().count("nexy-stream tail") == 2
 
 
 def test_the_board_shows_where_time_went_and_what_became_of_preparations():
-    board = Board()
+    board = Board(["here:1"])
     ended = apb.WatchEvent(
         session=apb.SessionEvent(
             session_id="bbbbbbbb-0000",
@@ -150,8 +151,55 @@ def test_the_board_shows_where_time_went_and_what_became_of_preparations():
     aggregate.aggregate.llm_first_token.p50.FromMilliseconds(300)
     board.apply(ended)
     board.apply(aggregate)
-    shown = board.render("here:1")
+    shown = board.render()
     (row,) = [line for line in shown.splitlines() if "bbbbbbbb" in line]
     assert row.split()[6:11] == ["3.0ms", "40.0ms", "300.0ms", "25.0ms", "yes"]
     assert "prepared  started 3  adopted 1  discarded 2 (revised 2)" in shown
     assert re.search(r"LLM first token\s+300.0ms", shown)
+
+
+async def test_tail_follows_several_servers_as_one_feed(start):
+    first, second = await start(), await start()
+    targets = [first.target, second.target]
+    args = ("--target", first.target, "--target", second.target, "--json", "--count", "10")
+    process = await tail(*args)
+    async with process:
+        assert process.stdout is not None
+        lines = BufferedByteReceiveStream(process.stdout)
+        with anyio.fail_after(30):
+            snapshots = [json.loads(await lines.receive_until(b"\n", 1 << 20)) for _ in targets]
+            assert sorted(s["target"] for s in snapshots) == sorted(targets)
+            for server in (first, second):
+                async with grpc.aio.insecure_channel(server.target) as channel:
+                    await committed_session(channel, f"on-{server.port}")
+            rest = [json.loads(line) for line in (await read_all(lines)).splitlines()]
+            assert await process.wait() == 0
+    ended = {line["target"]: line["session"] for line in rest if "ended" in line.get("session", {})}
+    assert ended.keys() == set(targets)
+    for server in (first, second):
+        assert ended[server.target]["device_id"] == f"on-{server.port}"
+
+
+def test_a_board_of_several_sources_adds_up_counts_and_keeps_percentiles_apart():
+    board = Board(["here:1", "there:2"])
+    for source, (rate, p50_ms) in enumerate([(2.0, 12), (3.0, 40)]):
+        aggregate = apb.WatchEvent(aggregate=apb.Aggregate(started_per_second=rate))
+        aggregate.aggregate.live.add(
+            phase=apb.PHASE_COLLECTING, protocol=apb.PROTOCOL_STREAM, sessions=source + 1
+        )
+        aggregate.aggregate.commit_to_first_output.samples = 4
+        aggregate.aggregate.commit_to_first_output.p50.FromMilliseconds(p50_ms)
+        aggregate.aggregate.preparations.started = source + 1
+        aggregate.aggregate.preparations.discarded.add(
+            reason=apb.DISCARD_REVISED, preparations=source + 1
+        )
+        board.apply(aggregate, source)
+    opened = apb.SessionEvent(session_id="bbbbbbbb-1", device_id="kiosk", opened=apb.Opened())
+    board.apply(apb.WatchEvent(session=opened), 1)
+    shown = board.render()
+    assert "[1] here:1  [2] there:2" in shown
+    assert "collecting 3" in shown and "started 5.0/s" in shown
+    assert "prepared  started 3  adopted 0  discarded 3 (revised 3)" in shown
+    assert re.search(r"commit -> first output \[1\]\s+12\.0ms", shown)
+    assert re.search(r"commit -> first output \[2\]\s+40\.0ms", shown)
+    assert re.search(r"\[2\]\s+bbbbbbbb\s+kiosk", shown)

@@ -59,7 +59,9 @@ async def test_an_open_session_gets_the_idle_timeout_not_the_open_timeout(start)
 
 
 async def test_the_byte_budget_bounds_all_sessions_together(start):
-    server = await start(max_buffered_bytes=1000, ops=OpsConfig(metrics_port=0))
+    # Without resumption, so an answer is not kept (and counted) after its session ends.
+    limits = Limits(resume_ttl_s=0)
+    server = await start(limits=limits, max_buffered_bytes=1000, ops=OpsConfig(metrics_port=0))
     async with grpc.aio.insecure_channel(server.target) as channel:
         first, second = RawSession(channel), RawSession(channel)
         await first.open()

@@ -31,7 +31,7 @@ from tests.legacy_wire import LegacyClient, assert_collect_ok, new_session_id
 from tests.ops_client import next_event, scrape, value, watch
 from tests.pipelines import FloodPipeline, PreparingEcho, RunRecord
 from tests.waiting import settled, until
-from tests.wire import Answer, RawSession, cancel_frame, commit_frame, text_frame
+from tests.wire import Answer, RawSession, cancel_frame, commit_frame, resume_frame, text_frame
 
 pytestmark = pytest.mark.anyio
 
@@ -199,10 +199,42 @@ async def test_the_sdk_s_stable_interim_prepares_at_once(start):
     assert ended[0].timings.prepared and ended[0].timings.prepared_ahead is not None
 
 
+async def test_an_adopted_answer_lingers_for_a_resume_then_goes_back_to_the_budget(start):
+    """An ended session keeps its answer for its resume_ttl; a prepared one too (its run's
+    log): a resume gets it again, and once the session expires its bytes go back."""
+    clock, pipeline = ManualClock(), PreparingEcho()
+    server = await speculating(start, pipeline, clock, limits=Limits(resume_ttl_s=5.0))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        accepted = await session.open()
+        await session.exchange(stable_frame(1, "what is on my screen"))
+        await until(lambda: len(pipeline.runs) == 1, "prepared at the stable interim")
+        await session.send(commit_frame("what is on my screen"))
+        answer = await session.drain()
+        assert assert_one_run_of_the_commit(pipeline, answer).prepared
+        await settled(server)
+        assert server.hosting.budget.held == len(answer.text.encode())  # kept for a resume
+        again = RawSession(channel)
+        await again.send(resume_frame(accepted.session_id, accepted.resume_token))
+        replayed = await again.drain()
+        assert replayed.text == answer.text
+        assert replayed.frames[-1].end == answer.frames[-1].end
+        clock.advance(5.0)
+        later = RawSession(channel)  # a new session: the expired ones are let go
+        await later.open()
+        await later.send(cancel_frame())
+        await later.drain()
+    await settled(server)
+    assert server.hosting.budget.held == 0
+    assert len(pipeline.runs) == 1
+
+
 async def test_metrics_feed_and_log_count_what_became_of_preparations(start, caplog):
     caplog.set_level(logging.INFO, logger="nexy_stream.sessions")
     pipeline = PreparingEcho()
-    server = await speculating(start, pipeline, ops=OpsConfig(metrics_port=0))
+    # Nothing lingers for a resume, so every byte held goes back once the sessions end.
+    limits = Limits(resume_ttl_s=0)
+    server = await speculating(start, pipeline, ops=OpsConfig(metrics_port=0), limits=limits)
     port = server.ops.metrics_port
     assert port is not None
     async with grpc.aio.insecure_channel(server.target) as channel:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
-from nexy_stream.session import Speculation
+from nexy_stream.session import Limits, Speculation
 from tests.clock import ManualClock
 from tests.pipelines import PreparingEcho
 from tests.test_speculation import assert_one_run_of_the_commit, stable_frame
@@ -66,7 +66,10 @@ def served() -> Iterator[Served]:
     with start_blocking_portal(backend="asyncio") as portal:
         clock, pipeline = ManualClock(), PreparingEcho(word_delay_s=0.002)
         config = ServerConfig(
-            host="127.0.0.1", port=0, speculation=Speculation(after_s=0.3, max_per_session=3)
+            host="127.0.0.1",
+            port=0,
+            limits=Limits(resume_ttl_s=0),  # no answer lingers: every byte goes back at the end
+            speculation=Speculation(after_s=0.3, max_per_session=3),
         )
         server = portal.call(start_server, config, pipeline, (), (), clock)
 

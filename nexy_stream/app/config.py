@@ -57,6 +57,12 @@ class ServerConfig:
     keepalive_timeout_s: float = 10.0
     # Connections are recycled after this long (load balancing); streams get max_duration to end.
     max_connection_age_s: float = 1800.0
+    # Worker processes of `serve --workers N` share the port (SO_REUSEPORT); off otherwise,
+    # so a second server on a taken port fails instead of quietly sharing it.
+    reuse_port: bool = False
+    # Where legacy utterances wait between their calls: "" in this process's memory, or a
+    # redis:// (rediss://, unix://) URL every process and machine serving them shares.
+    legacy_store: str = ""
     # Admin feed and metrics endpoints (see nexy_stream.ops).
     ops: OpsConfig = field(default_factory=OpsConfig)
     # Who may call (token file, JWT key, legacy clients); off unless configured.
@@ -105,5 +111,5 @@ class ServerConfig:
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.max_connection_age_ms", int(self.max_connection_age_s * ms)),
             ("grpc.max_connection_age_grace_ms", int((self.limits.max_duration_s + 10) * ms)),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(self.reuse_port)),
         ]

@@ -18,6 +18,7 @@ from nexy_stream.app.config import ServerConfig
 from nexy_stream.auth import Authenticator
 from nexy_stream.legacy.keeper import LegacySessions
 from nexy_stream.legacy.servicer import LEGACY_SERVICE, legacy_service
+from nexy_stream.legacy.store import LegacyStore, MemoryStore
 from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
@@ -32,7 +33,7 @@ from nexy_stream.server.service import SESSION_SERVICE, session_service
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import ByteBudget
 
-_LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
+LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
 
 
 @dataclass
@@ -42,7 +43,7 @@ class RunningServer:
     health: Any  # grpc_health ships no type information
     config: ServerConfig
     ops: Operations
-    legacy: LegacySessions
+    legacy: LegacyStore
     hosting: Hosting
     tasks: ServerTasks
     authenticator: Authenticator | None  # None: authentication is off
@@ -70,13 +71,38 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         self.hosting.admission.stop_admitting()
         self.hosting.deadlines.announce_shutdown(grace)
-        with anyio.move_on_after(grace + _LAST_WORDS_S):
+        with anyio.move_on_after(grace + LAST_WORDS_S):
             await self.hosting.drained()
-        await self.server.stop(_LAST_WORDS_S)
+        await self.server.stop(LAST_WORDS_S)
         await self.hosting.deadlines.aclose()
         await self.tasks.aclose()
-        self.legacy.close_all()
+        await self.legacy.aclose()
         await self.ops.stop()
+
+
+def listen(
+    server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None
+) -> int:
+    """Binds the public port; ``OSError`` when it cannot."""
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpcio raises rather than returning 0 on some versions
+        raise OSError(f"cannot listen on {address}: {exc}") from exc
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    return port
+
+
+async def legacy_store(config: ServerConfig, sessions: LegacySessions) -> LegacyStore:
+    """Where legacy utterances wait between calls: this process, or the shared store."""
+    if not config.legacy_store:
+        return MemoryStore(sessions)
+    from nexy_stream.legacy.shared import RedisStore  # loads the Redis client only if used
+
+    return await RedisStore.connect(config.legacy_store, sessions, quotas(config).committed_ttl_s)
 
 
 def quotas(config: ServerConfig) -> Quotas:
@@ -119,12 +145,12 @@ async def start_server(
     hosting.observers = (*observers, ops.observer)
     server = grpc.aio.server(options=config.grpc_options(), interceptors=interceptors)
     tasks = ServerTasks()
-    sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4))
+    sessions = Sessions(hosting.budget, hosting.deadlines, secrets.token_hex(4), hosting.clock.now)
     server.add_generic_rpc_handlers(
         [session_service(pipeline, hosting, sessions, tasks, session_owner(authenticator))]
     )
     # Old clients' per-call protocol, hosted on the same actors, admission and pipeline.
-    legacy = LegacySessions(hosting, sessions)
+    legacy = await legacy_store(config, LegacySessions(hosting, sessions))
     legacy_auth = legacy_owner(authenticator, config.auth.legacy)
     server.add_generic_rpc_handlers([legacy_service(legacy, pipeline, tasks, legacy_auth)])
     if ops.admin_on_public_server:
@@ -141,18 +167,14 @@ async def start_server(
         ],
         server,
     )
-    credentials = config.tls.credentials() if config.tls is not None else None
-    if credentials is None:
-        port = server.add_insecure_port(config.address)
-    else:
-        port = server.add_secure_port(config.address, credentials)
-    if port == 0:
-        raise OSError(f"cannot listen on {config.address}")
-    await ops.start(credentials)
     try:
+        credentials = config.tls.credentials() if config.tls is not None else None
+        port = listen(server, config.address, credentials)
+        await ops.start(credentials)
         await server.start()
     except BaseException:
         await ops.stop()
+        await legacy.aclose()
         raise
     await tasks.start()
     hosting.deadlines.start()

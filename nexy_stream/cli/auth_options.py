@@ -1,15 +1,12 @@
-"""The authentication flags of ``nexy-stream serve``, and what SIGHUP does with them."""
+"""The authentication flags of ``nexy-stream serve``."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from nexy_stream.auth import AuthConfig, Authenticator, LegacyAuth
 from nexy_stream.cli.options import env_option
-
-log = logging.getLogger("nexy_stream.auth")
 
 
 def register(serve: argparse.ArgumentParser) -> None:
@@ -71,20 +68,3 @@ def authenticator_from(config: AuthConfig) -> Authenticator | None:
         }
         flag = flags.get(str(exc.filename), "")
         raise ValueError(f"{flag} {exc.filename}: {exc.strerror or exc}".lstrip()) from None
-
-
-def describe(authenticator: Authenticator | None, config: AuthConfig) -> str:
-    """The start-up log line about authentication."""
-    if authenticator is None and config.insecure_no_auth:
-        return "authentication off (--insecure-no-auth): anyone who reaches the port may call"
-    if authenticator is None:
-        return "authentication off: listening on loopback only"
-    return f"authentication: {authenticator.describe()}; legacy clients: {config.legacy.value}"
-
-
-def reload(authenticator: Authenticator | None) -> None:
-    """SIGHUP: re-read the token file (a bad one keeps the credentials in force)."""
-    if authenticator is None:
-        log.info("SIGHUP: authentication is off, nothing to reload")
-    else:
-        authenticator.reload()

@@ -1,9 +1,15 @@
-"""What `nexy-stream tail` shows: the feed folded into a table that redraws in place."""
+"""What `nexy-stream tail` shows: the feeds folded into a table that redraws in place.
+
+A board follows one server or several (the workers of ``serve --workers N``): counts and
+rates are added up; percentiles cannot be, so each source gets its own latency rows, and
+each session says which source it is on.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.duration_pb2 import Duration
@@ -49,6 +55,7 @@ class LiveRow:
     protocol: str
     phase: str
     opened_at: float  # monotonic seconds of this process
+    source: int = 0  # which of the board's sources
     chunks: int = 0
     buffered: int = 0
     outputs: int = 0
@@ -69,6 +76,7 @@ class EndRow:
     prepared: str  # yes (the answer was prepared), no (preparations discarded), - (none)
     chunks: int
     outputs: int
+    source: int = 0
 
 
 def _prepared(ended: apb.Ended) -> str:
@@ -78,25 +86,30 @@ def _prepared(ended: apb.Ended) -> str:
 
 
 class Board:
-    """Live sessions, recent ends and the latest aggregate, folded from feed events."""
+    """Live sessions, recent ends and the latest aggregates, folded from feed events."""
 
-    def __init__(self) -> None:
+    def __init__(self, sources: Sequence[str]) -> None:
+        self.sources = list(sources)
         self.live: dict[str, LiveRow] = {}
         self.ends: deque[EndRow] = deque(maxlen=RECENT_ENDS)
-        self.aggregate: apb.Aggregate | None = None
+        self.aggregates: dict[int, apb.Aggregate] = {}  # the latest of each source
         self.skipped = 0
 
-    def apply(self, event: apb.WatchEvent) -> None:
+    def apply(self, event: apb.WatchEvent, source: int = 0) -> None:
         self.skipped += event.skipped
         match event.WhichOneof("kind"):
             case "snapshot":
-                self._snapshot(event.snapshot)
+                self._snapshot(event.snapshot, source)
             case "session":
-                self._session(event.session, event.time.ToNanoseconds() / 1e9)
+                self._session(event.session, event.time.ToNanoseconds() / 1e9, source)
             case "aggregate":
-                self.aggregate = event.aggregate
+                self.aggregates[source] = event.aggregate
 
-    def _snapshot(self, snapshot: apb.Snapshot) -> None:
+    def _tag(self, source: int) -> str:
+        """`[2]` for the second source, when there are several; nothing otherwise."""
+        return f"[{source + 1}]" if len(self.sources) > 1 else ""
+
+    def _snapshot(self, snapshot: apb.Snapshot, source: int) -> None:
         now = time.monotonic()
         for live in snapshot.sessions:
             self.live[live.session_id] = LiveRow(
@@ -105,17 +118,18 @@ class Board:
                 _name(apb.Protocol, live.protocol, "PROTOCOL_"),
                 _name(apb.Phase, live.phase, "PHASE_"),
                 now - live.age.ToNanoseconds() / 1e9,
+                source,
                 live.applied_chunks,
                 live.buffered_text_bytes,
                 live.output_frames,
             )
 
-    def _session(self, event: apb.SessionEvent, wall_time: float) -> None:
+    def _session(self, event: apb.SessionEvent, wall_time: float, source: int) -> None:
         change = event.WhichOneof("change")
         protocol = _name(apb.Protocol, event.protocol, "PROTOCOL_")
         if change == "opened":
             self.live[event.session_id] = LiveRow(
-                event.session_id, event.device_id, protocol, "collecting", time.monotonic()
+                event.session_id, event.device_id, protocol, "collecting", time.monotonic(), source
             )
         row = self.live.get(event.session_id)
         if change == "collected" and row is not None:
@@ -145,60 +159,72 @@ class Board:
                     _prepared(ended),
                     ended.applied_chunks,
                     ended.output_frames,
+                    source,
                 )
             )
 
-    def render(self, target: str) -> str:
-        lines = [f"nexy-stream tail  {target}  {time.strftime('%H:%M:%S')}"]
+    def render(self) -> str:
+        sources = "  ".join(f"{self._tag(i)} {s}".strip() for i, s in enumerate(self.sources))
+        lines = [f"nexy-stream tail  {sources}  {time.strftime('%H:%M:%S')}"]
         if self.skipped:
             lines[0] += f"  ({self.skipped} events skipped: this terminal reads too slowly)"
         lines += ["", *self._figures(), "", *self._live_table(), "", *self._ends_table()]
         return "\n".join(lines)
 
     def _figures(self) -> list[str]:
-        agg = self.aggregate
-        if agg is None:
+        if not self.aggregates:
             return ["(waiting for the first figures)"]
+        latest = [self.aggregates[source] for source in sorted(self.aggregates)]
         live: Counter[str] = Counter()
         protocols: Counter[str] = Counter()
-        for count in agg.live:
-            live[_name(apb.Phase, count.phase, "PHASE_")] += count.sessions
-            protocols[_name(apb.Protocol, count.protocol, "PROTOCOL_")] += count.sessions
+        ended: Counter[str] = Counter()
+        for agg in latest:
+            for count in agg.live:
+                live[_name(apb.Phase, count.phase, "PHASE_")] += count.sessions
+                protocols[_name(apb.Protocol, count.protocol, "PROTOCOL_")] += count.sessions
+            for outcome in agg.ended:
+                ended[_name(apb.Outcome, outcome.outcome, "OUTCOME_")] += outcome.sessions
         by_protocol = ", ".join(f"{name} {n}" for name, n in sorted(protocols.items()))
-        ended = "  ".join(
-            f"{_name(apb.Outcome, c.outcome, 'OUTCOME_')} {c.sessions}" for c in agg.ended
-        )
-        window = agg.latency_window.ToNanoseconds() / 1e9
-        interval = seconds(agg.interval.ToNanoseconds() / 1e9)
-        return [
+        interval = max(agg.interval.ToNanoseconds() for agg in latest) / 1e9
+        window = latest[0].latency_window.ToNanoseconds() / 1e9
+        lines = [
             f"live      collecting {live.get('collecting', 0)}  processing "
-            f"{live.get('processing', 0)}  buffered {size(agg.buffered_bytes)}"
+            f"{live.get('processing', 0)}  buffered {size(sum(a.buffered_bytes for a in latest))}"
             + (f"  ({by_protocol})" if by_protocol else ""),
-            f"rates     started {agg.started_per_second:.1f}/s  ended "
-            f"{agg.ended_per_second:.1f}/s  collect frames {agg.collect_frames_per_second:.1f}/s",
-            f"ended     {ended or '-'}  (last {interval})",
-            self._preparations(agg.preparations, interval),
+            f"rates     started {sum(a.started_per_second for a in latest):.1f}/s  ended "
+            f"{sum(a.ended_per_second for a in latest):.1f}/s  collect frames "
+            f"{sum(a.collect_frames_per_second for a in latest):.1f}/s",
+            f"ended     {'  '.join(f'{name} {n}' for name, n in ended.items()) or '-'}"
+            f"  (last {seconds(interval)})",
+            self._preparations(latest, seconds(interval)),
             f"latency   last {window:g}s{'':17}p50       p95       p99   samples",
-            self._latency("commit -> first output", agg.commit_to_first_output),
-            self._latency("commit -> first text", agg.commit_to_first_text),
-            self._latency("commit -> first audio", agg.commit_to_first_audio),
-            self._latency("  LLM first token", agg.llm_first_token),
-            self._latency("  TTS first byte", agg.tts_first_byte),
-            self._latency("pipeline (committed)", agg.pipeline),
-            self._latency("prepared answers: ahead by", agg.prepared_ahead),
         ]
+        for label, field in (
+            ("commit -> first output", "commit_to_first_output"),
+            ("commit -> first text", "commit_to_first_text"),
+            ("commit -> first audio", "commit_to_first_audio"),
+            ("  LLM first token", "llm_first_token"),
+            ("  TTS first byte", "tts_first_byte"),
+            ("pipeline (committed)", "pipeline"),
+            ("prepared: ahead by", "prepared_ahead"),
+        ):
+            for source, agg in sorted(self.aggregates.items()):
+                tagged = f"{label} {self._tag(source)}".strip()
+                lines.append(self._latency(tagged, getattr(agg, field)))
+        return lines
 
     @staticmethod
-    def _preparations(value: apb.Preparations, interval: str) -> str:
+    def _preparations(latest: list[apb.Aggregate], interval: str) -> str:
         """Answers prepared during collect, of the sessions that ended in the interval."""
-        discarded = sum(count.preparations for count in value.discarded)
-        why = ", ".join(
-            f"{_name(apb.Discard, count.reason, 'DISCARD_')} {count.preparations}"
-            for count in value.discarded
-        )
+        discarded: Counter[str] = Counter()
+        for agg in latest:
+            for count in agg.preparations.discarded:
+                discarded[_name(apb.Discard, count.reason, "DISCARD_")] += count.preparations
+        why = ", ".join(f"{reason} {n}" for reason, n in discarded.items())
         return (
-            f"prepared  started {value.started}  adopted {value.adopted}  discarded "
-            f"{discarded}" + (f" ({why})" if why else "") + f"  (last {interval})"
+            f"prepared  started {sum(a.preparations.started for a in latest)}  adopted "
+            f"{sum(a.preparations.adopted for a in latest)}  discarded "
+            f"{discarded.total()}" + (f" ({why})" if why else "") + f"  (last {interval})"
         )
 
     @staticmethod
@@ -209,14 +235,16 @@ class Board:
     def _live_table(self) -> list[str]:
         rows = sorted(self.live.values(), key=lambda r: r.opened_at)
         now = time.monotonic()
+        src = self._column("src")
         lines = [
             f"LIVE SESSIONS ({len(rows)})",
-            f"  {'session':<10}{'device':<16}{'proto':<8}{'phase':<12}{'age':>8}"
+            f"  {src}{'session':<10}{'device':<16}{'proto':<8}{'phase':<12}{'age':>8}"
             f"{'chunks':>8}{'buffered':>11}",
         ]
         for row in rows[:LIVE_ROWS]:
             lines.append(
-                f"  {row.session_id[:8]:<10}{row.device_id[:15]:<16}{row.protocol:<8}"
+                f"  {self._column(self._tag(row.source))}{row.session_id[:8]:<10}"
+                f"{row.device_id[:15]:<16}{row.protocol:<8}"
                 f"{row.phase:<12}{seconds(now - row.opened_at):>8}{row.chunks:>8}"
                 f"{size(row.buffered):>11}"
             )
@@ -230,13 +258,14 @@ class Board:
         byte)."""
         lines = [
             "RECENT ENDS",
-            f"  {'time':<10}{'session':<10}{'device':<14}{'proto':<8}{'outcome':<13}"
-            f"{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'prep':>6}{'chunks':>8}"
-            f"{'outputs':>9}",
+            f"  {self._column('src')}{'time':<10}{'session':<10}{'device':<14}{'proto':<8}"
+            f"{'outcome':<13}{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'prep':>6}"
+            f"{'chunks':>8}{'outputs':>9}",
         ]
         for end in self.ends:
             lines.append(
-                f"  {time.strftime('%H:%M:%S', time.localtime(end.time)):<10}"
+                f"  {self._column(self._tag(end.source))}"
+                f"{time.strftime('%H:%M:%S', time.localtime(end.time)):<10}"
                 f"{end.session_id[:8] or '-':<10}{end.device_id[:13] or '-':<14}"
                 f"{end.protocol:<8}{end.outcome:<13}{seconds(end.total):>9}"
                 f"{seconds(end.first_text):>9}{seconds(end.first_audio):>9}"
@@ -244,3 +273,7 @@ class Board:
                 f"{end.prepared:>6}{end.chunks:>8}{end.outputs:>9}"
             )
         return lines
+
+    def _column(self, text: str) -> str:
+        """The source column: there only when the board has several sources."""
+        return f"{text:<5}" if len(self.sources) > 1 else ""

@@ -13,7 +13,7 @@ import anyio
 from nexy_stream.cli.connection import (
     add_connection_options,
     call_metadata,
-    channel_credentials,
+    channel_tls,
 )
 from nexy_stream.cli.options import (
     env_option,
@@ -32,6 +32,7 @@ from nexy_stream.loadgen import (
     Unreachable,
     run_load,
 )
+from nexy_stream.loadgen.processes import LoadProcessFailed, part_plans, run_load_processes
 
 PLAIN_PROGRESS_EVERY_S = 5.0  # a progress line this often when stderr is not a terminal
 
@@ -70,6 +71,13 @@ def register(
     )
     load.add_argument(
         "--seed", type=integer, default=0, help="the same seed plays the same utterances"
+    )
+    load.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        help="client processes sharing the sessions and the concurrency, each with its own "
+        "connection (one Python process saturates one core)",
     )
     load.add_argument("--json", action="store_true", help="print the report as JSON")
     return load
@@ -146,11 +154,14 @@ def print_report(report: LoadReport, out: TextIO) -> None:
     print("\n".join(lines), file=out)
 
 
-async def load(plan: LoadPlan, progress: Progress) -> LoadReport:
-    """Runs the plan; Ctrl-C stops it with the report so far."""
+async def load(plan: LoadPlan, processes: int, progress: Progress) -> LoadReport:
+    """Runs the plan, from ``processes`` client processes; Ctrl-C stops it with the report
+    so far."""
     stop = anyio.Event()
     with interrupts(stop.set):
-        return await run_load(plan, progress, stop)
+        if processes == 1:
+            return await run_load(plan, progress, stop)
+        return await run_load_processes(plan, processes, progress, stop)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -163,16 +174,23 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         pace=args.pace,
         seed=args.seed,
         profile=REALISTIC,
-        credentials=channel_credentials(args, parser),
+        tls=channel_tls(args, parser),
         metadata=call_metadata(args, parser),
         device_id=args.device_id,
     )
+    try:
+        part_plans(plan, args.processes)
+    except ValueError as exc:
+        parser.error(str(exc))
     progress = Progress(sys.stderr)
     try:
-        report = anyio.run(load, plan, progress, backend="asyncio")
+        report = anyio.run(load, plan, args.processes, progress, backend="asyncio")
     except Unreachable as exc:
         progress.done()
         return fail(parser, f"cannot reach {plan.target}: {exc}")
+    except LoadProcessFailed as exc:
+        progress.done()
+        return fail(parser, str(exc))
     progress.done()
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

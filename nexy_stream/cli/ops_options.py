@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from nexy_stream.cli.listen import Endpoint
 from nexy_stream.cli.options import address, env_option, port
 from nexy_stream.logformat import LOG_FORMATS
-from nexy_stream.netaddr import host_port
 from nexy_stream.ops.config import OpsConfig
-
-if TYPE_CHECKING:
-    from nexy_stream.app.server import RunningServer
 
 _DEFAULT = OpsConfig()
 
@@ -57,15 +52,3 @@ def endpoints_wanted(config: OpsConfig) -> list[Endpoint]:
     if (metrics := config.metrics_port) is not None:
         wanted.append(Endpoint("--metrics-host", "--metrics-port", config.metrics_host, metrics))
     return wanted
-
-
-def endpoints(running: RunningServer) -> list[str]:
-    """Where the admin feed and the metrics are, for the start-up log."""
-    ops = running.ops
-    admin = ops.admin_target or f"{running.target} (the public port)"
-    security = "plaintext" if running.config.tls is None else "TLS"
-    lines = [f"admin feed (nexy-stream tail --target ...) on {admin}, {security}"]
-    if ops.metrics_port is not None:
-        where = host_port(ops.config.metrics_host, ops.metrics_port)
-        lines.append(f"Prometheus metrics on http://{where}/metrics")
-    return lines

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nexy_stream.cli.options import env_name, env_option, env_switch, env_value
 
 if TYPE_CHECKING:
-    from nexy_stream.pipeline import Pipeline
-    from nexy_stream.pipeline.registry import PipelineFactory, SettingSpec
+    from nexy_stream.pipeline.registry import PipelineFactory, PipelineRecipe, SettingSpec
 
 DEFAULT = "echo"
 
@@ -47,14 +46,14 @@ def prepare(serve: argparse.ArgumentParser, args: list[str]) -> None:
     serve.set_defaults(pipeline_factory=factories[chosen], pipeline_others=factories)
 
 
-def build(args: argparse.Namespace) -> Pipeline:
-    """The chosen pipeline, built from its settings (flags, then the environment).
+def recipe(args: argparse.Namespace) -> PipelineRecipe:
+    """The chosen pipeline and its settings (flags, then the environment), to be built
+    where it runs (``recipe.build()``).
 
-    Raises :class:`nexy_stream.pipeline.registry.PipelineLoadError` when it cannot be built,
-    or when a setting of another pipeline was given.
+    Raises :class:`nexy_stream.pipeline.registry.PipelineLoadError` when a setting of
+    another pipeline was given; building raises it when the pipeline cannot be built.
     """
-    from nexy_stream.pipeline.registry import PipelineLoadError
-    from nexy_stream.pipeline.registry import build as build_pipeline
+    from nexy_stream.pipeline.registry import PipelineLoadError, PipelineRecipe
 
     chosen: PipelineFactory[Any] = args.pipeline_factory
     for factory in args.pipeline_others.values():
@@ -67,7 +66,7 @@ def build(args: argparse.Namespace) -> Pipeline:
                     f"runs {chosen.name} (--pipeline {factory.name} to run it)"
                 )
     values = {spec.field: _value(args, spec) for spec in chosen.setting_specs()}
-    return build_pipeline(chosen, values)
+    return PipelineRecipe(args.pipeline, values)
 
 
 def _chosen(serve: argparse.ArgumentParser, args: list[str]) -> str:

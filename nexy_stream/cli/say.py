@@ -168,7 +168,8 @@ def report(ended: Ended, audio_s: float, session: Session, out: TextIO) -> None:
         )
     print(
         f"  frames: {stats.interims} interims, {stats.frames_sent} frames sent, "
-        f"{stats.conflated} conflated, {stats.deduplicated} screenshots deduplicated",
+        f"{stats.conflated} conflated, {stats.deduplicated} screenshots deduplicated"
+        + (f", {stats.resumptions} resumed" if stats.resumptions else ""),
         file=out,
     )
 
@@ -191,7 +192,15 @@ async def say(
             await s.screenshot(shot[0], mime_type=shot[1])
         await s.commit(request.utterance)
         audio_s = 0.0
+        resumed = s.stats.resumptions
         async for event in s:
+            if s.stats.resumptions > resumed:  # the SDK resumed a lost stream: say so
+                resumed = s.stats.resumptions
+                print(
+                    f"nexy-stream say: the stream was lost and the session resumed "
+                    f"({resumed} time{'s' if resumed > 1 else ''})",
+                    file=sys.stderr,
+                )
             match event:
                 case Committed(text, has_screenshot):
                     extra = " + screenshot" if has_screenshot else ""

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
+import os
 import sys
-from collections.abc import Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
-from nexy_stream.auth import Authenticator
 from nexy_stream.cli import (
     auth_options,
     listen,
@@ -36,10 +31,8 @@ from nexy_stream.cli.options import (
 from nexy_stream.cli.process import fail
 from nexy_stream.cli.sizes import byte_size, format_bytes
 from nexy_stream.logformat import configure_logging
+from nexy_stream.netaddr import redacted
 from nexy_stream.session import Limits
-
-if TYPE_CHECKING:
-    from nexy_stream.pipeline import Pipeline
 
 _DEFAULT_CONFIG = ServerConfig()
 _DEFAULT_LIMITS = Limits()
@@ -85,7 +78,8 @@ def register(
         byte_size,
         c.max_buffered_bytes,
         "bytes all sessions of both protocols may hold at once: plain bytes or 512MiB, 2GiB; "
-        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless given",
+        f"a quarter of this machine's memory ({format_bytes(c.max_buffered_bytes)}) unless "
+        "given; with --workers N each worker may hold 1/N of it",
     )
     env_option(
         serve, "--max-text-bytes", positive_int, lim.max_text_bytes, "largest text of a session"
@@ -126,16 +120,81 @@ def register(
     )
     env_option(
         serve,
+        "--resume-ttl",
+        non_negative_float,
+        lim.resume_ttl_s,
+        "seconds a session whose stream was lost waits for a resume (0: no resumption)",
+    )
+    env_option(
+        serve,
+        "--max-replay-bytes",
+        byte_size,
+        lim.max_replay_bytes,
+        "bytes of a session's answer kept after they were sent, for a resume (512KiB, 4MiB)",
+    )
+    env_option(
+        serve,
         "--shutdown-grace",
         non_negative_float,
         c.shutdown_grace_s,
         "seconds sessions get to finish on stop",
+    )
+    env_option(
+        serve,
+        "--workers",
+        worker_count,
+        1,
+        "server processes sharing the port (SO_REUSEPORT, Linux; see docs/deployment.md), "
+        "each holding 1/N of --max-buffered-bytes; auto: one per core",
+    )
+    env_option(
+        serve,
+        "--legacy-store",
+        legacy_store_url,
+        c.legacy_store,
+        "keep legacy utterances between their calls in Redis or Valkey (redis://HOST:PORT/DB, "
+        "rediss://, unix://), shared by every process and machine naming it, so each call may "
+        "reach another; unset: in this process's memory (docs/deployment.md)",
     )
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
     speculation_options.register(serve)
     return serve
+
+
+def worker_count(value: str) -> int:
+    """``--workers``: a positive count, or ``auto`` for the cores this process may use."""
+    if value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0))
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or auto (one per core)") from None
+
+
+LEGACY_STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def legacy_store_url(text: str) -> str:
+    """``--legacy-store``: a Redis URL (or nothing: in memory)."""
+    url = text.strip()
+    if url and not url.startswith(LEGACY_STORE_SCHEMES):
+        raise argparse.ArgumentTypeError(
+            f"{url!r} is not a Redis URL (redis://HOST:PORT/DB, rediss://... or unix://...)"
+        )
+    return url
+
+
+def check_legacy_store(parser: argparse.ArgumentParser, url: str) -> None:
+    """Stops with one line when the store does not answer: better now than at a call."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5) as client:
+            client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        parser.error(f"--legacy-store {redacted(url)}: cannot reach it: {exc}")
 
 
 def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServerConfig:
@@ -145,8 +204,9 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
             f"--max-frame-bytes {args.max_frame_bytes} must exceed --max-screenshot-bytes "
             f"{args.max_screenshot_bytes}: a frame carries the screenshot"
         )
-    if args.max_buffered_bytes <= 0:
-        parser.error(f"--max-buffered-bytes must be above 0, got {args.max_buffered_bytes}")
+    for flag in ("max_buffered_bytes", "max_replay_bytes"):
+        if getattr(args, flag) <= 0:
+            parser.error(f"--{flag.replace('_', '-')} must be above 0, got {getattr(args, flag)}")
     limits = Limits(
         max_text_bytes=args.max_text_bytes,
         max_chunks=args.max_chunks,
@@ -155,6 +215,8 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         idle_timeout_s=args.idle_timeout,
         max_duration_s=args.max_duration,
         open_timeout_s=args.open_timeout,
+        resume_ttl_s=args.resume_ttl,
+        max_replay_bytes=args.max_replay_bytes,
     )
     config = ServerConfig(
         host=args.host,
@@ -166,12 +228,15 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         max_sessions_per_peer=args.max_sessions_per_peer,
         max_buffered_bytes=args.max_buffered_bytes,
         shutdown_grace_s=args.shutdown_grace,
+        legacy_store=args.legacy_store,
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
         speculation=speculation_options.config_from(args),
     )
     public = Endpoint("--host", "--port", config.host, config.port)
     listen.check(parser, [public, *ops_options.endpoints_wanted(config.ops)])
+    if config.legacy_store:
+        check_legacy_store(parser, config.legacy_store)
     return config
 
 
@@ -187,61 +252,6 @@ def tls_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TlsFi
     return TlsFiles(Path(args.tls_cert), Path(args.tls_key), ca)
 
 
-async def serve(
-    config: ServerConfig,
-    make_pipeline: Callable[[], Pipeline],
-    authenticator: Authenticator | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM, then stop gracefully; SIGHUP re-reads the token file.
-
-    The pipeline is built on the event loop (a factory may open clients bound to it) and,
-    if it has an ``aclose``, closed after the server has stopped.
-    """
-    # Imported here: the other subcommands (client tools) never load the server.
-    from nexy_stream.app.server import start_server
-    from nexy_stream.pipeline import pipeline_name
-    from nexy_stream.pipeline.registry import PipelineLoadError
-
-    log = logging.getLogger("nexy_stream")
-    async with AsyncExitStack() as resources:
-        pipeline = make_pipeline()
-        if callable(close := getattr(pipeline, "aclose", None)):
-            resources.push_async_callback(close)
-        problem = speculation_options.check_pipeline(config.speculation, pipeline)
-        if problem is not None:
-            raise PipelineLoadError(problem)
-        running = await start_server(config, pipeline, authenticator=authenticator)
-        log.info(
-            "serving nexy.stream.v1 and the legacy streaming.StreamingService on %s (%s)",
-            running.target,
-            "plaintext" if config.tls is None else "TLS",
-        )
-        log.info("pipeline %s", pipeline_name(pipeline))
-        if (speculation := config.speculation) is not None:
-            log.info(
-                "speculation: answers prepared during collect once the text has stayed the "
-                "same %gs (or is marked stable), %d per session at most",
-                speculation.after_s,
-                speculation.max_per_session,
-            )
-        for line in ops_options.endpoints(running):
-            log.info(line)
-        log.info(auth_options.describe(authenticator, config.auth))
-        signals_wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        with anyio.open_signal_receiver(*signals_wanted) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    auth_options.reload(authenticator)
-                    continue
-                log.info(
-                    "%s: stopping (grace %gs)",
-                    signal.Signals(signum).name,
-                    config.shutdown_grace_s,
-                )
-                break
-        await running.stop()
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from nexy_stream.pipeline.registry import PipelineLoadError
 
@@ -251,13 +261,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     configure_logging(args.log_level, args.log_format)
+    # Imported here: the other subcommands (client tools) never load the server.
     try:
-        anyio.run(
-            serve, config, lambda: pipeline_options.build(args), authenticator, backend="asyncio"
-        )
+        recipe = pipeline_options.recipe(args)
+        if args.workers == 1:
+            from nexy_stream.app.serving import serve, stop_signal
+
+            anyio.run(serve, config, recipe.build, authenticator, stop_signal, backend="asyncio")
+            return 0
+        from nexy_stream.app.supervisor import supervise
+
+        log = (args.log_level, args.log_format)
+        return anyio.run(supervise, config, args.workers, recipe, *log, backend="asyncio")
     except PipelineLoadError as exc:  # the pipeline asked for cannot run: a usage error
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as exc:  # what the checks could not foresee (a race)
         return fail(parser, str(exc))
-    return 0

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from nexy_stream.cli.options import env_option, env_switch, non_negative_float, positive_int
 from nexy_stream.cli.sizes import byte_size
 from nexy_stream.session import Speculation
-
-if TYPE_CHECKING:
-    from nexy_stream.pipeline import Pipeline
 
 _DEFAULT = Speculation()
 _TUNING = {
@@ -63,16 +59,3 @@ def config_from(args: argparse.Namespace) -> Speculation | None:
     if args.speculate_held_bytes <= 0:
         raise ValueError(f"--speculate-held-bytes must be above 0, got {args.speculate_held_bytes}")
     return Speculation(args.speculate_after, args.speculate_max, args.speculate_held_bytes)
-
-
-def check_pipeline(speculation: Speculation | None, pipeline: Pipeline) -> str | None:
-    """Why ``pipeline`` cannot serve with ``speculation``; ``None`` when it can."""
-    from nexy_stream.pipeline import pipeline_name, preparing
-
-    if speculation is None or preparing(pipeline) is not None:
-        return None
-    return (
-        f"--speculate: the {pipeline_name(pipeline)} pipeline cannot prepare answers before "
-        "the commit (it has no prepare(request, committed) step); drop --speculate, or run a "
-        "pipeline that can, such as openai"
-    )

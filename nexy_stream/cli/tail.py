@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 import anyio
@@ -18,6 +20,7 @@ from nexy_stream.cli.connection import (
     add_connection_options,
     call_metadata,
     channel_credentials,
+    connection_targets,
 )
 from nexy_stream.cli.options import positive_float, positive_int
 from nexy_stream.cli.process import fail, interrupts, is_terminal
@@ -39,7 +42,10 @@ def register(
         "--count, --duration), 1 when the feed cannot be had or is lost, 2 a bad flag.",
     )
     add_connection_options(
-        tail, "the server's admin address: its public one unless it runs with --admin-port"
+        tail,
+        "the server's admin address: its public one unless it runs with --admin-port; "
+        "repeat it to follow several (the workers of serve --workers N)",
+        several=True,
     )
     tail.add_argument(
         "--json", action="store_true", help="print one JSON object per feed event (for jq)"
@@ -71,78 +77,98 @@ def watch_request(args: argparse.Namespace) -> apb.WatchRequest:
 
 
 class Printer:
-    """Writes the feed: a JSON line per event, or the board redrawn on every aggregate."""
+    """Writes the feeds: a JSON line per event (with its ``target`` when there are several),
+    or the board redrawn on every aggregate."""
 
-    def __init__(self, out: TextIO, as_json: bool, target: str) -> None:
+    def __init__(self, out: TextIO, as_json: bool, targets: Sequence[str], count: int | None):
         self._out = out
-        self._board = None if as_json else Board()
+        self._targets = list(targets)
+        self._board = None if as_json else Board(targets)
         self._redraw = REDRAW if is_terminal(out) else "\n"
-        self._target = target
-        self.shown = 0
+        self._count = count
+        self._session_events = 0
 
-    def show(self, event: apb.WatchEvent) -> None:
-        self.shown += 1
+    def show(self, event: apb.WatchEvent, source: int) -> bool:
+        """Shows one event; True once ``count`` session events were shown."""
         if self._board is None:
-            line = json_format.MessageToJson(
+            line = json_format.MessageToDict(
                 event,
-                indent=None,
                 preserving_proto_field_name=True,
                 always_print_fields_with_no_presence=True,
             )
-            self._out.write(line + "\n")
+            if len(self._targets) > 1:
+                line["target"] = self._targets[source]
+            self._out.write(json.dumps(line) + "\n")
         else:
-            self._board.apply(event)
+            self._board.apply(event, source)
             if event.WhichOneof("kind") != "session":
-                self._out.write(self._redraw + self._board.render(self._target) + "\n")
+                self._out.write(self._redraw + self._board.render() + "\n")
         self._out.flush()
+        self._session_events += event.HasField("session")
+        return self._count is not None and self._session_events >= self._count
 
 
 async def follow(
     args: argparse.Namespace,
+    targets: Sequence[str],
     credentials: grpc.ChannelCredentials | None,
     metadata: CallMetadata,
     out: TextIO,
 ) -> str | None:
-    """Prints the feed until --count, --duration or Ctrl-C (``None``), or until the feed
-    cannot be had or is lost (what went wrong)."""
-    printer = Printer(out, args.json, args.target)
-    async with open_channel(args.target, credentials) as channel:
+    """Prints the feeds of every target until --count, --duration or Ctrl-C (``None``), or
+    until one of them cannot be had, ends or is lost (what went wrong)."""
+    printer = Printer(out, args.json, targets, args.count)
+    request = watch_request(args)
+    problem: str | None = None
+
+    async def watch(source: int) -> None:
+        nonlocal problem
+        problem = await _follow_one(
+            targets[source], source, credentials, metadata, request, printer
+        )
+        tasks.cancel_scope.cancel()
+
+    with anyio.move_on_after(math.inf if args.duration is None else args.duration) as until:
+        with interrupts(until.cancel):
+            async with anyio.create_task_group() as tasks:
+                for source in range(len(targets)):
+                    tasks.start_soon(watch, source)
+    return problem
+
+
+async def _follow_one(
+    target: str,
+    source: int,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: CallMetadata,
+    request: apb.WatchRequest,
+    printer: Printer,
+) -> str | None:
+    """Shows one target's feed until the count is reached (``None``), or says why it ended."""
+    async with open_channel(target, credentials) as channel:
         watch = channel.unary_stream(
             WATCH_METHOD,
             request_serializer=apb.WatchRequest.SerializeToString,
             response_deserializer=apb.WatchEvent.FromString,
         )
-        call = watch(watch_request(args), metadata=metadata)
+        call = watch(request, metadata=metadata)
+        shown = 0
         try:
-            with anyio.move_on_after(math.inf if args.duration is None else args.duration) as until:
-                with interrupts(until.cancel):
-                    if not await _print_feed(call, printer, args.count):
-                        return f"{args.target} ended the feed"
+            while isinstance(event := await call.read(), apb.WatchEvent):  # not EOF
+                shown += 1
+                if printer.show(event, source):
+                    return None
+            return f"{target} ended the feed"
         except grpc.aio.AioRpcError as error:
-            what = "lost the feed of" if printer.shown else "cannot watch"
-            return f"{what} {args.target}: {error.code().name}: {error.details()}"
+            what = "lost the feed of" if shown else "cannot watch"
+            return f"{what} {target}: {error.code().name}: {error.details()}"
         finally:
             call.cancel()
-    return None
-
-
-async def _print_feed(
-    call: grpc.aio.UnaryStreamCall[apb.WatchRequest, apb.WatchEvent],
-    printer: Printer,
-    count: int | None,
-) -> bool:
-    """Shows events until ``count`` session events were shown (True) or the feed ends."""
-    session_events = 0
-    while isinstance(event := await call.read(), apb.WatchEvent):  # not EOF
-        printer.show(event)
-        session_events += event.HasField("session")
-        if count is not None and session_events >= count:
-            return True
-    return False
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    targets = connection_targets(args, parser)
     credentials = channel_credentials(args, parser)
     metadata = call_metadata(args, parser)
-    problem = anyio.run(follow, args, credentials, metadata, sys.stdout, backend="asyncio")
+    problem = anyio.run(follow, args, targets, credentials, metadata, sys.stdout, backend="asyncio")
     return 0 if problem is None else fail(parser, problem)

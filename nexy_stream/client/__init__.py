@@ -29,7 +29,7 @@ from nexy_stream.client.events import (
     SessionStats,
     TextChunk,
 )
-from nexy_stream.client.session import Session
+from nexy_stream.client.session import Resumption, Session
 from nexy_stream.client.sync import SyncClient, SyncSession
 from nexy_stream.session import ClientInfo, CollectResult, EndReason, Limits, Screenshot, Timings
 
@@ -49,6 +49,7 @@ __all__ = [
     "Limits",
     "NexyError",
     "ProtocolUsageError",
+    "Resumption",
     "Screenshot",
     "ServerError",
     "Session",

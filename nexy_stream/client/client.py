@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -14,9 +15,9 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
-from nexy_stream.client.channel import bearer_metadata, open_channel
+from nexy_stream.client.channel import bearer_metadata, open_channel, session_metadata
 from nexy_stream.client.errors import ProtocolUsageError
-from nexy_stream.client.session import Call, Session, open_session
+from nexy_stream.client.session import Call, Resumption, Session, open_session
 from nexy_stream.session import ClientInfo, Open, ScreenSize
 
 Metadata = Sequence[tuple[str, str | bytes]]
@@ -46,6 +47,13 @@ class Client:
     flow control makes the server's pipeline wait, so a slow reader (e.g. one playing the
     audio in real time) costs neither memory nor a runaway pipeline. A single piece larger
     than the budget is still delivered; other events are never held back by it.
+
+    ``resume`` (on by default) resumes a session whose stream is lost (a reset, a network
+    change, a server process that went away) on a new stream, invisibly to the application:
+    ``True`` for the default :class:`Resumption` (bounded retries with backoff and jitter),
+    a ``Resumption`` of your own, or ``False``. Every session's calls carry its id as
+    ``x-nexy-session-id`` metadata, so a load balancer can route a resumed stream to the
+    server process that holds the session.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class Client:
         output_budget: int = 4 * 1024 * 1024,
         client_info: ClientInfo | None = None,
         channel_options: Sequence[tuple[str, Any]] = (),
+        resume: bool | Resumption = True,
     ) -> None:
         if credentials is None and (tls or root_certificates is not None):
             credentials = grpc.ssl_channel_credentials(root_certificates)
@@ -77,6 +86,7 @@ class Client:
         self._output_budget = output_budget
         self._client_info = client_info or default_client_info()
         self._channel_options = list(channel_options)
+        self._resumption = Resumption() if resume is True else resume or None
         self._channel: grpc.aio.Channel | None = None
 
     async def __aenter__(self) -> Self:
@@ -113,23 +123,46 @@ class Client:
         if channel is None:
             raise ProtocolUsageError("open sessions inside `async with Client(...)`")
 
-        def start_call() -> Call:
-            return channel.stream_stream(
+        renew_id = session_id is None
+        session_id = session_id or str(uuid.uuid4())
+        calls_metadata = (*self._metadata, *metadata)
+        limit = deadline if deadline is not None else self._deadline
+        ends_at = None if limit is None else time.monotonic() + limit
+
+        spares: list[grpc.aio.Channel] = []
+
+        def start_call(for_session: str, fresh: bool) -> Call:
+            """A call of the session: a retry gets what is left of the session's deadline,
+            and on ``fresh`` a connection of its own: the client's may be waiting out a
+            reconnect backoff, or lead to another server process."""
+            on = channel
+            if fresh:
+                options = [*self._channel_options, ("grpc.use_local_subchannel_pool", 1)]
+                on = open_channel(self.target, self._credentials, options)
+                spares.append(on)
+            return on.stream_stream(
                 frames.METHOD,
                 request_serializer=None,  # the session encodes (and measures) each frame
                 response_deserializer=wire.ServerFrame.parse,
             )(
                 None,  # frames are written with call.write(), not from an iterator
-                metadata=(*self._metadata, *metadata),
-                timeout=deadline if deadline is not None else self._deadline,
+                metadata=(*calls_metadata, *session_metadata(for_session)),
+                timeout=None if ends_at is None else max(ends_at - time.monotonic(), 0.0),
             )
 
         opening = Open(
-            session_id=session_id or str(uuid.uuid4()),
+            session_id=session_id,
             device_id=device_id,
             client=client_info or self._client_info,
             screen=None if screen is None else ScreenSize(*screen),
         )
         return open_session(
-            start_call, opening, self._open_timeout, self._close_timeout, self._output_budget
+            start_call,
+            opening,
+            self._open_timeout,
+            self._close_timeout,
+            self._output_budget,
+            self._resumption,
+            renew_id,
+            spares,
         )

@@ -94,6 +94,7 @@ class SessionStats:
     stale: int = 0
     duplicate_screenshots: int = 0
     rejected: int = 0
+    resumptions: int = 0  # the stream was lost and the session went on on a new one
     last_ack: Ack | None = None
 
     def count(self, ack: Ack) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import grpc
-
 from nexy_stream.client._messages.nexy.stream import v1 as wire
 from nexy_stream.client.errors import ServerError
 from nexy_stream.client.events import Ack, AudioChunk, Committed, GoingAway, TextChunk
@@ -22,15 +20,16 @@ from nexy_stream.session import (
     EndReason,
     Limits,
     Open,
+    Resume,
     Screenshot,
     Text,
     TextMode,
     Timings,
 )
+from nexy_stream.status import grpc_status
 
 METHOD = "/nexy.stream.v1.SessionService/Session"
 
-_STATUS = {code.value[0]: code for code in grpc.StatusCode}
 _RESULTS = {
     wire.CollectResult.APPLIED: CollectResult.APPLIED,
     wire.CollectResult.STALE: CollectResult.STALE,
@@ -55,7 +54,7 @@ def _client(value: ClientInfo) -> wire.ClientInfo:
     return wire.ClientInfo(name=value.name, version=value.version, platform=value.platform)
 
 
-def encode(frame: Open | Collect | Commit | Cancel) -> wire.ClientFrame:
+def encode(frame: Open | Resume | Collect | Commit | Cancel) -> wire.ClientFrame:
     """The wire frame for one client frame of the session core's vocabulary."""
     match frame:
         case Open(session_id, device_id, client, screen):
@@ -84,6 +83,12 @@ def encode(frame: Open | Collect | Commit | Cancel) -> wire.ClientFrame:
             )
         case Cancel(reason):
             return wire.ClientFrame(cancel=wire.Cancel(reason=reason))
+        case Resume(session_id, token, last_index):
+            return wire.ClientFrame(
+                resume=wire.Resume(
+                    session_id=session_id, resume_token=token, last_output_index=last_index
+                )
+            )
     raise TypeError(f"not a client frame: {frame!r}")
 
 
@@ -127,8 +132,7 @@ def end_reason(message: wire.End) -> EndReason:
 
 
 def server_error(message: wire.Error) -> ServerError:
-    code = _STATUS.get(message.code, grpc.StatusCode.UNKNOWN)
-    return ServerError(code, message.message, message.limit, message.fatal)
+    return ServerError(grpc_status(message.code), message.message, message.limit, message.fatal)
 
 
 def ack(message: wire.CollectAck) -> Ack:

@@ -19,9 +19,15 @@ call one by one would give (text and screenshot are independent parts of the buf
 the outbox holds at most one text, one screenshot and the commit, and the commit goes out
 right after the frame already in flight. A screenshot equal to the newest one sent or
 pending is not sent again.
+
+After a resume, the frames the server never got go out first, as they were (same
+``chunk_seq``: one that did arrive after all is dropped as stale, never applied twice).
 """
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
 
 from nexy_stream.client.errors import ProtocolUsageError
 from nexy_stream.client.events import SessionStats
@@ -46,6 +52,7 @@ class Outbox:
         self._screenshot: Screenshot | None = None
         self._commit: Commit | None = None
         self._cancel: Cancel | None = None
+        self._again: deque[Collect | Commit | Cancel] = deque()
         self._newest_digest: bytes | None = None
         self._last_seq = 0
         self.committed = False
@@ -89,8 +96,14 @@ class Outbox:
         self._cancel = Cancel(reason)
         self.cancelled = True
 
+    def send_first(self, frames: Iterable[Collect | Commit | Cancel]) -> None:
+        """Frames sent before that must go again, ahead of anything pending (a resume)."""
+        self._again.extend(frames)
+
     def take(self) -> Collect | Commit | Cancel | None:
         """The next frame to send (collects get the next chunk_seq), or ``None``."""
+        if self._again:
+            return self._again.popleft()
         if self._cancel is not None:
             frame: Collect | Commit | Cancel = self._cancel
             self._cancel = None

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
+import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias, TypeVar, cast
+from dataclasses import dataclass
+from typing import TypeAlias
 
 import anyio
 import anyio.abc
@@ -14,6 +18,7 @@ import grpc
 
 from nexy_stream.client import frames
 from nexy_stream.client._messages.nexy.stream import v1 as wire
+from nexy_stream.client.channel import CallStatus
 from nexy_stream.client.errors import FrameTooLargeError, NexyError, ServerError, TransportError
 from nexy_stream.client.events import (
     AudioChunk,
@@ -25,9 +30,12 @@ from nexy_stream.client.events import (
 from nexy_stream.client.outbox import Outbox
 from nexy_stream.session import (
     Cancel,
+    Collect,
     CollectResult,
+    Commit,
     Limits,
     Open,
+    Resume,
     Screenshot,
     Text,
     TextMode,
@@ -35,23 +43,35 @@ from nexy_stream.session import (
 )
 
 Call: TypeAlias = "grpc.aio.StreamStreamCall[bytes, wire.ServerFrame]"
-Status = tuple[grpc.StatusCode, str]
-T = TypeVar("T")
+StartCall = Callable[[str, bool], Call]
+"""Starts a new call of the session's method for a session id; ``True``: on a connection of
+its own (a resume that reached another server process tries a new connection)."""
 
-# What grpcio puts in place of a call's status when a write fails because the call has just
-# ended (grpc/aio/_call.py): the status the server sent is then lost to ``call.code()``.
-_WRITE_FAILED = (grpc.StatusCode.INTERNAL, "Internal error from Core")
+# A stream that ends with one of these and no fatal error frame of the server's was lost on
+# the way (a reset, a dead server, a proxy), not ended by the session's rules: it is resumed.
+_LOST = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.CANCELLED,
+    }
+)
 
 
-def _at_once(step: Coroutine[Any, Any, T]) -> T | None:
-    """The result of a coroutine that finishes without waiting; ``None`` (and the coroutine
-    closed) if it would wait. A finished call's ``code()`` and ``details()`` never wait."""
-    try:
-        step.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    step.close()
-    return None
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """How a session survives a lost stream: up to ``attempts`` resumes, ``backoff_s``
+    doubling from one to the next up to ``max_backoff_s``, each with up to 50% jitter, and
+    none after the server's ``resume_ttl``."""
+
+    attempts: int = 5
+    backoff_s: float = 0.1
+    max_backoff_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.backoff_s * 2.0**attempt, self.max_backoff_s)
+        return base * (1 + random.random() / 2)
 
 
 def _payload_bytes(item: Event | NexyError) -> int:
@@ -135,15 +155,31 @@ class Session:
     stream, so HTTP/2 flow control makes the server's pipeline wait for the application.
     After ``cancel()`` or an error, unread text and audio are dropped, never waited for.
 
-    Any server error (a fatal ``error`` frame, a rejected frame, a broken stream) fails the
-    session: ``events()`` raises it after the events that preceded it, and so does every
-    later call. A rejected frame also makes the SDK cancel the session, since the answer
-    would not match what the application sent.
+    A stream lost on the way (a reset, a network change, a server that went away) is resumed
+    on a new one, invisibly: the collect frames the server had not applied are sent again,
+    the outputs not received come again (each exactly once), and ``events()`` just goes on;
+    ``stats.resumptions`` counts it. Any server error (a fatal ``error`` frame, a rejected
+    frame, a stream that cannot be resumed) fails the session: ``events()`` raises it after
+    the events that preceded it, and so does every later call. A rejected frame also makes
+    the SDK cancel the session, since the answer would not match what the application sent.
     """
 
-    def __init__(self, call: Call, close_timeout: float, output_budget: int) -> None:
-        self._call = call
+    def __init__(
+        self,
+        start_call: StartCall,
+        opening: Open,
+        close_timeout: float,
+        output_budget: int,
+        resumption: Resumption | None = Resumption(),
+        open_timeout: float = 10.0,
+        fresh: bool = False,
+    ) -> None:
+        self._start_call = start_call
+        self._opening = opening
+        self._call = start_call(opening.session_id, fresh)
         self._close_timeout = close_timeout
+        self._open_timeout = open_timeout
+        self._resumption = resumption
         self.stats = SessionStats()
         self._outbox = Outbox(self.stats)
         self._wakeup = anyio.Event()
@@ -159,9 +195,15 @@ class Session:
         self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
         self.error: NexyError | None = None
         self.ended: Ended | None = None
-        self._status: Status | None = None  # the call's status as the server ended it
-        self._status_kept = anyio.Event()
-        call.add_done_callback(self._keep_status)
+        self._status = CallStatus(self._call)  # the call's status as the server ended it
+        # What a resume needs: the server's token, what was received, what was sent.
+        self._resume_token = ""
+        self._resume_ttl_s = 0.0
+        self._last_output_index = 0
+        self._unacked: deque[Collect] = deque()  # sent, not yet acknowledged
+        self._commit_sent: Commit | None = None
+        self._committed_seen = False  # commit_accepted (or resumed.committed) arrived
+        self._cancel_sent: Cancel | None = None
 
     # -- what applications call ----------------------------------------------------------
 
@@ -255,27 +297,10 @@ class Session:
         if size > self.limits.max_frame_bytes:
             raise FrameTooLargeError(what, size, self.limits.max_frame_bytes)
 
-    def _keep_status(self, call: grpc.aio.Call) -> None:
-        """Keeps the status the call ended with, as it is set (see ``_WRITE_FAILED``)."""
-        if self._status is not None:
-            return
-        status = (_at_once(call.code()), _at_once(call.details()))
-        if status[0] is not None and status != _WRITE_FAILED:
-            self._status = (status[0], status[1] or "")
-            self._status_kept.set()
-
     async def _transport_error(self, error: grpc.aio.AioRpcError) -> TransportError:
-        """The stream's end as the server (or the transport) made it.
-
-        grpcio replaces the status with ``_WRITE_FAILED`` when a write fails because the
-        call has just ended, e.g. after the server refused a frame; the status kept as the
-        call ended is the real one, and if it has not arrived yet it soon does.
-        """
-        if (error.code(), error.details()) == _WRITE_FAILED:
-            with anyio.move_on_after(self._close_timeout):
-                await self._status_kept.wait()
-        code, message = self._status or (error.code(), error.details() or "")
-        return TransportError(code, message)
+        """The stream's end as the server (or the transport) made it (see CallStatus)."""
+        seen = (error.code(), error.details() or "")
+        return TransportError(*await self._status.of(seen, self._close_timeout))
 
     def _fail(self, error: NexyError) -> None:
         """Records the session's first error; later ones are consequences of it."""
@@ -284,11 +309,12 @@ class Session:
             self._inbox.discard()
             self._inbox.put(error)
 
-    async def _open(self, opening: Open, wait_s: float) -> None:
+    async def _open(self) -> None:
         """Send ``open`` and wait for the server's answer; raise its refusal."""
+        wait_s = self._open_timeout
         try:
             with anyio.fail_after(wait_s):
-                await self._call.write(bytes(frames.encode(opening)))
+                await self._call.write(bytes(frames.encode(self._opening)))
                 self.stats.frames_sent += 1
                 reply = await self._read()
         except TimeoutError:
@@ -307,14 +333,39 @@ class Session:
         self.session_id = reply.accepted.session_id
         self.limits = frames.limits(reply.accepted.limits)
         self.pipeline = reply.accepted.pipeline
+        self._resume_token = reply.accepted.resume_token
+        ttl = reply.accepted.resume_ttl
+        self._resume_ttl_s = ttl.total_seconds() if ttl is not None else 0.0
 
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """The session's I/O: the sender and the reader, cancelled together by ``_io``."""
-        with self._io:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._send_frames)
-                tasks.start_soon(self._read_frames)
+        """The session's I/O, cancelled as a whole by ``_io``: the sender and the reader of
+        the current stream, and when it is lost, a resume onto a new one."""
+        try:
+            with self._io:
                 task_status.started()
+                while (lost := await self._stream()) is not None:
+                    if not await self._resume(lost):
+                        return
+        finally:
+            self._finished.set()
+            self._inbox.close()
+
+    async def _stream(self) -> TransportError | None:
+        """Runs the current stream; what broke it when it was lost on the way (and may be
+        resumed), ``None`` once the session is over."""
+        sender_done = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._send_frames, sender_done)
+            lost = await self._read_frames()
+            if lost is None:
+                # The sender half-closes, so the call ends with both sides closed: a proxy
+                # may turn the reset gRPC sends for a stream still open on the client's side
+                # into a cancellation that loses the end (HAProxy 2.6: docs/deployment.md).
+                self._wakeup.set()
+                with anyio.move_on_after(self._close_timeout):
+                    await sender_done.wait()
+            tasks.cancel_scope.cancel()
+        return lost
 
     async def _close(self) -> None:
         """Leaving the session: cancel what remains, then stop its tasks."""
@@ -327,56 +378,155 @@ class Session:
         message = await self._call.read()
         return message if isinstance(message, wire.ServerFrame) else None
 
-    async def _send_frames(self) -> None:
+    async def _send_frames(self, done: anyio.Event) -> None:
         try:
             while True:
+                if self._finished.is_set():  # the last frame came: close our side too
+                    await self._call.done_writing()
+                    return
                 frame = self._outbox.take()
                 if frame is None:
                     await self._wakeup.wait()
                     self._wakeup = anyio.Event()
                     continue
-                data = bytes(frames.encode(frame))
-                if len(data) > self.limits.max_frame_bytes:  # it grew while it waited
-                    what = f"the {type(frame).__name__.lower()} frame"
-                    self._reject(FrameTooLargeError(what, len(data), self.limits.max_frame_bytes))
-                    continue
-                await self._call.write(data)
-                self.stats.frames_sent += 1
-                if isinstance(frame, Cancel):
-                    await self._call.done_writing()
+                if not await self._send(frame):
                     return
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the stream is over; the reader tells why
-
-    async def _read_frames(self) -> None:
-        try:
-            while not self._finished.is_set():
-                await self._inbox.room()
-                try:
-                    message = await self._read()
-                except grpc.aio.AioRpcError as exc:
-                    self._fail(await self._transport_error(exc))
-                    return
-                if message is None:
-                    self._fail(
-                        TransportError(
-                            grpc.StatusCode.INTERNAL, "the stream ended without an end frame"
-                        )
-                    )
-                    return
-                self._on_frame(message)
         finally:
-            self._finished.set()
-            self._inbox.close()
-            self._io.cancel()  # the sender has nothing left to do
+            done.set()
+
+    async def _send(self, frame: Collect | Commit | Cancel) -> bool:
+        """Writes one frame, remembering what a resume would have to send again; whether
+        the sender goes on (not after a cancel)."""
+        data = bytes(frames.encode(frame))
+        if len(data) > self.limits.max_frame_bytes:  # it grew while it waited
+            what = f"the {type(frame).__name__.lower()} frame"
+            self._reject(FrameTooLargeError(what, len(data), self.limits.max_frame_bytes))
+            return True
+        match frame:
+            case Collect():
+                self._unacked.append(frame)
+            case Commit():
+                self._commit_sent = frame
+            case Cancel():
+                self._cancel_sent = frame
+        await self._call.write(data)
+        self.stats.frames_sent += 1
+        if isinstance(frame, Cancel):
+            await self._call.done_writing()
+            return False
+        return True
+
+    async def _read_frames(self) -> TransportError | None:
+        """Reads the stream until the session is over (``None``) or the stream is lost on
+        the way (what broke it, when the session can be resumed)."""
+        while not self._finished.is_set():
+            await self._inbox.room()
+            try:
+                message = await self._read()
+            except grpc.aio.AioRpcError as exc:
+                error = await self._transport_error(exc)
+            else:
+                if message is not None:
+                    self._on_frame(message)
+                    continue
+                error = TransportError(
+                    grpc.StatusCode.INTERNAL, "the stream ended without an end frame"
+                )
+            if self._resumable(error):
+                return error
+            self._fail(error)
+            return None
+        return None
+
+    def _resumable(self, error: TransportError) -> bool:
+        return (
+            self._resumption is not None
+            and bool(self._resume_token)
+            and self.error is None
+            and error.code in _LOST
+        )
+
+    async def _resume(self, lost: TransportError) -> bool:
+        """Takes the session over on a new stream; whether it could (or else fails it)."""
+        assert self._resumption is not None
+        began, fresh, problem = anyio.current_time(), False, lost.message
+        for attempt in range(self._resumption.attempts):
+            if anyio.current_time() - began >= self._resume_ttl_s:
+                break
+            await anyio.sleep(self._resumption.delay(attempt))
+            outcome = await self._rejoin(self._start_call(self.session_id, fresh))
+            if outcome is None:
+                self.stats.resumptions += 1
+                return True
+            if isinstance(outcome, ServerError):  # the session is gone: no point retrying
+                self._fail(outcome)
+                return False
+            # The next try on a connection of its own: this one may be waiting out a
+            # reconnect backoff, or lead to a server process that does not have the session.
+            fresh = outcome.code is grpc.StatusCode.UNAVAILABLE
+            problem = outcome.message
+        self._fail(
+            TransportError(
+                lost.code, f"{lost.message}; the session could not be resumed: {problem}"
+            )
+        )
+        return False
+
+    async def _rejoin(self, call: Call) -> ServerError | TransportError | None:
+        """Asks the server for the session on ``call``; ``None`` once it goes on there, a
+        ``ServerError`` when the server says it cannot (final), a ``TransportError`` for a
+        try that may be repeated."""
+        resume = Resume(self.session_id, self._resume_token, self._last_output_index)
+        try:
+            with anyio.fail_after(self._open_timeout):
+                await call.write(bytes(frames.encode(resume)))
+                reply = await call.read()
+        except TimeoutError:
+            call.cancel()
+            return TransportError(grpc.StatusCode.DEADLINE_EXCEEDED, "no answer to resume")
+        except grpc.aio.AioRpcError as exc:
+            return TransportError(exc.code(), exc.details() or "")
+        if not isinstance(reply, wire.ServerFrame) or reply.resumed is None:
+            error = reply.error if isinstance(reply, wire.ServerFrame) else None
+            if error is None:
+                return TransportError(grpc.StatusCode.INTERNAL, f"resume answered {reply!r}")
+            refused = frames.server_error(error)
+            if refused.code is grpc.StatusCode.UNAVAILABLE:  # another process, or stopping
+                return TransportError(refused.code, refused.message)
+            return refused
+        self._attach(call, reply.resumed)
+        return None
+
+    def _attach(self, call: Call, resumed: wire.Resumed) -> None:
+        """Goes on on ``call``: what the server did not apply is sent again first."""
+        self._call, self._status = call, CallStatus(call)
+        highest = resumed.highest_applied_seq
+        again: list[Collect | Commit | Cancel] = [f for f in self._unacked if f.chunk_seq > highest]
+        self._unacked.clear()
+        if resumed.committed is not None and not self._committed_seen:
+            self._committed_seen = True
+            self._inbox.put(frames.committed(resumed.committed))
+        if self._commit_sent is not None and resumed.committed is None:
+            again.append(self._commit_sent)
+        if self._cancel_sent is not None:
+            again.append(self._cancel_sent)
+        self._outbox.send_first(again)
 
     def _on_frame(self, message: wire.ServerFrame) -> None:
         if message.collect_ack is not None:
             ack = frames.ack(message.collect_ack)
             self.stats.count(ack)
+            while self._unacked and self._unacked[0].chunk_seq <= ack.chunk_seq:
+                self._unacked.popleft()
             if ack.result is CollectResult.REJECTED and message.collect_ack.error is not None:
                 self._reject(frames.server_error(message.collect_ack.error))
         elif message.output is not None:
+            index = message.output.index
+            if index and index <= self._last_output_index:
+                return  # sent again after a resume: the application has it
+            self._last_output_index = max(self._last_output_index, index)
             now = anyio.current_time()
             if self._first_output_at is None:
                 self._first_output_at = now
@@ -385,7 +535,9 @@ class Session:
                 self._first_piece_at.setdefault(type(piece), now)
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
-            self._inbox.put(frames.committed(message.commit_accepted))
+            if not self._committed_seen:  # a commit sent again after a resume is acked again
+                self._committed_seen = True
+                self._inbox.put(frames.committed(message.commit_accepted))
         elif message.going_away is not None:
             self._inbox.put(frames.going_away(message.going_away))
         elif message.end is not None:
@@ -426,11 +578,14 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    start_call: Callable[[], Call],
+    start_call: StartCall,
     opening: Open,
     open_timeout: float,
     close_timeout: float,
     output_budget: int,
+    resumption: Resumption | None = Resumption(),
+    renew_id: bool = False,
+    spare_channels: list[grpc.aio.Channel] | None = None,
 ) -> AsyncIterator[Session]:
     """Opens a session on a new call and owns its tasks: leaving cancels whatever remains.
 
@@ -438,12 +593,13 @@ async def open_session(
     block then propagates as itself, not wrapped in an exception group (the session's own
     tasks never raise).
     """
-    call = start_call()
-    session = Session(call, close_timeout, output_budget)
     try:
-        await session._open(opening, open_timeout)
+        session = await _opened(
+            start_call, opening, open_timeout, close_timeout, output_budget, resumption, renew_id
+        )
     except BaseException:
-        call.cancel()
+        for channel in spare_channels or ():
+            await channel.close(None)
         raise
     tasks = anyio.create_task_group()
     await tasks.__aenter__()
@@ -455,3 +611,42 @@ async def open_session(
             await session._close()
         finally:
             await tasks.__aexit__(None, None, None)
+            for channel in spare_channels or ():  # the connections its retries opened
+                await channel.close(None)
+
+
+async def _opened(
+    start_call: StartCall,
+    opening: Open,
+    open_timeout: float,
+    close_timeout: float,
+    output_budget: int,
+    resumption: Resumption | None,
+    renew_id: bool,
+) -> Session:
+    """A session the server accepted. A stream lost before the answer to ``open`` is tried
+    once more (nothing but the open was sent), under a new session id when the SDK chose it
+    (``renew_id``): the server may have admitted the first one, which then expires
+    unclaimed; an id the application chose is not tried twice. Once only: a server that
+    cannot be reached at all is said at once rather than after a round of retries."""
+    attempts = 1 if resumption is not None and renew_id else 0
+    for attempt in range(attempts + 1):
+        session = Session(
+            start_call, opening, close_timeout, output_budget, resumption, open_timeout, attempt > 0
+        )
+        try:
+            await session._open()
+        except TransportError as lost:
+            session._call.cancel()
+            if attempt == attempts or lost.code not in _LOST:
+                raise
+            assert resumption is not None
+            await anyio.sleep(resumption.delay(attempt))
+            opening = dataclasses.replace(opening, session_id=str(uuid.uuid4()))
+            continue
+        except BaseException:
+            session._call.cancel()
+            raise
+        session.stats.resumptions += attempt
+        return session
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -1,16 +1,21 @@
-"""Keeps legacy sessions between calls: one live session per utterance, outliving its calls.
+"""The legacy sessions of this process: one live session per utterance, outliving its calls.
 
 An old client spends one short call per collect chunk and one for the commit, so the
 session cannot live in a call the way a v1 session lives in its stream. The keeper finds
-it (or opens it, admitted like a v1 session: same registry, budgets and quotas) for every
+it (or opens it, admitted like a v1 session: same registry, budgets and quotas) for a
 call, by its owner and id; the server's one deadline watcher expires collected state that
 is never committed; the commit call attaches to it to write the answer. The keeper also
 knows which commits run for which owner (principal and hardware id), for InterruptSession.
+
+Where an utterance waits between its calls is the store's choice (:mod:`.store`): here,
+in this process (the embedded default), or in a shared store that another process restores
+it from for its next call (``Open.collected``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 
@@ -18,18 +23,37 @@ from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.live import LiveSession, OutputWrites, Sessions
 from nexy_stream.server.observer import WireProtocol
+from nexy_stream.server.registry import Key
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     Accept,
     Cancel,
+    Collected,
     Dispatch,
     Fail,
     GoAway,
+    HandedOver,
     Open,
     Owner,
+    Resumed,
     ScreenSize,
     SessionError,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyCall:
+    """Whose utterance a call is about, and what its session opens with."""
+
+    owner: Owner  # its principal (if it sent a credential) and its hardware id together
+    session_id: str  # canonical
+    hardware_id: str
+    screen: ScreenSize | None
+    peer: str
+
+    @property
+    def key(self) -> Key:
+        return (self.owner, self.session_id)
 
 
 class LegacySessions:
@@ -37,6 +61,8 @@ class LegacySessions:
 
     def __init__(self, hosting: Hosting, sessions: Sessions) -> None:
         self.limits = hosting.limits
+        self.clock = hosting.clock
+        self.budget = hosting.budget
         self._hosting = hosting
         self._sessions = sessions
         self._running: dict[Owner, set[LiveSession]] = {}  # owner -> running commits
@@ -44,25 +70,48 @@ class LegacySessions:
     def __len__(self) -> int:
         return sum(1 for s in self._sessions if s.hosted.protocol is WireProtocol.LEGACY)
 
-    def session(
-        self, owner: Owner, session_id: str, hardware_id: str, screen: ScreenSize | None, peer: str
-    ) -> LiveSession | SessionError:
+    def session(self, call: LegacyCall) -> LiveSession | SessionError:
         """The owner's session of this id, opened (and admitted) on first use; or why the
         call is refused. Another owner's session of the same id is never found: it is not
         this owner's to collect into, commit or probe."""
-        found = self._sessions.get((owner, session_id))
+        return self.found(call.key) or self.open(call)
+
+    def found(self, key: Key) -> LiveSession | None:
+        """The live legacy session of this owner and id in this process, if any."""
+        found = self._sessions.get(key)
         if found is not None and found.hosted.protocol is WireProtocol.LEGACY:
             return found
+        return None
+
+    def open(
+        self, call: LegacyCall, collected: Collected | None = None
+    ) -> LiveSession | SessionError:
+        """A new session for ``call``, admitted; with ``collected``, it takes up what earlier
+        calls left in a shared store. Or why the call is refused."""
         session = self._sessions.host(self._hosting.session(WireProtocol.LEGACY))
         effect = session.handle(
-            Open(session_id, hardware_id, screen=screen, owner=owner, peer=peer)
+            Open(
+                call.session_id,
+                call.hardware_id,
+                screen=call.screen,
+                owner=call.owner,
+                peer=call.peer,
+                collected=collected,
+            )
         )
         if isinstance(effect, Fail):  # concluded and closed: no call is attached yet
             return effect.error
-        assert isinstance(effect, Accept)
+        assert isinstance(effect, Accept | Resumed)
         self._sessions.add(session)
         self._hosting.deadlines.moved_earlier(session)
         return session
+
+    @staticmethod
+    def hand_over(session: LiveSession) -> None:
+        """The session's buffer is in a shared store now: this process lets it go without
+        a verdict (the call that commits it, here or elsewhere, ends it)."""
+        session.handle(HandedOver())
+        session.close()
 
     def interrupt(self, owner: Owner) -> list[str]:
         """Cancels the running commits of one owner (the same principal, or none, and the
@@ -73,7 +122,7 @@ class LegacySessions:
                 stopped.append(session.actor.session_id)
         return sorted(stopped)
 
-    async def commit(
+    async def run(
         self,
         session: LiveSession,
         dispatch: Dispatch,
@@ -120,7 +169,7 @@ class CommitCall:
         session.dispatch(dispatch, pipeline, tasks)
         try:
             with self._scope:
-                await session.write_answer(1, self._write)
+                await session.write_answer(1, self._write, self)
         except anyio.get_cancelled_exc_class():
             session.lost(self, resumable=False)
             raise

@@ -11,14 +11,16 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import grpc
 from google.protobuf.message import Message
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.legacy import codec
 from nexy_stream.legacy.audio import PlayablePipeline
-from nexy_stream.legacy.keeper import LegacySessions
+from nexy_stream.legacy.keeper import LegacyCall
 from nexy_stream.legacy.merge import commit_text, merge
+from nexy_stream.legacy.store import LegacyStore, already_processing
 from nexy_stream.pipeline import Output, Pipeline
 from nexy_stream.server.callers import Authenticate, anyone
 from nexy_stream.server.live import LiveSession
@@ -55,15 +57,15 @@ class LegacyService:
 
     def __init__(
         self,
-        sessions: LegacySessions,
+        store: LegacyStore,
         pipeline: Pipeline,
         tasks: ServerTasks,
         authenticate: Authenticate = anyone,
     ) -> None:
-        self._sessions = sessions
+        self._store = store
         self._pipeline = PlayablePipeline(pipeline)  # audio as old clients play it
         self._tasks = tasks
-        self._limits = sessions.limits
+        self._limits = store.sessions.limits
         self._authenticate = authenticate
 
     def _call(
@@ -90,20 +92,20 @@ class LegacyService:
             return
         caller, request = call
         if request.phase == pb.REQUEST_PHASE_COLLECT:
-            problem = self._collect(request, caller, context)
+            problem = await self._collect(request, caller, context)
             if problem is not None:
                 await _refuse(context, problem)
                 return
             await context.write(codec.end(codec.COLLECT_OK))
             return
         # COMMIT, or UNSPECIFIED: the oldest clients' single request is its own commit.
-        dispatched = self._dispatch(request, caller, context)
+        dispatched = await self._dispatch(request, caller, context)
         if isinstance(dispatched, SessionError):
             await _refuse(context, dispatched)
             return
         await self._process(*dispatched, context)
 
-    def _collect(
+    async def _collect(
         self, request: pb.StreamRequest, caller: Owner, context: Context
     ) -> SessionError | None:
         call = codec.identify(request, self._limits)
@@ -112,52 +114,42 @@ class LegacyService:
         problem = codec.chunk_seq_problem(request)
         if problem is not None:
             return problem
-        session = self._session(request, call, caller, context)
-        if isinstance(session, SessionError):
-            return session
-        text = (
-            merge(session.actor.text, request.chunk_text)
-            if request.HasField("chunk_text")
-            else None
-        )
-        for event in codec.collect_events(request.chunk_seq, text, call.screenshot):
-            effect = session.handle(event)
-            if isinstance(effect, Ack) and effect.error is not None:
-                return effect.error
-        return None
 
-    def _session(
-        self, request: pb.StreamRequest, call: codec.Identified, caller: Owner, context: Context
-    ) -> LiveSession | SessionError:
-        """The caller's session, which belongs to its principal (if it sent a credential)
-        and its hardware id together."""
-        owner = dataclasses.replace(caller, hardware_id=request.hardware_id)
-        return self._sessions.session(
-            owner, call.session_id, request.hardware_id, call.screen, peer_host(context.peer())
-        )
+        def collect(session: LiveSession) -> SessionError | None:
+            text = (
+                merge(session.actor.text, request.chunk_text)
+                if request.HasField("chunk_text")
+                else None
+            )
+            for event in codec.collect_events(request.chunk_seq, text, call.screenshot):
+                effect = session.handle(event)
+                if isinstance(effect, Ack) and effect.error is not None:
+                    return effect.error
+            return None
 
-    def _dispatch(
+        return await self._store.collect(_legacy_call(request, call, caller, context), collect)
+
+    async def _dispatch(
         self, request: pb.StreamRequest, caller: Owner, context: Context
     ) -> tuple[LiveSession, Dispatch] | SessionError:
         """Commits the session (opening it first when nothing was collected)."""
         call = codec.identify(request, self._limits)
         if isinstance(call, SessionError):
             return call
-        session = self._session(request, call, caller, context)
-        if isinstance(session, SessionError):
-            return session
-        if session.answer is not None:
-            return SessionError(
-                Code.RESOURCE_EXHAUSTED, f"session {call.session_id} is already being processed"
-            )
-        final_text = commit_text(session.actor.text, request.prompt)
-        effect = session.handle(Commit(final_text, call.screenshot))
-        if isinstance(effect, Dispatch):
-            return session, effect
-        # Old clients treat a refused commit as the end of the utterance: so does the server.
-        error = _error_of(effect)
-        session.handle(Refuse(error))
-        return error
+
+        def commit(session: LiveSession) -> Dispatch | SessionError:
+            if session.answer is not None:
+                return already_processing(call.session_id)
+            final_text = commit_text(session.actor.text, request.prompt)
+            effect = session.handle(Commit(final_text, call.screenshot))
+            if isinstance(effect, Dispatch):
+                return effect
+            # Old clients treat a refused commit as the end of the utterance: so does the server.
+            error = _error_of(effect)
+            session.handle(Refuse(error))
+            return error
+
+        return await self._store.commit(_legacy_call(request, call, caller, context), commit)
 
     async def _process(self, session: LiveSession, dispatch: Dispatch, context: Context) -> None:
         """Runs the pipeline once, then writes the last message and closes the session."""
@@ -166,7 +158,13 @@ class LegacyService:
             await context.write(codec.output(item))
 
         try:
-            await self._sessions.commit(session, dispatch, self._pipeline, self._tasks, write)
+            try:
+                await self._store.sessions.run(
+                    session, dispatch, self._pipeline, self._tasks, write
+                )
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._store.ran(session)
             await _send_last(session, context)
         finally:
             session.close()
@@ -186,7 +184,7 @@ class LegacyService:
         problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
             return pb.InterruptResponse(success=False, message=problem.message)
-        stopped = self._sessions.interrupt(
+        stopped = self._store.sessions.interrupt(
             dataclasses.replace(caller, hardware_id=request.hardware_id)
         )
         message = (
@@ -195,6 +193,16 @@ class LegacyService:
             else "nothing was running for this hardware_id"
         )
         return pb.InterruptResponse(success=True, interrupted_sessions=stopped, message=message)
+
+
+def _legacy_call(
+    request: pb.StreamRequest, call: codec.Identified, caller: Owner, context: Context
+) -> LegacyCall:
+    """Whose utterance the call is about: its principal (if it sent a credential) and its
+    hardware id together."""
+    owner = dataclasses.replace(caller, hardware_id=request.hardware_id)
+    peer = peer_host(context.peer())
+    return LegacyCall(owner, call.session_id, request.hardware_id, call.screen, peer)
 
 
 async def _send_last(session: LiveSession, context: Context) -> None:
@@ -222,13 +230,13 @@ def _error_of(effect: Effect | None) -> SessionError:
 
 
 def legacy_service(
-    sessions: LegacySessions,
+    store: LegacyStore,
     pipeline: Pipeline,
     tasks: ServerTasks,
     authenticate: Authenticate = anyone,
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The handlers of ``streaming.StreamingService``, for ``add_generic_rpc_handlers``."""
-    service = LegacyService(sessions, pipeline, tasks, authenticate)
+    service = LegacyService(store, pipeline, tasks, authenticate)
     return grpc.method_handlers_generic_handler(
         LEGACY_SERVICE,
         {

@@ -20,7 +20,7 @@ import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import CallMetadata
+from nexy_stream.client.channel import CallMetadata, CallStatus, session_metadata
 from nexy_stream.loadgen import frames
 from nexy_stream.loadgen.model import SessionModel
 from nexy_stream.loadgen.utterances import Ending, Utterance
@@ -32,17 +32,22 @@ _RESULTS = {
     pb.COLLECT_RESULT_DUPLICATE_SCREENSHOT: CollectResult.DUPLICATE_SCREENSHOT,
     pb.COLLECT_RESULT_REJECTED: CollectResult.REJECTED,
 }
+# An open that ends so, with no answer of the server's, found no server to speak of: none
+# listens, or it is stopping (a call cut by its stop, before any answer, ends CANCELLED).
+_NO_SERVER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 _COMMITTING = (Ending.COMMIT, Ending.CANCEL_AFTER_COMMIT, Ending.DISCONNECT_AFTER_COMMIT)
 _DISCONNECTING = (Ending.DISCONNECT, Ending.DISCONNECT_AFTER_COMMIT)
 
 
 class Unreachable(Exception):
-    """The server could not be reached (or stopped taking sessions): no session can run."""
+    """The server could not be reached (or stopped taking sessions): no session can run.
+    ``in_band``: the server itself answered so (it is stopping), rather than the transport."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, in_band: bool = False) -> None:
         super().__init__(f"{code.name}: {details}")
         self.code = code
         self.details = details
+        self.in_band = in_band
 
 
 @dataclass
@@ -128,6 +133,7 @@ class _Play:
         utterance: Utterance,
     ) -> None:
         self.call = call
+        self.status = CallStatus(call)
         self.record = record
         self.utterance = utterance
         self.model = SessionModel()
@@ -168,14 +174,15 @@ class _Play:
         try:
             await self._read()
         except grpc.aio.AioRpcError as error:
-            self.record.status, self.record.details = error.code(), error.details() or ""
+            seen = (error.code(), error.details() or "")
+            self.record.status, self.record.details = await self.status.of(seen)
 
     async def _read(self) -> None:
         record = self.record
         while True:
             frame = await next_frame(self.call)
             if frame is None:
-                record.status, record.details = await _status(self.call)
+                record.status, record.details = await self.status.of(await _status(self.call))
                 return
             kind = frame.WhichOneof("kind")
             if record.last_frame is not None:
@@ -278,12 +285,15 @@ async def drive(
     Raises :class:`Unreachable` when the session cannot even open for want of a server.
     """
     record = SessionRecord(session_id, utterance.ending)
-    call = stub.Session(metadata=metadata)
+    call = stub.Session(metadata=(*metadata, *session_metadata(session_id)))
     try:
         await call.write(frames.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
         if first is None or first.WhichOneof("kind") != "accepted":
-            _refused(record, first, *await _status(call))
+            try:
+                _refused(record, first, *await _status(call))
+            finally:
+                call.cancel()  # nothing more to read or send: the server may end the call
             return record
         record.pipeline = first.accepted.pipeline
         play = _Play(call, record, utterance)
@@ -292,7 +302,7 @@ async def drive(
             await play.write(pace)
     except grpc.aio.AioRpcError as error:
         # Only the open gets here: the reader and the writer keep their own errors.
-        if error.code() is grpc.StatusCode.UNAVAILABLE:
+        if error.code() in _NO_SERVER:
             raise Unreachable(error.code(), error.details() or "") from None
         record.status, record.details = error.code(), error.details() or ""
         return record
@@ -308,8 +318,8 @@ def _refused(
     """The open was not accepted: a fatal error (a refusal the contract allows), or no
     server to speak of, or a broken promise."""
     record.status, record.details = status, details
-    if status is grpc.StatusCode.UNAVAILABLE:
-        raise Unreachable(status, details)
+    if status in _NO_SERVER:
+        raise Unreachable(status, details, in_band=first is not None)
     if first is not None and first.WhichOneof("kind") == "error" and first.error.fatal:
         record.fatal, record.last_frame = first.error, "error"
         _check_fatal(record)

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
-import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.client.channel import CallMetadata, open_channel
+from nexy_stream.client.channel import CallMetadata, ChannelTls, open_channel
 from nexy_stream.loadgen.driver import ECHO, SessionRecord, Unreachable, drive
 from nexy_stream.loadgen.stats import latency_ms
 from nexy_stream.loadgen.utterances import REALISTIC, Profile, build_utterance
@@ -33,9 +32,13 @@ class LoadPlan:
     seed: int = 0
     profile: Profile = REALISTIC
     drain_s: float = 10.0  # how long sessions still running at the deadline may finish
-    credentials: grpc.ChannelCredentials | None = None  # TLS; None: plaintext
+    tls: ChannelTls | None = None  # None: plaintext
     metadata: CallMetadata = ()  # sent with every session (a bearer token)
     device_id: str = "load-device"  # the device every session names
+    # One of several client processes (--processes): this one plays sessions part,
+    # part + parts, ..., so the same seed plays the same utterances however many there are.
+    part: int = 0
+    parts: int = 1
 
 
 @dataclass
@@ -55,6 +58,22 @@ class LoadTally:
     unverifiable: int = 0  # a cancel after commit raced the end; see SessionRecord
     violations: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+    def absorb(self, other: LoadTally) -> None:
+        """Adds another process's tally to this one."""
+        self.started += other.started
+        self.finished += other.finished
+        self.frames += other.frames
+        self.endings.update(other.endings)
+        self.statuses.update(other.statuses)
+        self.latencies_s.extend(other.latencies_s)
+        self.pipelines.update(other.pipelines)
+        self.broken_sessions += other.broken_sessions
+        self.failed_sessions += other.failed_sessions
+        self.told_going_away += other.told_going_away
+        self.unverifiable += other.unverifiable
+        _keep(self.violations, other.violations)
+        _keep(self.failures, other.failures)
 
     def add(self, record: SessionRecord) -> None:
         self.finished += 1
@@ -136,17 +155,25 @@ async def run_load(
     :data:`INTERRUPTED`).
     Raises :class:`Unreachable` when no session could open because there is no server; a
     server lost midway (it stopped taking sessions) starts no more sessions, lets those
-    under way finish, and ends the run with a partial report saying so.
+    under way finish, and ends the run with a partial report saying so. A server is lost
+    when it answers an open with UNAVAILABLE (it is stopping), or when as many opens as
+    sessions run at once (3 at least) fail in a row for want of it: behind a load balancer,
+    the opens a dying instance drops are failed sessions once a later one opens, and the
+    run goes on with the others.
     """
     tally = LoadTally()
     began = time.perf_counter()
     deadline = anyio.current_time() + plan.duration_s
     running: set[str] = set()
     lost: list[Unreachable] = []
+    # Opens that found no server, by attempt: failed sessions once a later one opens.
+    refused: dict[int, str] = {}
+    lost_after = max(3, plan.concurrency)
 
     async def worker(stub: rpc.SessionServiceStub) -> None:
         while tally.started < plan.sessions and anyio.current_time() < deadline and not lost:
-            index = tally.started
+            attempt = tally.started
+            index = plan.part + plan.parts * attempt
             tally.started += 1
             # One Random per session: a session's utterance depends on the seed and its
             # index only, whatever the concurrency.
@@ -157,12 +184,18 @@ async def run_load(
             try:
                 record = await drive(stub, session_id, utterance, plan.pace, plan.metadata)
             except Unreachable as error:  # it never opened: not an unfinished session
-                # No new sessions; those under way finish (after going_away, they may).
                 running.discard(session_id)
-                lost.append(error)
-                return
+                refused[attempt] = f"session {session_id} did not open: {error}"
+                if error.in_band or len(refused) >= lost_after:
+                    # No new sessions; those under way finish (after going_away, they may).
+                    lost.append(error)
+                continue
             running.discard(session_id)  # still here if cancelled: unfinished
             tally.add(record)
+            if not lost:  # the server took a later session: those refusals were failures
+                failed = [refused.pop(early) for early in sorted(refused) if early < attempt]
+                tally.failed_sessions += len(failed)
+                _keep(tally.failures, failed)
 
     async def report_progress(show: Callable[[LoadTally, float], None]) -> None:
         while True:
@@ -173,7 +206,8 @@ async def run_load(
         await event.wait()
         cancel.cancel()
 
-    async with open_channel(plan.target, plan.credentials) as channel:
+    credentials = None if plan.tls is None else plan.tls.credentials()
+    async with open_channel(plan.target, credentials) as channel:
         stub = rpc.SessionServiceStub(channel)  # type: ignore[no-untyped-call]  # generated
         async with anyio.create_task_group() as outer:
             if progress is not None:

@@ -2,17 +2,21 @@
 
 Each server has its own :class:`CollectorRegistry`, so several servers can run in one
 process (tests). Live figures are read from the session registry when scraped rather
-than counted up and down, so they cannot drift.
+than counted up and down, so they cannot drift. A worker of ``serve --workers N`` cannot
+be asked at scrape time (its supervisor serves /metrics from prometheus_client's
+multiprocess files), so it writes the same figures there every second instead.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
+from typing import NamedTuple
 from wsgiref.simple_server import WSGIServer
 
 import anyio
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -25,6 +29,63 @@ from nexy_stream.session import CollectResult, Discard, Outcome, Preparations, S
 # From a millisecond to half a minute: an echo answers in about a millisecond, a real
 # pipeline (LLM, TTS) in seconds.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LIVE_REFRESH_S = 1.0  # how often a worker writes its live figures for the supervisor
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class GaugeSpec(NamedTuple):
+    name: str
+    help: str
+    labels: tuple[str, ...]
+
+
+LIVE_GAUGES = (
+    GaugeSpec(
+        "nexy_live_sessions",
+        "Sessions open now, by phase (collecting, processing) and wire protocol.",
+        ("phase", "protocol"),
+    ),
+    GaugeSpec(
+        "nexy_buffered_bytes",
+        "Bytes held in the buffers of the live sessions, by kind (text, screenshot).",
+        ("kind",),
+    ),
+    GaugeSpec(
+        "nexy_budget_bytes",
+        "Bytes all sessions hold (collect buffers, committed utterances) against "
+        "max_buffered_bytes: held, and the limit.",
+        ("kind",),
+    ),
+    GaugeSpec(
+        "nexy_streams_awaiting_open",
+        "Streams connected whose open frame has not come yet (ended after open_timeout).",
+        (),
+    ),
+)
+Figures = dict[tuple[str, ...], float]  # label values -> value
+
+
+def live_figures(live: LiveSessions) -> tuple[Figures, Figures, Figures, Figures]:
+    """The figures of :data:`LIVE_GAUGES`, in its order: the live sessions by (phase,
+    protocol), the bytes they buffer by kind, the bytes held against the budget and its
+    limit, and the streams awaiting their open frame."""
+    counts = live.counts()
+    text, screenshots = live.buffered_bytes()
+    held, limit = live.budget()
+    sessions: Figures = {
+        (phase.value, protocol.value): counts[phase, protocol]
+        for phase in LIVE_PHASES
+        for protocol in WireProtocol
+    }
+    budget: Figures = {("held",): held}
+    if limit is not None:
+        budget[("limit",)] = limit
+    return (
+        sessions,
+        {("text",): text, ("screenshot",): screenshots},
+        budget,
+        {(): live.awaiting_open()},
+    )
 
 
 class LiveCollector(Collector):
@@ -35,56 +96,62 @@ class LiveCollector(Collector):
         self._live = live
 
     def describe(self) -> Iterator[Metric]:
-        yield from self._families()
+        for spec in LIVE_GAUGES:
+            yield GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
 
     def collect(self) -> Iterator[Metric]:
-        counts = self._live.counts()
-        text, screenshots = self._live.buffered_bytes()
-        held, limit = self._live.budget()
-        sessions, buffered, budget, awaiting = self._families()
-        for phase in LIVE_PHASES:
-            for protocol in WireProtocol:
-                sessions.add_metric([phase.value, protocol.value], counts[phase, protocol])
-        buffered.add_metric(["text"], text)
-        buffered.add_metric(["screenshot"], screenshots)
-        budget.add_metric(["held"], held)
-        if limit is not None:
-            budget.add_metric(["limit"], limit)
-        awaiting.add_metric([], self._live.awaiting_open())
-        yield from (sessions, buffered, budget, awaiting)
+        for spec, figures in zip(LIVE_GAUGES, live_figures(self._live), strict=True):
+            family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+            for labels, value in figures.items():
+                family.add_metric(labels, value)
+            yield family
 
-    @staticmethod
-    def _families() -> tuple[
-        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
-    ]:
-        return (
-            GaugeMetricFamily(
-                "nexy_live_sessions",
-                "Sessions open now, by phase (collecting, processing) and wire protocol.",
-                labels=["phase", "protocol"],
-            ),
-            GaugeMetricFamily(
-                "nexy_buffered_bytes",
-                "Bytes held in the buffers of the live sessions, by kind (text, screenshot).",
-                labels=["kind"],
-            ),
-            GaugeMetricFamily(
-                "nexy_budget_bytes",
-                "Bytes all sessions hold (collect buffers, committed utterances) against "
-                "max_buffered_bytes: held, and the limit.",
-                labels=["kind"],
-            ),
-            GaugeMetricFamily(
-                "nexy_streams_awaiting_open",
-                "Streams connected whose open frame has not come yet (ended after open_timeout).",
-            ),
-        )
+
+class LivePublisher:
+    """A worker's live figures, written to the multiprocess files every second.
+
+    The gauges are summed over the live workers (``livesum``); the supervisor drops a dead
+    worker's figures. Read on a thread of its own, as the metrics endpoint reads them.
+    """
+
+    def __init__(self, live: LiveSessions, registry: CollectorRegistry) -> None:
+        self._live = live
+        self._gauges = [
+            Gauge(*spec, multiprocess_mode="livesum", registry=registry) for spec in LIVE_GAUGES
+        ]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nexy-live-gauges", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def publish(self) -> None:
+        for gauge, figures in zip(self._gauges, live_figures(self._live), strict=True):
+            for labels, value in figures.items():
+                (gauge.labels(*labels) if labels else gauge).set(value)
+
+    def _run(self) -> None:
+        while True:
+            self.publish()
+            if self._stopped.wait(LIVE_REFRESH_S):
+                return
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            await anyio.to_thread.run_sync(self._thread.join)
 
 
 class SessionMetrics:
-    """A sink for lifecycle changes that keeps the Prometheus metrics."""
+    """A sink for lifecycle changes that keeps the Prometheus metrics.
 
-    def __init__(self, live: LiveSessions) -> None:
+    ``shared``: a worker's, written to prometheus_client's multiprocess files for its
+    supervisor to serve (``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client loads).
+    """
+
+    def __init__(self, live: LiveSessions, shared: bool = False) -> None:
+        if shared and MULTIPROC_DIR not in os.environ:
+            raise RuntimeError(f"shared metrics need {MULTIPROC_DIR} (set by the supervisor)")
         self.registry = CollectorRegistry()
         self._started = Counter(
             "nexy_sessions_started",
@@ -165,7 +232,9 @@ class SessionMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
-        self.registry.register(LiveCollector(live))
+        self._publisher = LivePublisher(live, self.registry) if shared else None
+        if self._publisher is None:
+            self.registry.register(LiveCollector(live))
         for stage in Stage:  # every series exists from the start, at zero
             self._stages.labels(stage.value)
         for reason in Discard:
@@ -178,6 +247,14 @@ class SessionMetrics:
                 self._ended.labels(protocol.value, outcome.value)
             for result in CollectResult:
                 self._collect.labels(protocol.value, result.value)
+
+    def start(self) -> None:
+        if self._publisher is not None:
+            self._publisher.start()
+
+    async def stop(self) -> None:
+        if self._publisher is not None:
+            await self._publisher.stop()
 
     def record(self, change: Change) -> None:
         protocol = change.protocol.value

@@ -37,7 +37,11 @@ class Operations:
         self.live = LiveSessions(hosting)
         self.rollup = Rollup()
         self.feed = FeedHub(config, self.live)
-        self.metrics = SessionMetrics(self.live) if config.metrics_port is not None else None
+        self.metrics = (
+            SessionMetrics(self.live, shared=config.metrics_shared)
+            if config.records_metrics
+            else None
+        )
         sinks: list[Sink] = [self.rollup.record, self.feed.publish, log_session_end]
         if self.metrics is not None:
             sinks.append(self.metrics.record)
@@ -67,10 +71,12 @@ class Operations:
         port's TLS) when given, so the feed is no less protected than the sessions it shows.
         """
         try:
-            if self.metrics is not None and self.config.metrics_port is not None:
-                self._metrics_endpoint = MetricsEndpoint.start(
-                    self.metrics.registry, self.config.metrics_host, self.config.metrics_port
-                )
+            if self.metrics is not None:
+                self.metrics.start()
+                if self.config.metrics_port is not None:
+                    self._metrics_endpoint = MetricsEndpoint.start(
+                        self.metrics.registry, self.config.metrics_host, self.config.metrics_port
+                    )
             if self.config.admin_port is not None:
                 await self._start_admin_server(
                     host_port(self.config.admin_host, self.config.admin_port), credentials
@@ -106,3 +112,5 @@ class Operations:
         if self._metrics_endpoint is not None:
             await self._metrics_endpoint.stop()
             self._metrics_endpoint = None
+        if self.metrics is not None:
+            await self.metrics.stop()

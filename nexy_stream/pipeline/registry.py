@@ -158,6 +158,19 @@ def build(factory: PipelineFactory[Any], values: Mapping[str, object]) -> Pipeli
     return pipeline
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineRecipe:
+    """A pipeline chosen and configured but not built: a name :func:`load` knows and the
+    values of its settings. It crosses a process boundary (pickled), so each worker of
+    ``serve --workers N`` builds a pipeline of its own, on its own event loop."""
+
+    name: str
+    values: Mapping[str, object]
+
+    def build(self) -> Pipeline:
+        return build(load(self.name), self.values)
+
+
 def _import(reference: str) -> object:
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:

@@ -34,6 +34,14 @@ class Quotas:
             raise ValueError("committed_ttl_s cannot be negative")
 
 
+def already_committed(session_id: str) -> SessionError:
+    """A session id whose commit ran already (remembered here, or by a shared store)."""
+    return SessionError(
+        Code.FAILED_PRECONDITION,
+        f"session {session_id} is already committed; the pipeline runs once per session",
+    )
+
+
 class Admission:
     """Admits sessions into the registry and lets them go, remembering committed ones."""
 
@@ -79,11 +87,7 @@ class Admission:
         if key in self.registry:
             return SessionError(Code.ALREADY_EXISTS, f"session {actor.session_id} is already live")
         if self.was_committed(key, now):
-            return SessionError(
-                Code.FAILED_PRECONDITION,
-                f"session {actor.session_id} is already committed; the pipeline runs once per "
-                "session",
-            )
+            return already_committed(actor.session_id)
         if len(self.registry) >= quotas.max_live_sessions:
             return SessionError.over_limit(
                 "max_live_sessions",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Generic, Protocol, TypeVar
@@ -38,6 +39,7 @@ from nexy_stream.session import (
     Fail,
     Finish,
     GoAway,
+    Outcome,
     OutputSent,
     PipelineFinished,
     Prepare,
@@ -147,21 +149,35 @@ class LiveSession:
         self._stop_runs()
         if self.attachment is not None:
             self.attachment.concluded()
-        else:
-            self.close()
+        else:  # while it waited for a resume: one that comes in time gets the verdict
+            error = self.actor.error
+            self.close(linger=error is None or error.limit != "resume_ttl")
         return True
 
-    def close(self) -> None:
-        """The host is done: the answer's bytes go back, and the actor is told ``Closed``."""
+    def close(self, linger: bool = False) -> None:
+        """The host is done, and the actor is told ``Closed``. With ``linger`` (its last frame
+        was written to a stream, or could not be), a resumable session that was admitted
+        lingers for its ``resume_ttl``, answer and verdict kept: the connection may have
+        died with that frame in it, and a resume then gets them again. Otherwise the
+        answer's bytes go back at once."""
         if self._closed:
             return
         self._closed = True
         self.attachment = None
         self._stop_runs()
-        if self._run is not None:  # the answer's log (adopted, if its stream never wrote it)
-            self._run.log.release()
-        self._sessions.forget(self)
+        admitted = self.actor.outcome is not Outcome.REFUSED
+        if linger and admitted and self.resume_token and self.verdict is not None:
+            self._sessions.linger(self, self.actor.limits.resume_ttl_s)
+        else:
+            self._sessions.forget(self)
+            self.release()
         self.hosted.handle(Closed())
+
+    def release(self) -> None:
+        """What the session still holds goes back to the budget: its run's output log (the
+        answer, or an adopted preparation's that no stream wrote yet)."""
+        if self._run is not None:
+            self._run.log.release()
 
     def _stop_runs(self) -> None:
         if self._run is not None:
@@ -225,11 +241,12 @@ class LiveSession:
             prepared.discard()
 
     async def write_answer(
-        self, first: int, write: Callable[[int, Output], Awaitable[bool]]
+        self, first: int, write: Callable[[int, Output], Awaitable[bool]], by: Attachment
     ) -> None:
-        """Writes the answer from output ``first`` on as it comes; once all of it is written,
-        the session finishes (or fails, when its pipeline did). ``write`` says whether the
-        output was written."""
+        """Writes the answer from output ``first`` on as it comes, for the attached ``by``;
+        once all of it is written, the session finishes (or fails, when its pipeline did).
+        ``write`` says whether the output was written. A stream that is no longer attached
+        (lost, or taken over) decides nothing: the next one's writer will."""
         answer = self.answer
         assert answer is not None
         index = first
@@ -239,7 +256,8 @@ class LiveSession:
             if answer.written(index):
                 self.hosted.handle(OutputSent(kind(item)))
             index += 1
-        self.handle(answer.failure or PipelineFinished())
+        if self.attachment is by:
+            self.handle(answer.failure or PipelineFinished())
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -256,7 +274,7 @@ class LiveSession:
             return  # it had been taken over already
         self.attachment = None
         if self.verdict is not None:
-            self.close()  # its last frame can no longer be written
+            self.close(linger=True)  # its last frame can no longer be written
             return
         self.handle(Detached() if resumable and self.resume_token else Disconnected())
 
@@ -283,14 +301,26 @@ class LiveSession:
 
 
 class Sessions:
-    """The live sessions of one transport's owners by key, for resumes and legacy calls; and
-    what every session of the server shares (the byte budget, the deadline watcher)."""
+    """The live sessions of one transport's owners by key, for resumes and legacy calls, and
+    the ended ones that linger for a resume that missed their end; and what every session
+    of the server shares (the byte budget, the deadline watcher, the clock)."""
 
-    def __init__(self, budget: ByteBudget, deadlines: Deadlines, instance: str) -> None:
+    def __init__(
+        self,
+        budget: ByteBudget,
+        deadlines: Deadlines,
+        instance: str,
+        now: Callable[[], float],
+        max_lingering: int = 10_000,
+    ) -> None:
         self.budget = budget
         self.deadlines = deadlines
         self.instance = instance  # names this server process in resume tokens
+        self._now = now
+        self._max_lingering = max_lingering
         self._by_key: dict[Key, LiveSession] = {}
+        # Ended sessions kept for a resume, oldest first (they all linger as long).
+        self._lingering: OrderedDict[Key, tuple[LiveSession, float]] = OrderedDict()
 
     def new_token(self) -> str:
         return f"{self.instance}.{secrets.token_urlsafe(24)}"
@@ -304,6 +334,7 @@ class Sessions:
     ) -> LiveSession:
         """A new session (attached to the stream that brings it, if any), watched for its
         deadlines from now on: a watcher may end it at once (a stopping server)."""
+        self._expire()
         session = LiveSession(hosted, self, resumable, preparer)
         if attachment is not None:
             session.attach(attachment)
@@ -320,7 +351,33 @@ class Sessions:
         self._by_key[(actor.owner, actor.session_id)] = session
 
     def get(self, key: Key) -> LiveSession | None:
-        return self._by_key.get(key)
+        """The live session of this key, else one that ended and still lingers."""
+        found = self._by_key.get(key)
+        if found is not None:
+            return found
+        self._expire()
+        lingering = self._lingering.get(key)
+        return lingering[0] if lingering is not None else None
+
+    def linger(self, session: LiveSession, seconds: float) -> None:
+        """Keeps an ended session findable (not live) for ``seconds``."""
+        self.forget(session)
+        actor = session.actor
+        key = (actor.owner, actor.session_id)
+        previous = self._lingering.pop(key, None)
+        if previous is not None:
+            previous[0].release()
+        self._lingering[key] = (session, self._now() + seconds)
+        self._expire()
+
+    def _expire(self) -> None:
+        now = self._now()
+        while self._lingering:
+            key, (session, until) = next(iter(self._lingering.items()))
+            if until > now and len(self._lingering) <= self._max_lingering:
+                return
+            del self._lingering[key]
+            session.release()
 
     def forget(self, session: LiveSession) -> None:
         actor = session.actor

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -57,6 +58,12 @@ _TAKEN_OVER = SessionError(Code.ABORTED, "the session was resumed on another str
 HALF_CLOSE_GRACE_S = 1.0
 """How long an end of stream before commit waits for the call's cancellation (a dropped
 connection) before it counts as the client's half-close."""
+CLIENT_CLOSE_WAIT_S = 1.0
+"""How long a stream waits, after its last frame, for its client to half-close (what it
+still sends is dropped). gRPC resets a stream that ends while its client side is open
+(``RST_STREAM(NO_ERROR)``), and HAProxy 2.6 passes that on as a cancellation that can lose
+the end; a client half-closes on the last frame (the SDK does), so the call then ends with
+both sides closed."""
 
 
 class SessionStream:
@@ -92,11 +99,21 @@ class SessionStream:
         self._scope = anyio.CancelScope()
         self._tasks: anyio.abc.TaskGroup | None = None
         self._taken_over = False
+        self._client_closed = False  # the client half-closed its side
+        self._pending_read: asyncio.Future[Any] | None = None  # after commit (see _read)
         resumable = hosting.limits.resume_ttl_s > 0
         hosted = hosting.session(WireProtocol.STREAM, speculative=preparer is not None)
         self._session = sessions.host(hosted, resumable, self, preparer)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+            await self._until_client_closed()
+        finally:
+            if self._pending_read is not None:
+                self._pending_read.cancel()
+
+    async def _run(self) -> None:
         try:
             try:
                 with self._scope:
@@ -112,12 +129,15 @@ class SessionStream:
                 raise
             if self._taken_over:
                 end_call(self._context, _TAKEN_OVER)
+                self._client_closed = True  # nothing to wait for: its client moved on
                 return
             await self._send_last()
         finally:
             session = self._session
             if session.attachment is self and session.verdict is not None:
-                session.close()  # its last frame is written, or can no longer be
+                # Its last frame is written, or could not be: either way the client may not
+                # have it (a connection can die with it), so the session lingers for a resume.
+                session.close(linger=True)
 
     async def refuse(self, error: SessionError) -> None:
         """Ends the stream with ``error`` before reading any frame (a caller that may not
@@ -127,6 +147,32 @@ class SessionStream:
             await self._send_last()
         finally:
             self._session.close()
+        await self._until_client_closed()
+
+    async def _until_client_closed(self) -> None:
+        """After the last frame: waits a moment for the client's half-close, dropping
+        what it still sends (``CLIENT_CLOSE_WAIT_S``)."""
+        with anyio.move_on_after(CLIENT_CLOSE_WAIT_S):
+            while not self._client_closed:
+                try:
+                    raw = await self._read()
+                except Exception:  # grpcio raises internal errors once the peer is gone
+                    return
+                self._client_closed = raw is grpc.aio.EOF  # type: ignore[attr-defined]
+
+    async def _read(self) -> Any:
+        """The next message, or EOF. After commit, when a read may be waiting as the session
+        ends, the read is a future of its own that the end leaves running rather than
+        abandons: grpcio answers a read that follows an abandoned one with an end of stream
+        at once, and the wait for the client's half-close must see the real one. (Before
+        commit frames come fast, and a plain read costs less.)"""
+        if self._pending_read is None:
+            if self._session.actor.phase is not Phase.PROCESSING:
+                return await self._context.read()
+            self._pending_read = asyncio.ensure_future(self._context.read())
+        raw = await asyncio.shield(self._pending_read)
+        self._pending_read = None
+        return raw
 
     # -- what the session needs of its stream (live.Attachment) ------------------------------
 
@@ -152,8 +198,9 @@ class SessionStream:
         """Reads one frame into the actor; whether it was the client's last. A function of
         its own, so that no frame stays referenced while the next one is awaited: a large
         screenshot the budget refused would stay in memory as long as its stream idles."""
-        raw = await self._context.read()
+        raw = await self._read()
         if raw is grpc.aio.EOF:  # type: ignore[attr-defined]  # grpc-stubs lags grpc.aio
+            self._client_closed = True
             if self._session.resume_token and self._session.actor.phase is Phase.COLLECTING:
                 # A dropped connection shows as an end of stream first and cancels the call
                 # a moment later: wait for that before taking it for a half-close (a
@@ -200,7 +247,7 @@ class SessionStream:
                 await self._write(codec.commit_accepted(effect))
                 session.dispatch(effect, self._pipeline, self._server_tasks)
                 assert self._tasks is not None
-                self._tasks.start_soon(session.write_answer, 1, self._write_output)
+                self._tasks.start_soon(session.write_answer, 1, self._write_output, self)
             case CommitRepeated():
                 await self._write(codec.commit_accepted(effect.dispatch))
             case Rejoin():
@@ -219,14 +266,25 @@ class SessionStream:
         placeholder.handle(HandedOver())
         placeholder.close()
         self._session = found
-        found.attach(self)
-        resumed = found.handle(Reattached())
-        assert isinstance(resumed, Resumed)
         first = rejoin.last_output_index + 1
         answer = found.answer
-        await self._write(codec.resumed(resumed, first if answer is not None else 1))
+        if found.verdict is not None:  # it ended: what the client missed, then its end again
+            actor = found.actor
+            resumed = Resumed(actor.session_id, actor.highest_applied_seq, actor.dispatched)
+            await self._write(codec.resumed(resumed, first if answer is not None else 1))
+            for index in range(first, answer.next_index if answer is not None else first):
+                assert answer is not None
+                item = await answer.output(index)
+                assert item is not None
+                await self._write(codec.output(item, index))
+            self._scope.cancel()  # the verdict's frame follows (run)
+            return
+        found.attach(self)
+        reattached = found.handle(Reattached())
+        assert isinstance(reattached, Resumed)
+        await self._write(codec.resumed(reattached, first if answer is not None else 1))
         if answer is not None and self._tasks is not None:
-            self._tasks.start_soon(found.write_answer, first, self._write_output)
+            self._tasks.start_soon(found.write_answer, first, self._write_output, self)
 
     def _rejoin_problem(self, found: LiveSession | None, rejoin: Rejoin) -> SessionError | None:
         if not self._sessions.lives_here(rejoin.resume_token):
@@ -235,7 +293,7 @@ class SessionStream:
                 "the session lives on another server process: route a resumed stream by "
                 "its x-nexy-session-id header (or open a new session)",
             )
-        if found is None or not found.owns(rejoin.resume_token) or found.verdict is not None:
+        if found is None or not found.owns(rejoin.resume_token):
             return _NOT_FOUND
         answer = found.answer
         if answer is not None and not answer.kept_from(rejoin.last_output_index + 1):

@@ -56,6 +56,7 @@ from nexy_stream.session.speculation import Preparations, Speculation, normalise
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
+    Collected,
     CommittedRequest,
     Discard,
     EndReason,
@@ -84,6 +85,7 @@ __all__ = [
     "Code",
     "Collect",
     "CollectResult",
+    "Collected",
     "Commit",
     "CommitRepeated",
     "CommittedRequest",

@@ -61,6 +61,7 @@ from nexy_stream.session.speculation import NONE_PREPARED, Preparations, Specula
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
+    Collected,
     CommittedRequest,
     EndReason,
     Outcome,
@@ -139,6 +140,7 @@ class SessionActor:
         self._detached_at: float | None = None  # its stream was lost; a resume may come
         self._dispatched: Dispatch | None = None
         self._commit_frame: Commit | None = None
+        self._restoring: Collected | None = None  # from Open, taken up once admitted
         self._closed = False
         self._speculator = Speculator(speculation) if speculation is not None else None
 
@@ -248,12 +250,27 @@ class SessionActor:
         return self._speculator.figures if self._speculator is not None else NONE_PREPARED
 
     @property
+    def dispatched(self) -> Dispatch | None:
+        """What the commit dispatched, once it did."""
+        return self._dispatched
+
+    @property
     def detached(self) -> bool:
         """Whether its stream was lost and it waits for a resume."""
         return self._detached_at is not None
 
     def age(self, now: float) -> float:
         return max(now - self._created_at, 0.0)
+
+    def collected(self, now: float) -> Collected:
+        """The buffer and its counts, for a shared store to keep until the next call."""
+        return Collected(
+            self._text,
+            self._screenshot,
+            self._highest_applied_seq,
+            self._applied_chunks,
+            self.age(now),
+        )
 
     @property
     def deadline(self) -> float:
@@ -311,6 +328,7 @@ class SessionActor:
         self._peer = event.peer
         self._client = event.client
         self._screen = event.screen
+        self._restoring = event.collected
         self._phase = Phase.ADMITTING
         return _ADMIT
 
@@ -343,9 +361,26 @@ class SessionActor:
         error = SessionError(Code.FAILED_PRECONDITION, f"the first frame must be open, got {kind}")
         return self._fail(error, now, Outcome.REFUSED)
 
-    def _admitted(self, _event: Admitted, _now: float) -> Accept:
+    def _admitted(self, _event: Admitted, now: float) -> Accept | Resumed | Fail:
         self._phase = Phase.COLLECTING
-        return Accept(self._session_id, self._limits)
+        restored, self._restoring = self._restoring, None
+        if restored is None:
+            return Accept(self._session_id, self._limits)
+        return self._restore(restored, now)
+
+    def _restore(self, state: Collected, now: float) -> Resumed | Fail:
+        """Takes up what earlier calls collected (in another process, maybe): the same
+        buffer, counts and age, its bytes held against this server's budget."""
+        text_bytes = len(state.text.encode())
+        shot = len(state.screenshot.data) if state.screenshot is not None else 0
+        short = self._hold(text_bytes + shot)
+        if short is not None:
+            return self._fail(short, now, Outcome.REFUSED)
+        self._text, self._text_bytes, self._screenshot = state.text, text_bytes, state.screenshot
+        self._highest_applied_seq = state.highest_applied_seq
+        self._applied_chunks = state.applied_chunks
+        self._created_at = now - state.age_s
+        return Resumed(self._session_id, self._highest_applied_seq, None)
 
     def _unreadable_first(self, event: Unreadable, now: float) -> Fail:
         error = SessionError(Code.INVALID_ARGUMENT, f"unreadable frame: {event.message}")
@@ -752,6 +787,7 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         Commit: SessionActor._commit,
         PreparationReady: SessionActor._preparation_ready,
         PreparationFailed: SessionActor._preparation_failed,
+        HandedOver: SessionActor._handed_over,  # its buffer went to a shared store
     },
     Phase.PROCESSING: {
         **_ANY_LIVE,

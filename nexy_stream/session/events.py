@@ -12,6 +12,7 @@ from nexy_stream.session.errors import Code, SessionError
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
+    Collected,
     OutputKind,
     Owner,
     Screenshot,
@@ -24,7 +25,9 @@ from nexy_stream.session.values import (
 @dataclass(frozen=True, slots=True)
 class Open:
     """The open frame, with what the host knows of the caller: its ``owner`` (from its
-    credential) and ``peer`` (its network address, for per-address budgets)."""
+    credential) and ``peer`` (its network address, for per-address budgets). ``collected``:
+    the buffer earlier calls of a legacy utterance left in a shared store, taken up once the
+    session is admitted (it answers ``Resumed`` then, not ``Accept``: it opened before)."""
 
     session_id: str
     device_id: str
@@ -32,6 +35,7 @@ class Open:
     screen: ScreenSize | None = None
     owner: Owner = ANONYMOUS
     peer: str = ""
+    collected: Collected | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,8 @@ class Reattached:
 
 @dataclass(frozen=True, slots=True)
 class HandedOver:
-    """This stream resumed another session: its own actor never became a session."""
+    """This stream resumed another session: its own actor never became a session. Or, for
+    a collecting session, its buffer went to a shared store: another call takes it up."""
 
 
 @dataclass(frozen=True, slots=True)

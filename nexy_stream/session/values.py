@@ -41,6 +41,18 @@ class Screenshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Collected:
+    """What a collecting session holds, as a shared store keeps it between the calls of a
+    legacy utterance, for the process that takes the next call to restore (``Open``)."""
+
+    text: str = ""
+    screenshot: Screenshot | None = None
+    highest_applied_seq: int = 0
+    applied_chunks: int = 0
+    age_s: float = 0.0  # since the session's first frame, whichever process took it
+
+
+@dataclass(frozen=True, slots=True)
 class ClientInfo:
     name: str = ""
     version: str = ""
