@@ -4,7 +4,8 @@ Each comparison runs against servers started in this run on this machine, with t
 client, so the ratios hold where absolute numbers do not. Throughput takes the median of a few
 alternating rounds, ratios round by round, so a busy moment on the machine moves little.
 ``python -m bench speech`` runs only the event-loop lag comparison of legacy speech answers,
-``python -m bench workers`` only ``serve --workers 2`` against ``--workers 1`` and bare grpcio.
+``python -m bench speculation`` only the speculative preparation comparison, ``python -m bench
+workers`` only ``serve --workers 2`` against ``--workers 1`` and bare grpcio.
 """
 
 from __future__ import annotations
@@ -52,6 +53,22 @@ SPEECH_ROUNDS = 7
 SPEECH_STREAMS = 4
 SPEECH_WARMUP_S, SPEECH_S = 1.0, 3.0
 AUDIO_ROUNDS, AUDIO_UTTERANCES = 5, 30
+# Speculative preparation: a stub LLM 300 ms to its first token, two servers side by side
+# (--speculate and not), utterances whose commit follows the end of speech after a pause.
+SPECULATION_FIRST_TOKEN_S = 0.3
+SPECULATION_ROUNDS, SPECULATION_UTTERANCES = 4, 10
+SPECULATION_CASES = {
+    # case: (client flags, what it measures)
+    "same": (("--pause", "0.4"), "the commit is the last interim, marked stable"),
+    "same_unmarked": (
+        ("--pause", "0.7", "--no-hint"),
+        "the commit is the last interim, unmarked: prepared after --speculate-after (300 ms)",
+    ),
+    "differs": (
+        ("--pause", "0.4", "--final", "what is on my desk"),
+        "the commit differs from the last interim (marked stable)",
+    ),
+}
 # --workers 2 against --workers 1: the same load from two client processes, each with
 # connections of its own (the kernel spreads connections, not streams, over the workers).
 WORKERS = 2
@@ -65,6 +82,8 @@ TARGETS = {
     "auth_frames_per_s_ratio": (">=", 0.95),
     "legacy_speech_loop_lag_p99_ms_24khz": ("<=", 5.0),
     "first_audio_p50_overhead_ms": ("<=", 10.0),
+    "speculative_saving_ratio": (">=", 0.8),
+    "speculative_differs_p50_delta_ms": ("<=", 10.0),
     "workers_frames_per_s_ratio": (">=", 1.6),
     "workers_first_output_p50_ratio_vs_bare_grpc": ("<=", 1.0),
     "workers_first_output_p99_ratio_vs_bare_grpc": ("<=", 1.0),
@@ -211,6 +230,57 @@ def first_audio() -> dict[str, Any]:
     return medians
 
 
+def speculation() -> dict[str, Any]:
+    """Commit -> first output with and without --speculate, the openai pipeline (text only)
+    against the stub at 300 ms to the first token; both servers side by side, measured in
+    alternating rounds; per case the medians of the rounds' percentiles, and the median of
+    the p50 differences taken round by round."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        case: {"speculate": [], "plain": []} for case in SPECULATION_CASES
+    }
+    with openai_stub(SPECULATION_FIRST_TOKEN_S) as url:
+        pipeline = ["--pipeline", "openai", "--llm-base-url", url, "--no-tts"]
+        speculating = [*NEXY, *pipeline, "--speculate", "--speculate-max", "3"]
+        with server("speculate", speculating) as on, server("plain", [*NEXY, *pipeline]) as off:
+            pair = [("speculate", on), ("plain", off)]
+            for target in (on, off):  # warm up
+                client("spoken", target.target, "--rounds", "3")
+            for round_ in range(1, SPECULATION_ROUNDS + 1):
+                for case, (flags, _) in SPECULATION_CASES.items():
+                    for name, target in pair if round_ % 2 else reversed(pair):
+                        args = ("--rounds", str(SPECULATION_UTTERANCES), *flags)
+                        found[case][name].append(client("spoken", target.target, *args))
+                        say(f"  round {round_}: {case:13} {name:9} {found[case][name][-1]}")
+    result: dict[str, Any] = {"first_token_s": SPECULATION_FIRST_TOKEN_S}
+    for case, rounds in found.items():
+        medians: dict[str, Any] = {
+            name: {
+                "utterances": sum(r["utterances"] for r in samples),
+                "prepared": sum(r["prepared"] for r in samples),
+                **{
+                    q: round(statistics.median(r[q] for r in samples), 3)
+                    for q in ("p50", "p95", "p99")
+                },
+            }
+            for name, samples in rounds.items()
+        }
+        pairs = zip(rounds["plain"], rounds["speculate"], strict=True)
+        saved = statistics.median(plain["p50"] - spec["p50"] for plain, spec in pairs)
+        medians["saved_p50_ms"] = round(saved, 3)
+        medians["saving_ratio"] = round(saved / (SPECULATION_FIRST_TOKEN_S * 1000), 3)
+        medians["what"] = SPECULATION_CASES[case][1]
+        result[case] = medians
+    return result
+
+
+def speculation_summary(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "speculative_saving_ratio": found["same"]["saving_ratio"],
+        "speculative_saving_ratio_unmarked": found["same_unmarked"]["saving_ratio"],
+        "speculative_differs_p50_delta_ms": round(-found["differs"]["saved_p50_ms"], 3),
+    }
+
+
 def idle_memory() -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = {}
     for name, command in (("bare", BARE), ("nexy", NEXY)):
@@ -327,8 +397,8 @@ def table(results: dict[str, Any]) -> str:
             f"| server memory per idle session, {count} open (KiB) | "
             f"{sizes['nexy'] / 1024:.1f} | {sizes['bare'] / 1024:.1f} | {ratio:.2f}x | ≤ 1.5x |"
         )
-    rows += workers_rows(results) + auth_rows(results) + speech_rows(results)
-    rows += first_audio_rows(results)
+    rows += workers_rows(results) + speech_rows(results) + auth_rows(results)
+    rows += first_audio_rows(results) + speculation_rows(results)
     return "\n".join(rows)
 
 
@@ -410,15 +480,51 @@ def first_audio_rows(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def speculation_rows(results: dict[str, Any]) -> list[str]:
+    if "speculation" not in results:
+        return []
+    found = results["speculation"]
+    first_token_ms = found["first_token_s"] * 1000
+    rows = [
+        "",
+        f"Speculative preparation (the openai pipeline against the stub: {first_token_ms:.0f} ms "
+        "to the first token; two servers side by side):",
+        "",
+        "| commit → first output p50 / p99 ms | --speculate | without | saved (p50) | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    targets = {
+        "same": "≥ 80% of the first token",
+        "same_unmarked": "-",
+        "differs": "no worse (≤ +10 ms)",
+    }
+    for case, target in targets.items():
+        figures = found[case]
+        spec, plain = figures["speculate"], figures["plain"]
+        share = f" ({figures['saving_ratio']:.0%})" if case != "differs" else ""
+        rows.append(
+            f"| {figures['what']} | {spec['p50']:.1f} / {spec['p99']:.1f} | "
+            f"{plain['p50']:.1f} / {plain['p99']:.1f} | {figures['saved_p50_ms']:+.1f} ms{share}"
+            f" | {target} |"
+        )
+    return rows
+
+
 def main(parts: list[str]) -> int:
-    """Every benchmark; with ``speech``, only the event-loop lag comparison, whose figures
-    replace those in results.json (with the machine it ran on) and leave the rest."""
+    """Every benchmark; with ``speech``, ``speculation`` or ``workers``, only that comparison,
+    whose figures replace those in results.json (with the machine it ran on) and leave the
+    rest."""
     began = time.perf_counter()
     if parts == ["speech"]:
         say("event-loop lag while legacy answers stream speech")
         spoken = {**speech(), "machine": machine()}
         results: dict[str, Any] = json.loads(RESULTS.read_text())
         results.update(speech_summary(spoken), speech=spoken)
+    elif parts == ["speculation"]:
+        say("commit -> first output with and without --speculate")
+        prepared = {**speculation(), "machine": machine()}
+        results = json.loads(RESULTS.read_text())
+        results.update(speculation_summary(prepared), speculation=prepared)
     elif parts == ["workers"]:
         say(f"--workers {WORKERS} against --workers 1 and bare grpcio")
         scaled = {**workers(), "machine": machine()}
@@ -438,12 +544,15 @@ def main(parts: list[str]) -> int:
         spoken = speech()
         say("commit -> first audio, openai pipeline against the local stub")
         audio = first_audio()
+        say("commit -> first output with and without --speculate")
+        prepared = speculation()
         say(f"--workers {WORKERS} against --workers 1 and bare grpcio (fresh servers)")
         scaled = workers()
         results = {
             **summary(frames, latency, idle, auth),
             **speech_summary(spoken),
             **first_audio_summary(audio),
+            **speculation_summary(prepared),
             **workers_summary(scaled),
             "frames_per_s": frames,
             "latency": latency,
@@ -451,12 +560,13 @@ def main(parts: list[str]) -> int:
             "auth": auth,
             "speech": spoken,
             "first_audio": audio,
+            "speculation": prepared,
             "workers": scaled,
             "machine": machine(),
             "seconds": round(time.perf_counter() - began, 1),
         }
     else:
-        say("usage: python -m bench [speech | workers]")
+        say("usage: python -m bench [speech | speculation | workers]")
         return 2
     results["targets_met"] = {  # a partial run keeps the figures of an older one
         key: (results[key] >= bound if op == ">=" else results[key] <= bound)

@@ -1,7 +1,7 @@
 """The client side of the benchmarks, run as a process of its own; prints one JSON object.
 
 ``python -m bench.clients MODE --target HOST:PORT [...]``, MODE one of frames, sessions, legacy,
-speech, latency, idle, first-audio;
+speech, latency, idle, first-audio, spoken;
 ``python -m bench.clients direct-audio --target http://HOST:PORT/v1`` (an OpenAI-compatible API)
 
 The same client code drives nexy-stream and the bare server, so the ratios compare servers.
@@ -268,26 +268,84 @@ async def latency(target: str, sessions: int, rounds: int, connections: int = 0)
     }
 
 
+Call = grpc.aio.StreamStreamCall[bytes, pb.ServerFrame]
+
+
+async def opened(channel: grpc.aio.Channel) -> Call:
+    """A session, opened and accepted."""
+    call: Call = channel.stream_stream(
+        SESSION_METHOD, response_deserializer=pb.ServerFrame.FromString
+    )()
+    await call.write(open_frame())
+    await call.read()
+    return call
+
+
+async def commit_timed(
+    call: Call, commit: bytes, first_of: Callable[[pb.ServerFrame], bool]
+) -> tuple[float | None, pb.ServerFrame | None]:
+    """Commits and reads the answer to its end: seconds from the commit to the first frame
+    ``first_of`` picks (``None`` without one), and the last frame."""
+    committed = time.perf_counter()
+    await call.write(commit)
+    await call.done_writing()  # as the SDK and the load generator do
+    first: float | None = None
+    last: pb.ServerFrame | None = None
+    while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+        if first is None and first_of(frame):
+            first = time.perf_counter() - committed
+        last = frame
+    return first, last
+
+
 async def first_audio(target: str, rounds: int) -> dict[str, Any]:
     """Commit -> first audio through nexy-stream, one session after another."""
     samples: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         for _ in range(rounds):
-            call = channel.stream_stream(
-                SESSION_METHOD, response_deserializer=pb.ServerFrame.FromString
-            )()
-            await call.write(open_frame())
-            await call.read()
-            committed = time.perf_counter()
-            await call.write(QUESTION_FRAME)
-            await call.done_writing()
-            first: float | None = None
-            while (frame := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
-                if first is None and frame.output.HasField("audio"):
-                    first = time.perf_counter()
+            call = await opened(channel)
+            first, _ = await commit_timed(
+                call, QUESTION_FRAME, lambda f: f.output.HasField("audio")
+            )
             if first is not None:
-                samples.append(first - committed)
+                samples.append(first)
     return {"utterances": len(samples), **latency_ms(samples)}
+
+
+SPOKEN = ["what is", "what is on my", "what is on my screen"]
+
+
+def spoken_frame(seq: int, hint: bool) -> bytes:
+    """The ``seq``-th interim of SPOKEN; with ``hint`` the last one is marked stable, as a
+    speech recognizer marks its final segment."""
+    text = pb.Text(text=SPOKEN[seq - 1], stable=hint and seq == len(SPOKEN))
+    return pb.ClientFrame(collect=pb.Collect(chunk_seq=seq, text=text)).SerializeToString()
+
+
+async def spoken(
+    target: str, rounds: int, pause_s: float, final: str, hint: bool
+) -> dict[str, Any]:
+    """Commit -> first output of an utterance spoken the way a user speaks: interims word by
+    word (the last marked stable with ``hint``), a pause while the end of speech is detected,
+    then the commit of ``final`` ("same": the last interim; else that text)."""
+    commit_text = SPOKEN[-1] if final == "same" else final
+    commit = pb.ClientFrame(commit=pb.Commit(final_text=pb.Text(text=commit_text)))
+    samples: list[float] = []
+    prepared = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        for _ in range(rounds):
+            call = await opened(channel)
+            for seq in range(1, len(SPOKEN) + 1):
+                await call.write(spoken_frame(seq, hint))
+                await call.read()
+            await anyio.sleep(pause_s)
+            first, last = await commit_timed(
+                call, commit.SerializeToString(), lambda f: f.HasField("output")
+            )
+            if first is not None:
+                samples.append(first)
+            prepared += last is not None and last.end.timings.prepared
+    return {"utterances": len(samples), "prepared": prepared, **latency_ms(samples)}
 
 
 def direct_audio(base_url: str, rounds: int) -> dict[str, Any]:
@@ -355,7 +413,7 @@ async def idle(target: str, counts: list[int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     modes = ["frames", "sessions", "legacy", "speech", "latency", "idle"]
-    parser.add_argument("mode", choices=[*modes, "first-audio", "direct-audio"])
+    parser.add_argument("mode", choices=[*modes, "first-audio", "direct-audio", "spoken"])
     parser.add_argument("--target", required=True)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -364,6 +422,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--counts", default="1000,10000")
     parser.add_argument("--token", default="", help="a bearer token for every session")
+    parser.add_argument("--pause", type=float, default=0.4, help="spoken: end of speech to commit")
+    parser.add_argument("--final", default="same", help="spoken: the committed text")
+    parser.add_argument("--no-hint", action="store_true", help="spoken: no stable interim")
     parser.add_argument(
         "--connections", type=int, default=0, help="0: one per 500 streams (frames, latency)"
     )
@@ -384,6 +445,9 @@ def main() -> None:
         result = anyio.run(first_audio, args.target, args.rounds)
     elif args.mode == "direct-audio":
         result = direct_audio(args.target, args.rounds)
+    elif args.mode == "spoken":
+        hint = not args.no_hint
+        result = anyio.run(spoken, args.target, args.rounds, args.pause, args.final, hint)
     else:
         counts = [int(n) for n in args.counts.split(",")]
         result = anyio.run(idle, args.target, counts)

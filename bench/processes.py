@@ -47,17 +47,10 @@ def token_file(directory: Path) -> tuple[Path, str]:
 SPEAKING = [PYTHON, "-m", "bench.audio_server"]
 
 
-# The local OpenAI-compatible stub of the tests: a fixed 150 ms to the first token, then a
-# token every 20 ms (the first sentence is known to be over at the second token).
-STUB = [
-    PYTHON,
-    "-m",
-    "tests.openai_stub",
-    "--first-token-delay",
-    "0.15",
-    "--token-interval",
-    "0.02",
-]
+# The local OpenAI-compatible stub of the tests: a fixed time to the first token (150 ms
+# unless asked otherwise), then a token every 20 ms (the first sentence is known to be over
+# at the second token).
+STUB = [PYTHON, "-m", "tests.openai_stub", "--token-interval", "0.02"]
 
 
 def free_port() -> int:
@@ -129,9 +122,10 @@ def server(name: str, command: list[str], workers: int = 1, **popen: Any) -> Ite
 
 
 @contextlib.contextmanager
-def openai_stub() -> Iterator[str]:
+def openai_stub(first_token_s: float = 0.15) -> Iterator[str]:
     """Starts the stub; yields its base URL."""
-    process = subprocess.Popen(STUB, stdout=subprocess.PIPE, text=True)
+    command = [*STUB, "--first-token-delay", str(first_token_s)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         yield process.stdout.readline().split()[-1]  # "listening on http://127.0.0.1:P/v1"

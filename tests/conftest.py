@@ -25,6 +25,7 @@ from nexy_stream.pipeline import EchoPipeline, Pipeline
 from nexy_stream.server.clock import Clock
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.session import Limits
+from tests.openai_stub import OpenAIStub, openai_pipeline, running_stub
 from tests.system import Balancer, RedisServer, start_balancer, start_redis, system_program
 
 StartServer = Callable[..., Awaitable[RunningServer]]
@@ -133,6 +134,29 @@ async def start() -> AsyncIterator[StartServer]:
     yield _start
     for server in running:
         await server.stop(0)
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    """A local OpenAI-compatible API (tests/openai_stub.py) on loopback."""
+    with running_stub() as running:
+        yield running
+
+
+@pytest.fixture
+async def serve_openai(start: StartServer, stub: OpenAIStub) -> AsyncIterator[StartServer]:
+    """Starts servers whose pipeline is the openai pipeline against the stub: the pipeline's
+    settings as keywords, the server's (``ServerConfig`` fields, ``limits``) in ``config``."""
+    pipelines: list[Any] = []
+
+    async def _serve(config: dict[str, Any] | None = None, **settings: Any) -> RunningServer:
+        pipeline = openai_pipeline(stub, **settings)
+        pipelines.append(pipeline)
+        return await start(pipeline, **(config or {}))
+
+    yield _serve
+    for pipeline in pipelines:
+        await pipeline.aclose()
 
 
 @pytest.fixture

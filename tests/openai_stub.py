@@ -23,7 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexy_stream.pipeline import Pipeline
 
 PCM_RATE_HZ = 24_000
 _POLL_S = 0.005
@@ -100,6 +103,21 @@ class OpenAIStub:
         with self._lock:
             self.disconnects.append((path, time.monotonic()))
         self.disconnected.set()
+
+
+def openai_pipeline(stub: OpenAIStub, **settings: Any) -> Pipeline:
+    """The ``openai`` pipeline pointed at ``stub``, with these settings changed."""
+    from nexy_stream.pipeline.registry import build, load
+
+    values = {
+        "llm_base_url": stub.base_url,
+        "llm_model": "stub-llm",
+        "llm_api_key": "sk-test",
+        "tts_model": "stub-tts",
+        "upstream_retries": 0,
+        **settings,
+    }
+    return build(load("openai"), values)
 
 
 @contextmanager

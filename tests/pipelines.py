@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
 
 import anyio
 
-from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
+from nexy_stream.pipeline import AudioOutput, CommitSignal, EchoPipeline, Output, TextOutput
 from nexy_stream.pipeline.echo import tone
 from nexy_stream.session import CommittedRequest
 
@@ -118,6 +120,69 @@ class SpeakingPipeline:
         piece = 4801  # bytes: an odd number, so pieces end mid-sample
         for start in range(0, len(self.audio), piece):
             yield AudioOutput(self.audio[start : start + piece], self.rate_hz, self.channels)
+
+
+@dataclass
+class RunRecord:
+    """One run of a :class:`PreparingEcho`: its request, whether it began before the
+    commit, whether it did its side effect, and whether it has ended (closed or cancelled)."""
+
+    number: int
+    session_id: str
+    text: str
+    prepared: bool
+    effected: bool = False
+    ended: bool = False
+
+
+class PreparingEcho:
+    """A pipeline that can prepare. It echoes the text it was given word by word, each piece
+    tagged with its run's number (``"3:what "``), then does its one side effect (counted in
+    its record) once its session committed to it, and says ``"3:done"``. So an answer shows
+    which run it came from, and whether a run that was thrown away did anything."""
+
+    name = "preparing-echo"
+
+    def __init__(self, word_delay_s: float = 0.0) -> None:
+        self.word_delay_s = word_delay_s
+        self.runs: list[RunRecord] = []
+        self.prepared = anyio.Event()  # set at each preparation's start, then renewed
+
+    def of(self, session_id: str) -> list[RunRecord]:
+        return [run for run in self.runs if run.session_id == session_id]
+
+    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        async with aclosing(self._answer(request, None)) as items:
+            async for item in items:
+                yield item
+
+    async def prepare(
+        self, request: CommittedRequest, committed: CommitSignal
+    ) -> AsyncGenerator[Output, None]:
+        started, self.prepared = self.prepared, anyio.Event()
+        started.set()
+        async with aclosing(self._answer(request, committed)) as items:
+            async for item in items:
+                yield item
+
+    async def _answer(
+        self, request: CommittedRequest, committed: CommitSignal | None
+    ) -> AsyncGenerator[Output, None]:
+        record = RunRecord(
+            len(self.runs) + 1, request.session_id, request.text, committed is not None
+        )
+        self.runs.append(record)
+        try:
+            for word in request.text.split():
+                if self.word_delay_s:
+                    await anyio.sleep(self.word_delay_s)
+                yield TextOutput(f"{record.number}:{word} ")
+            if committed is not None:
+                await committed.wait()
+            record.effected = True  # the side effect: never before the commit
+            yield TextOutput(f"{record.number}:done")
+        finally:
+            record.ended = True
 
 
 class SteppedPipeline:

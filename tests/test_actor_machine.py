@@ -3,6 +3,11 @@
 The model is deliberately naive (plain fields, no effects); the actor must agree with it
 after every step on what it applied, what it dispatched, what it holds of the server's byte
 budget (shared by every session the machine plays), and that nothing outlives the end.
+
+The actor speculates: the model also plays its host, which runs the preparations the
+actor's effects ask for. Whatever the interleaving, at most one preparation runs, each
+stops when the buffer changes or the session ends, and the commit either adopts the one
+that prepared this very request or none, so the answer is one run of the committed request.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from nexy_stream.session import (
     Ack,
     Admit,
     Admitted,
+    Adopt,
     ByteBudget,
     Cancel,
     Closed,
@@ -33,8 +39,10 @@ from nexy_stream.session import (
     Commit,
     CommitRepeated,
     Detached,
+    Discard,
     Disconnected,
     Dispatch,
+    DropPreparation,
     Fail,
     Finish,
     GoAway,
@@ -42,10 +50,14 @@ from nexy_stream.session import (
     Limits,
     Open,
     Outcome,
+    OutputKind,
     OutputSent,
     Phase,
     PipelineFailed,
     PipelineFinished,
+    PreparationFailed,
+    PreparationReady,
+    Prepare,
     Reattached,
     Refuse,
     Reject,
@@ -54,9 +66,11 @@ from nexy_stream.session import (
     SessionActor,
     SessionError,
     ShuttingDown,
+    Speculation,
     Text,
     TextMode,
     Tick,
+    normalised,
 )
 
 LIMITS = Limits(
@@ -70,7 +84,9 @@ LIMITS = Limits(
     resume_ttl_s=8.0,
 )
 BUDGET = 20  # bytes all sessions may hold: less than one session's text plus screenshot
-words = st.text(alphabet="abcé ", max_size=12)
+SPECULATION = Speculation(after_s=1.0, max_per_session=2)
+words = st.text(alphabet="abcé .?A", max_size=12)  # some revisions normalise the same
+Key = tuple[str, bytes | None]
 modes = st.sampled_from(TextMode)
 images = st.sampled_from([b"a", b"bb", b"ccc", b"x" * 9])  # few values: duplicates happen
 
@@ -91,7 +107,7 @@ class ActorMachine(RuleBasedStateMachine):
 
     def new_session(self) -> None:
         self.started = self.now
-        self.actor = SessionActor(LIMITS, self.now, self.budget)
+        self.actor = SessionActor(LIMITS, self.now, self.budget, SPECULATION)
         # The model.
         self.phase = Phase.AWAITING_OPEN
         self.text = ""
@@ -106,6 +122,11 @@ class ActorMachine(RuleBasedStateMachine):
         self.closed = False
         self.detached_at: float | None = None
         self.commit_frame: Commit | None = None
+        # Speculation: the buffer's key, when it is to be prepared, and what the host runs.
+        self.key: Key = ("", None)
+        self.due: float | None = None
+        self.running: tuple[int, Key] | None = None
+        self.started_preparations = 0
 
     def step(self, event: object) -> object:
         previous = self.actor.highest_applied_seq
@@ -120,13 +141,50 @@ class ActorMachine(RuleBasedStateMachine):
         self.detached_at = None
         self.text, self.image = "", None
         self.held = 0
+        self.running, self.due = None, None  # the host stops the preparation with its session
+
+    @staticmethod
+    def key_of(text: str, image: bytes | None) -> Key:
+        digest = Screenshot(image, "image/webp").digest if image is not None else None
+        return normalised(text), digest
+
+    def may_prepare(self) -> bool:
+        return self.started_preparations < SPECULATION.max_per_session and self.key[0] != ""
+
+    def expect_revision(self, stable: bool, preparation: object) -> None:
+        """An applied collect frame: a changed request stops the preparation of the old one
+        and is planned; a stable one is prepared at once."""
+        dropped = 0
+        key = self.key_of(self.text, self.image)
+        if key != self.key:
+            self.key = key
+            if self.running is not None and self.running[1] != key:
+                dropped, self.running = self.running[0], None
+            self.due = self.now + SPECULATION.after_s if self.may_prepare() else None
+        if stable and self.running is None and self.may_prepare():
+            self.expect_start(preparation, dropped)
+        elif dropped:
+            assert preparation == DropPreparation(dropped, Discard.REVISED)
+        else:
+            assert preparation is None, preparation
+
+    def expect_start(self, preparation: object, replaces: int = 0) -> None:
+        assert isinstance(preparation, Prepare), preparation
+        assert preparation.number == self.started_preparations + 1
+        assert preparation.replaces == replaces
+        request = preparation.request
+        assert self.key_of(request.text, request.screenshot and request.screenshot.data) == self.key
+        self.started_preparations += 1
+        self.running, self.due = (preparation.number, self.key), None
 
     def live(self) -> bool:
         return self.phase in (Phase.COLLECTING, Phase.PROCESSING)
 
     # -- client frames ---------------------------------------------------------------------
 
-    @initialize(valid=st.sampled_from([True] * 9 + [False]), admitted=st.booleans())
+    @initialize(
+        valid=st.sampled_from([True] * 9 + [False]), admitted=st.sampled_from([True] * 4 + [False])
+    )
     def first_frame(self, valid: bool, admitted: bool) -> None:
         self.open(valid, admitted)
 
@@ -155,10 +213,10 @@ class ActorMachine(RuleBasedStateMachine):
             self.last_frame = self.now
             assert isinstance(effect, Reject)
 
-    @rule(offset=st.integers(-3, 3), text=words, mode=modes)
-    def collect_text(self, offset: int, text: str, mode: TextMode) -> None:
+    @rule(offset=st.integers(-3, 3), text=words, mode=modes, stable=st.booleans())
+    def collect_text(self, offset: int, text: str, mode: TextMode, stable: bool) -> None:
         seq = max(0, self.highest + offset)
-        effect = self.step(Collect(seq, Text(text, mode)))
+        effect = self.step(Collect(seq, Text(text, mode, stable)))
         merged = self.text + text if mode is TextMode.DELTA else text
         fits = len(merged.encode()) <= LIMITS.max_text_bytes
         held = len(merged.encode()) + len(self.image or b"")
@@ -166,6 +224,9 @@ class ActorMachine(RuleBasedStateMachine):
         if isinstance(effect, Ack) and effect.result is CollectResult.APPLIED:
             self.text = merged
             self.held = held
+            self.expect_revision(stable, effect.preparation)
+        elif isinstance(effect, Ack):
+            assert effect.preparation is None
 
     @rule(offset=st.integers(-1, 2), image=images)
     def collect_screenshot(self, offset: int, image: bytes) -> None:
@@ -179,6 +240,9 @@ class ActorMachine(RuleBasedStateMachine):
         if isinstance(effect, Ack) and effect.result is CollectResult.APPLIED:
             self.image = image
             self.held = held
+            self.expect_revision(False, effect.preparation)
+        elif isinstance(effect, Ack):
+            assert effect.preparation is None
 
     def affordable(self, held: int) -> bool:
         """Whether holding ``held`` bytes in all fits the budget (only this session holds)."""
@@ -255,10 +319,41 @@ class ActorMachine(RuleBasedStateMachine):
         assert isinstance(effect, Dispatch)
         assert effect.request.text == merged
         assert (effect.request.screenshot is None) == (shot is None)
+        # The answer is one run of this request: the preparation of it, or a fresh run.
+        if self.running is not None and self.running[1] == self.key_of(merged, shot):
+            assert isinstance(effect.preparation, Adopt)
+            assert effect.preparation.number == self.running[0]
+        elif self.running is not None:
+            assert isinstance(effect.preparation, DropPreparation)
+            assert effect.preparation.number == self.running[0]
+            assert effect.preparation.reason in (Discard.TEXT_DIFFERS, Discard.SCREENSHOT_DIFFERS)
+        else:
+            assert effect.preparation is None
+        self.running, self.due = None, None
         self.phase = Phase.PROCESSING
         self.commit_frame = frame
         self.text, self.image = "", None  # popped: the pipeline holds the utterance now
         self.held = held
+
+    @precondition(lambda self: self.phase is Phase.COLLECTING)
+    @rule(text=words)
+    def recognizer_final(self, text: str) -> None:
+        """The speech recognizer's final segment: the next frame, marked stable."""
+        self.collect_text(1, text, TextMode.SNAPSHOT, True)
+
+    @precondition(lambda self: self.running is not None and self.phase is Phase.COLLECTING)
+    @rule(variant=st.sampled_from(["buffered", "same", "upper case", "punctuated", "other"]))
+    def commit_while_preparing(self, variant: str) -> None:
+        """The commit that speculation bets on: the prepared text, as is or spelled
+        otherwise (adopted), or another one (discarded)."""
+        final = {
+            "buffered": None,
+            "same": self.text,
+            "upper case": self.text.upper(),
+            "punctuated": self.text + "?",
+            "other": self.text + "b",
+        }[variant]
+        self.commit(final, TextMode.SNAPSHOT, None)
 
     @rule()
     def cancel(self) -> None:
@@ -305,6 +400,26 @@ class ActorMachine(RuleBasedStateMachine):
         self.last_frame = self.now
 
     @rule()
+    def preparation_holds_its_first_output(self) -> None:
+        number = self.running[0] if self.running is not None else 1
+        assert self.step(PreparationReady(number)) is None
+
+    @precondition(lambda self: self.running is not None)
+    @rule()
+    def preparation_fails(self) -> None:
+        assert self.running is not None
+        number = self.running[0]
+        effect = self.step(PreparationFailed(number))
+        assert effect == DropPreparation(number, Discard.FAILED)
+        self.running = None
+
+    @rule()
+    def a_stopped_preparation_fails_late(self) -> None:
+        """A preparation the host stopped reports on its way out: nothing changes."""
+        late = self.started_preparations + 5
+        assert self.step(PreparationFailed(late)) is None
+
+    @rule()
     def disconnect(self) -> None:
         assert self.step(Disconnected()) is None
         if self.phase is not Phase.ENDED:
@@ -315,7 +430,7 @@ class ActorMachine(RuleBasedStateMachine):
     @rule(outputs=st.integers(0, 3), fails=st.booleans())
     def pipeline_runs(self, outputs: int, fails: bool) -> None:
         for _ in range(outputs):
-            assert self.step(OutputSent()) is None
+            assert self.step(OutputSent(OutputKind.TEXT)) is None
             self.outputs += 1
         effect = self.step(PipelineFailed("boom") if fails else PipelineFinished())
         if fails:
@@ -330,7 +445,7 @@ class ActorMachine(RuleBasedStateMachine):
     @rule()
     def output_written_after_the_end(self) -> None:
         """A write that was in flight when the session ended completed: it counts."""
-        assert self.step(OutputSent()) is None
+        assert self.step(OutputSent(OutputKind.TEXT)) is None
         self.outputs += 1
 
     @rule()
@@ -386,6 +501,12 @@ class ActorMachine(RuleBasedStateMachine):
             assert effect.error.limit in ("idle_timeout", "max_duration")
             assert self.actor.outcome is Outcome.TIMED_OUT
             self.end()
+        elif self.phase is Phase.COLLECTING and self.due is not None and self.now >= self.due:
+            if self.running is None and self.may_prepare():
+                self.expect_start(effect)
+            else:
+                assert effect is None
+                self.due = None
         else:
             assert effect is None
 
@@ -401,6 +522,15 @@ class ActorMachine(RuleBasedStateMachine):
         assert self.actor.output_frames == self.outputs
         assert self.actor.held_bytes == self.held
         assert self.actor.detached == (self.detached_at is not None)
+
+    @invariant()
+    def the_host_runs_what_the_actor_asked_for(self) -> None:
+        assert self.actor.preparing == (self.running[0] if self.running is not None else 0)
+        assert self.actor.prepare_due == self.due
+        prepared = self.actor.preparations
+        assert prepared.started == self.started_preparations <= SPECULATION.max_per_session
+        accounted = sum(prepared.discarded.values()) + prepared.adopted
+        assert accounted + (self.running is not None) == prepared.started
 
     @invariant()
     def bounded(self) -> None:
@@ -424,5 +554,5 @@ class ActorMachine(RuleBasedStateMachine):
             assert self.actor.held_bytes == 0
 
 
-ActorMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+ActorMachine.TestCase.settings = settings(max_examples=600, stateful_step_count=40, deadline=None)
 TestActorMachine = ActorMachine.TestCase

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 
 import pytest
@@ -28,6 +29,7 @@ from nexy_stream.session import (
     Limits,
     Open,
     Outcome,
+    OutputKind,
     OutputSent,
     Phase,
     PipelineFinished,
@@ -38,6 +40,8 @@ from nexy_stream.session import (
     SessionActor,
     SessionError,
     ShuttingDown,
+    Stage,
+    StageTimed,
     Text,
     TextMode,
     Tick,
@@ -110,11 +114,12 @@ def test_an_output_written_as_the_session_ended_still_counts():
     actor = opened()
     actor.handle(Commit(Text("hi")), 1.0)
     assert isinstance(actor.handle(Cancel(), 1.5), Finish)
-    actor.handle(OutputSent(), 1.75)  # the write in flight completed after the cancel
+    # The write in flight completed after the cancel.
+    actor.handle(OutputSent(OutputKind.TEXT), 1.75)
     assert actor.output_frames == 1
     assert actor.timings(9.0).commit_to_first_output == 0.75
     actor.handle(Closed(), 2.0)
-    assert actor.closed and actor.handle(OutputSent(), 3.0) is None
+    assert actor.closed and actor.handle(OutputSent(OutputKind.TEXT), 3.0) is None
     assert actor.output_frames == 1
 
 
@@ -241,14 +246,53 @@ def test_timings_follow_the_session():
     actor = opened()
     actor.handle(Collect(1, Text("hi")), 0.5)
     actor.handle(Commit(), 2.0)
-    actor.handle(OutputSent(), 2.25)
-    actor.handle(OutputSent(), 2.5)
+    actor.handle(OutputSent(OutputKind.TEXT), 2.25)
+    actor.handle(OutputSent(OutputKind.TEXT), 2.5)
     effect = actor.handle(PipelineFinished(), 3.0)
     assert isinstance(effect, Finish) and actor.output_frames == 2
     timings = actor.timings(99.0)  # ended: the figures of its end, whenever they are read
     assert timings.collect == 2.0 and timings.total == 3.0
     assert timings.commit_to_first_output == 0.25 and timings.pipeline == 1.0
     assert actor.outcome is Outcome.COMMITTED
+
+
+def test_the_first_text_and_the_first_audio_are_timed_apart():
+    actor = opened()
+    actor.handle(Commit(Text("hi")), 2.0)
+    assert actor.timings(2.0).commit_to_first_text is None
+    actor.handle(OutputSent(OutputKind.TEXT), 2.25)
+    actor.handle(OutputSent(OutputKind.TEXT), 2.5)
+    actor.handle(OutputSent(OutputKind.AUDIO), 2.75)
+    actor.handle(OutputSent(OutputKind.AUDIO), 3.0)
+    actor.handle(PipelineFinished(), 3.5)
+    timings = actor.timings(9.0)
+    assert timings.commit_to_first_output == timings.commit_to_first_text == 0.25
+    assert timings.commit_to_first_audio == 0.75
+
+
+def test_an_answer_without_audio_has_no_first_audio():
+    actor = opened()
+    actor.handle(Commit(Text("hi")), 2.0)
+    actor.handle(OutputSent(OutputKind.TEXT), 2.5)
+    actor.handle(PipelineFinished(), 3.0)
+    assert actor.timings(3.0).commit_to_first_audio is None
+
+
+def test_the_pipeline_s_stage_timings_are_kept_once_each():
+    actor = opened()
+    actor.handle(StageTimed(Stage.LLM_FIRST_TOKEN, 0.5), 0.0)  # not committed: no run
+    actor.handle(Commit(Text("hi")), 1.0)
+    assert actor.handle(StageTimed(Stage.LLM_FIRST_TOKEN, 0.25), 1.3) is None
+    actor.handle(StageTimed(Stage.LLM_FIRST_TOKEN, 0.75), 1.4)  # yielded twice: the first
+    actor.handle(StageTimed(Stage.TTS_FIRST_BYTE, -1.0), 1.5)  # no figure: left out
+    actor.handle(StageTimed(Stage.TTS_FIRST_BYTE, math.nan), 1.5)
+    assert actor.timings(1.5).tts_first_byte is None
+    actor.handle(StageTimed(Stage.TTS_FIRST_BYTE, 0.125), 1.6)
+    actor.handle(PipelineFinished(), 2.0)
+    actor.handle(StageTimed(Stage.TTS_FIRST_BYTE, 9.0), 2.5)  # after the end: too late
+    timings = actor.timings(3.0)
+    assert (timings.llm_first_token, timings.tts_first_byte) == (0.25, 0.125)
+    assert [timings.stage(stage) for stage in Stage] == [0.25, 0.125]
 
 
 def test_idle_timeout_applies_to_collect_only():

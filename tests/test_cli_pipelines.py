@@ -12,8 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.openai_stub import OpenAIStub, running_stub
+from nexy_stream.client import Client, Ended
 from tests.test_cli_serve import start_serve
+from tests.waiting import until
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
@@ -54,12 +55,6 @@ def stopped_at_end() -> Iterator[list[subprocess.Popen[str]]]:
         assert process.wait(timeout=30) == 0
 
 
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with running_stub() as running:
-        yield running
-
-
 @pytest.mark.parametrize(
     ("flags", "line"),
     [
@@ -90,6 +85,20 @@ def stub() -> Iterator[OpenAIStub]:
         (
             ["--echo-word-delay", "-1"],
             "nexy-stream serve: pipeline echo: --echo-word-delay must not be negative, got -1.0",
+        ),
+        (
+            ["--speculate"],
+            "nexy-stream serve: --speculate: the echo pipeline cannot prepare answers before "
+            "the commit (it has no prepare(request, committed) step); drop --speculate, or run "
+            "a pipeline that can, such as openai",
+        ),
+        (
+            ["--speculate-after", "0.5"],
+            "nexy-stream serve: error: --speculate-after needs --speculate",
+        ),
+        (
+            ["--speculate", "--speculate-max", "0"],
+            "nexy-stream serve: error: argument --speculate-max: must be positive, got 0",
         ),
     ],
 )
@@ -167,3 +176,18 @@ async def test_the_openai_pipeline_from_the_command_line(stub, stopped_at_end):
     assert {r.body["voice"] for r in speech} == {"nova"}
     assert {r.body["model"] for r in speech} == {"stub-tts"}
     assert {r.headers["authorization"] for r in stub.requests} == {"Bearer sk-from-env"}
+
+
+async def test_serve_speculates_with_the_openai_pipeline(stub, stopped_at_end):
+    process, target = start_serve(
+        *("--pipeline", "openai", "--llm-base-url", stub.base_url, "--no-tts"),
+        *("--speculate", "--speculate-after", "0.2", "--speculate-max", "1"),
+    )
+    stopped_at_end.append(process)
+    async with Client(target) as client, client.session(device_id="d") as s:
+        await s.interim("what is on my screen", stable=True)
+        await until(lambda: len(stub.requests) == 1, "the answer is being prepared")
+        await s.commit()
+        ended = [event async for event in s if isinstance(event, Ended)]
+    assert ended[0].timings.prepared
+    assert [r.path for r in stub.requests] == ["/v1/chat/completions"]  # no second request

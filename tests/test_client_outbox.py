@@ -13,6 +13,7 @@ from nexy_stream.client.events import SessionStats
 from nexy_stream.client.outbox import Outbox
 from nexy_stream.session import (
     Ack,
+    Collect,
     CollectResult,
     Dispatch,
     Limits,
@@ -85,3 +86,13 @@ def test_the_outbox_never_holds_more_than_one_text_and_one_screenshot(steps):
     while (frame := outbox.take()) is not None:
         pending.append(frame)
     assert len(pending) <= 2
+
+
+def test_a_conflated_text_is_as_stable_as_the_newest_interim():
+    outbox = Outbox(SessionStats())
+    outbox.add_text(Text("what is", TextMode.SNAPSHOT, stable=True))
+    outbox.add_text(Text(" on my", TextMode.DELTA))
+    assert outbox.take() == Collect(1, Text("what is on my", TextMode.SNAPSHOT, stable=False))
+    outbox.add_text(Text("what is on", TextMode.SNAPSHOT))
+    outbox.add_text(Text(" my screen", TextMode.DELTA, stable=True))
+    assert outbox.take() == Collect(2, Text("what is on my screen", TextMode.SNAPSHOT, True))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import socket
-from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -16,49 +15,15 @@ import pytest
 from PIL import Image
 
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import AudioOutput, Pipeline, Stage, StageTiming, TextOutput
-from nexy_stream.pipeline.registry import build, load
+from nexy_stream.pipeline import AudioOutput, CommitSignal, Stage, StageTiming, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
-from tests.openai_stub import OpenAIStub, running_stub
+from tests.openai_stub import OpenAIStub, openai_pipeline
 from tests.wire import Answer, RawSession, cancel_frame, commit_frame, screenshot_frame
 
 pytestmark = pytest.mark.anyio
 
 QUESTION = "what is on my screen"
 WAIT_S = 10  # generous: the stub holds forever, so only the server can end a wait sooner
-
-
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with running_stub() as running:
-        yield running
-
-
-def openai_pipeline(stub: OpenAIStub, **settings: Any) -> Pipeline:
-    values = {
-        "llm_base_url": stub.base_url,
-        "llm_model": "stub-llm",
-        "llm_api_key": "sk-test",
-        "tts_model": "stub-tts",
-        "upstream_retries": 0,
-        **settings,
-    }
-    return build(load("openai"), values)
-
-
-@pytest.fixture
-async def serve_openai(start: Any, stub: OpenAIStub) -> AsyncIterator[Any]:
-    """Starts a server whose pipeline is the openai pipeline against the stub."""
-    pipelines: list[Any] = []
-
-    async def _serve(limits: Limits | None = None, **settings: Any) -> RunningServer:
-        pipeline = openai_pipeline(stub, **settings)
-        pipelines.append(pipeline)
-        return await start(pipeline, limits=limits)  # type: ignore[no-any-return]
-
-    yield _serve
-    for pipeline in pipelines:
-        await pipeline.aclose()
 
 
 async def ask(server: RunningServer, *frames: Any) -> Answer:
@@ -255,7 +220,7 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
         "disconnect": Limits(resume_ttl_s=0),
         "deadline": Limits(max_duration_s=2),
     }[how]
-    server = await serve_openai(limits=limits)
+    server = await serve_openai({"limits": limits})
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
@@ -305,3 +270,36 @@ async def test_a_client_that_does_not_read_holds_the_pipeline_back(serve_openai,
         assert stub.speech_bytes_sent < total / 2
         await session.send(cancel_frame())
         assert await stub_saw_a_disconnect(stub)
+
+
+@pytest.mark.parametrize("speculate_tts", [False, True])
+async def test_a_prepared_answer_speaks_only_once_committed(stub, speculate_tts):
+    """Pulled directly (no anyio scope may wrap a step of a generator that holds a task
+    group): a step that never came would be caught by the suite's per-test timeout."""
+    pipeline = openai_pipeline(stub, speculate_tts=speculate_tts)
+    committed = CommitSignal()
+    answer = "".join(stub.behaviour.answer)
+
+    def spoken() -> list[str]:
+        return [r.body["input"] for r in stub.requests if r.path == "/v1/audio/speech"]
+
+    try:
+        request = CommittedRequest("s", "d", QUESTION)
+        async with aclosing(pipeline.prepare(request, committed)) as items:  # type: ignore[attr-defined]
+            text, before = "", []
+            while text != answer:  # the LLM's whole answer, held before the commit
+                before.append(item := await anext(items))
+                text += item.text if isinstance(item, TextOutput) else ""
+            if speculate_tts:  # the first sentence is spoken already, and only it
+                while not any(isinstance(item, AudioOutput) for item in before):
+                    before.append(await anext(items))
+                assert spoken() == ["Hello there, friend."]
+            else:  # nothing is spoken: given time, a speech request would have reached it
+                await anyio.sleep(0.5)
+                assert spoken() == [] and not any(isinstance(i, AudioOutput) for i in before)
+            committed.set()
+            after = [item async for item in items]
+    finally:
+        await pipeline.aclose()  # type: ignore[attr-defined]
+    assert spoken() == ["Hello there, friend.", "How are you?"]
+    assert any(isinstance(item, AudioOutput) for item in after)

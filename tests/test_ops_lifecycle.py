@@ -19,6 +19,7 @@ from nexy_stream.session import (
     Limits,
     Open,
     Outcome,
+    OutputKind,
     OutputSent,
     PipelineFinished,
     Text,
@@ -55,8 +56,8 @@ def test_a_committed_session_reports_each_moment_once():
     r.step(Collect(1, Text("hello")), 100.1)
     r.step(Collect(1, Text("hello")), 100.2)  # stale
     r.step(Commit(), 100.5)
-    r.step(OutputSent(), 100.52)
-    r.step(OutputSent(), 100.53)
+    r.step(OutputSent(OutputKind.TEXT), 100.52)
+    r.step(OutputSent(OutputKind.TEXT), 100.53)
     r.step(PipelineFinished(), 101.0)
     r.step(Disconnected(), 101.1)  # after the verdict: nothing more to report
     r.step(Closed(), 101.2)  # the last frame is written: the end is reported
@@ -126,7 +127,7 @@ def test_an_output_written_as_the_session_was_cancelled_counts():
     r.step(Collect(1, Text("hi")), 100.1)
     r.step(Commit(), 100.2)
     r.step(Cancel("user barged in"), 100.3)
-    r.step(OutputSent(), 100.35)  # the write in flight completed
+    r.step(OutputSent(OutputKind.TEXT), 100.35)  # the write in flight completed
     r.step(Closed(), 100.4)
     assert r.kinds()[-2:] == [ChangeKind.FIRST_OUTPUT, ChangeKind.ENDED]
     ended = r.changes[-1]

@@ -127,6 +127,37 @@ def test_the_table_is_redrawn_in_place_only_in_a_terminal():
     assert "\x1b" not in log.getvalue() and log.getvalue().count("nexy-stream tail") == 2
 
 
+def test_the_board_shows_where_time_went_and_what_became_of_preparations():
+    board = Board(["here:1"])
+    ended = apb.WatchEvent(
+        session=apb.SessionEvent(
+            session_id="bbbbbbbb-0000",
+            device_id="laptop-2",
+            protocol=apb.PROTOCOL_STREAM,
+            ended=apb.Ended(outcome=apb.OUTCOME_COMMITTED, applied_chunks=2, output_frames=5),
+        )
+    )
+    timings = ended.session.ended.timings
+    timings.commit_to_first_text.FromMilliseconds(3)
+    timings.commit_to_first_audio.FromMilliseconds(40)
+    timings.llm_first_token.FromMilliseconds(300)
+    timings.tts_first_byte.FromMilliseconds(25)
+    timings.prepared = True
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
+    prepared = aggregate.aggregate.preparations
+    prepared.started, prepared.adopted = 3, 1
+    prepared.discarded.add(reason=apb.DISCARD_REVISED, preparations=2)
+    aggregate.aggregate.llm_first_token.samples = 1
+    aggregate.aggregate.llm_first_token.p50.FromMilliseconds(300)
+    board.apply(ended)
+    board.apply(aggregate)
+    shown = board.render()
+    (row,) = [line for line in shown.splitlines() if "bbbbbbbb" in line]
+    assert row.split()[6:11] == ["3.0ms", "40.0ms", "300.0ms", "25.0ms", "yes"]
+    assert "prepared  started 3  adopted 1  discarded 2 (revised 2)" in shown
+    assert re.search(r"LLM first token\s+300.0ms", shown)
+
+
 async def test_tail_follows_several_servers_as_one_feed(start):
     first, second = await start(), await start()
     targets = [first.target, second.target]
@@ -158,12 +189,17 @@ def test_a_board_of_several_sources_adds_up_counts_and_keeps_percentiles_apart()
         )
         aggregate.aggregate.commit_to_first_output.samples = 4
         aggregate.aggregate.commit_to_first_output.p50.FromMilliseconds(p50_ms)
+        aggregate.aggregate.preparations.started = source + 1
+        aggregate.aggregate.preparations.discarded.add(
+            reason=apb.DISCARD_REVISED, preparations=source + 1
+        )
         board.apply(aggregate, source)
     opened = apb.SessionEvent(session_id="bbbbbbbb-1", device_id="kiosk", opened=apb.Opened())
     board.apply(apb.WatchEvent(session=opened), 1)
     shown = board.render()
     assert "[1] here:1  [2] there:2" in shown
     assert "collecting 3" in shown and "started 5.0/s" in shown
+    assert "prepared  started 3  adopted 0  discarded 3 (revised 3)" in shown
     assert re.search(r"commit -> first output \[1\]\s+12\.0ms", shown)
     assert re.search(r"commit -> first output \[2\]\s+40\.0ms", shown)
     assert re.search(r"\[2\]\s+bbbbbbbb\s+kiosk", shown)

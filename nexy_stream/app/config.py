@@ -11,7 +11,7 @@ import grpc
 from nexy_stream.auth.config import AuthConfig
 from nexy_stream.netaddr import host_port, is_loopback
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.session import Limits
+from nexy_stream.session import Limits, Speculation
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,9 @@ class ServerConfig:
     ops: OpsConfig = field(default_factory=OpsConfig)
     # Who may call (token file, JWT key, legacy clients); off unless configured.
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # Answers prepared during collect, held until commit (None: off); needs a pipeline that
+    # can prepare (see nexy_stream.pipeline.PreparingPipeline).
+    speculation: Speculation | None = None
 
     def __post_init__(self) -> None:
         """Protected mode: without authentication, nothing listens beyond loopback unless

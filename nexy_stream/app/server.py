@@ -22,7 +22,7 @@ from nexy_stream.legacy.store import LegacyStore, MemoryStore
 from nexy_stream.netaddr import host_port
 from nexy_stream.ops.admin import ADMIN_SERVICE
 from nexy_stream.ops.operations import Operations
-from nexy_stream.pipeline import Pipeline, pipeline_name
+from nexy_stream.pipeline import Pipeline, pipeline_name, preparing
 from nexy_stream.server.admission import Quotas
 from nexy_stream.server.clock import Clock, LoopClock
 from nexy_stream.server.hosting import Hosting
@@ -129,13 +129,17 @@ async def start_server(
 
     Sessions are told the pipeline's ``name`` attribute (e.g. ``"echo"``), if it has one, so
     a client knows what answers it (the load generator checks the exact echo only then).
+    ``config.speculation`` needs a pipeline that can prepare (``ValueError`` otherwise).
     """
+    if config.speculation is not None and preparing(pipeline) is None:
+        raise ValueError(f"speculation needs a pipeline that can prepare; {pipeline!r} cannot")
     hosting = Hosting(
         config.limits,
         clock or LoopClock(),
         quotas(config),
         ByteBudget(config.max_buffered_bytes),
         pipeline_name=pipeline_name(pipeline),
+        speculation=config.speculation,
     )
     ops = Operations(config.ops, hosting, authenticator)
     hosting.observers = (*observers, ops.observer)

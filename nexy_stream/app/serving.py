@@ -15,7 +15,8 @@ from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.auth import AuthConfig, Authenticator
 from nexy_stream.netaddr import host_port, redacted
-from nexy_stream.pipeline import Pipeline, pipeline_name
+from nexy_stream.pipeline import Pipeline, pipeline_name, preparing
+from nexy_stream.pipeline.registry import PipelineLoadError
 
 logger = logging.getLogger("nexy_stream")
 
@@ -39,6 +40,7 @@ async def serve(
         pipeline = make_pipeline()
         if callable(close := getattr(pipeline, "aclose", None)):
             resources.push_async_callback(close)
+        check_speculation(config, pipeline)
         running = await start_server(config, pipeline, authenticator=authenticator)
         async with anyio.create_task_group() as tasks:
             await tasks.start(reload_on_sighup, authenticator)
@@ -77,8 +79,8 @@ async def reload_on_sighup(
 
 
 def banner(running: RunningServer, pipeline: Pipeline) -> list[str]:
-    """The start-up log: where it serves, what answers, where the admin feed and the
-    metrics are, and who may call."""
+    """The start-up log: where it serves, what answers (and whether it speculates), where
+    the admin feed and the metrics are, and who may call."""
     config, ops = running.config, running.ops
     security = "plaintext" if config.tls is None else "TLS"
     admin = ops.admin_target or f"{running.target} (the public port)"
@@ -86,8 +88,14 @@ def banner(running: RunningServer, pipeline: Pipeline) -> list[str]:
         "serving nexy.stream.v1 and the legacy streaming.StreamingService on "
         f"{running.target} ({security})",
         f"pipeline {pipeline_name(pipeline)}",
-        f"admin feed (nexy-stream tail --target ...) on {admin}, {security}",
     ]
+    if (speculation := config.speculation) is not None:
+        lines.append(
+            "speculation: answers prepared during collect once the text has stayed the same "
+            f"{speculation.after_s:g}s (or is marked stable), {speculation.max_per_session} "
+            "per session at most"
+        )
+    lines.append(f"admin feed (nexy-stream tail --target ...) on {admin}, {security}")
     if ops.metrics_port is not None:
         where = host_port(ops.config.metrics_host, ops.metrics_port)
         lines.append(f"Prometheus metrics on http://{where}/metrics")
@@ -95,6 +103,18 @@ def banner(running: RunningServer, pipeline: Pipeline) -> list[str]:
         lines.append(f"legacy utterances wait between calls in {redacted(config.legacy_store)}")
     lines.append(describe_auth(running.authenticator, config.auth))
     return lines
+
+
+def check_speculation(config: ServerConfig, pipeline: Pipeline) -> None:
+    """Raises :class:`PipelineLoadError` (a usage error) when the server is to speculate and
+    ``pipeline`` cannot prepare answers."""
+    if config.speculation is None or preparing(pipeline) is not None:
+        return
+    raise PipelineLoadError(
+        f"--speculate: the {pipeline_name(pipeline)} pipeline cannot prepare answers before "
+        "the commit (it has no prepare(request, committed) step); drop --speculate, or run a "
+        "pipeline that can, such as openai"
+    )
 
 
 def describe_auth(authenticator: Authenticator | None, config: AuthConfig) -> str:

@@ -69,10 +69,20 @@ class EndRow:
     protocol: str
     outcome: str
     total: float | None
-    first_output: float | None
+    first_text: float | None
+    first_audio: float | None
+    llm_first_token: float | None
+    tts_first_byte: float | None
+    prepared: str  # yes (the answer was prepared), no (preparations discarded), - (none)
     chunks: int
     outputs: int
     source: int = 0
+
+
+def _prepared(ended: apb.Ended) -> str:
+    if ended.timings.prepared:
+        return "yes"
+    return "no" if ended.preparations.started else "-"
 
 
 class Board:
@@ -133,7 +143,7 @@ class Board:
             row.outputs = max(row.outputs, 1)
         elif change == "ended":
             self.live.pop(event.session_id, None)
-            ended = event.ended
+            ended, timings = event.ended, event.ended.timings
             self.ends.appendleft(
                 EndRow(
                     wall_time,
@@ -141,8 +151,12 @@ class Board:
                     event.device_id,
                     protocol,
                     _name(apb.Outcome, ended.outcome, "OUTCOME_"),
-                    _duration(ended.timings, "total"),
-                    _duration(ended.timings, "commit_to_first_output"),
+                    _duration(timings, "total"),
+                    _duration(timings, "commit_to_first_text"),
+                    _duration(timings, "commit_to_first_audio"),
+                    _duration(timings, "llm_first_token"),
+                    _duration(timings, "tts_first_byte"),
+                    _prepared(ended),
                     ended.applied_chunks,
                     ended.output_frames,
                     source,
@@ -182,16 +196,36 @@ class Board:
             f"{sum(a.collect_frames_per_second for a in latest):.1f}/s",
             f"ended     {'  '.join(f'{name} {n}' for name, n in ended.items()) or '-'}"
             f"  (last {seconds(interval)})",
+            self._preparations(latest, seconds(interval)),
             f"latency   last {window:g}s{'':17}p50       p95       p99   samples",
         ]
         for label, field in (
             ("commit -> first output", "commit_to_first_output"),
+            ("commit -> first text", "commit_to_first_text"),
+            ("commit -> first audio", "commit_to_first_audio"),
+            ("  LLM first token", "llm_first_token"),
+            ("  TTS first byte", "tts_first_byte"),
             ("pipeline (committed)", "pipeline"),
+            ("prepared: ahead by", "prepared_ahead"),
         ):
             for source, agg in sorted(self.aggregates.items()):
                 tagged = f"{label} {self._tag(source)}".strip()
                 lines.append(self._latency(tagged, getattr(agg, field)))
         return lines
+
+    @staticmethod
+    def _preparations(latest: list[apb.Aggregate], interval: str) -> str:
+        """Answers prepared during collect, of the sessions that ended in the interval."""
+        discarded: Counter[str] = Counter()
+        for agg in latest:
+            for count in agg.preparations.discarded:
+                discarded[_name(apb.Discard, count.reason, "DISCARD_")] += count.preparations
+        why = ", ".join(f"{reason} {n}" for reason, n in discarded.items())
+        return (
+            f"prepared  started {sum(a.preparations.started for a in latest)}  adopted "
+            f"{sum(a.preparations.adopted for a in latest)}  discarded "
+            f"{discarded.total()}" + (f" ({why})" if why else "") + f"  (last {interval})"
+        )
 
     @staticmethod
     def _latency(label: str, value: apb.Latency) -> str:
@@ -219,19 +253,24 @@ class Board:
         return lines
 
     def _ends_table(self) -> list[str]:
+        """Each end with where its answer's time went: commit -> first text and first
+        audio, and the pipeline's own stages (LLM time to first token, speech time to first
+        byte)."""
         lines = [
             "RECENT ENDS",
-            f"  {self._column('src')}{'time':<10}{'session':<10}{'device':<16}{'proto':<8}"
-            f"{'outcome':<14}"
-            f"{'total':>9}{'first out':>11}{'chunks':>8}{'outputs':>9}",
+            f"  {self._column('src')}{'time':<10}{'session':<10}{'device':<14}{'proto':<8}"
+            f"{'outcome':<13}{'total':>9}{'text':>9}{'audio':>9}{'llm':>9}{'tts':>9}{'prep':>6}"
+            f"{'chunks':>8}{'outputs':>9}",
         ]
         for end in self.ends:
             lines.append(
                 f"  {self._column(self._tag(end.source))}"
                 f"{time.strftime('%H:%M:%S', time.localtime(end.time)):<10}"
-                f"{end.session_id[:8] or '-':<10}{end.device_id[:15] or '-':<16}"
-                f"{end.protocol:<8}{end.outcome:<14}{seconds(end.total):>9}"
-                f"{seconds(end.first_output):>11}{end.chunks:>8}{end.outputs:>9}"
+                f"{end.session_id[:8] or '-':<10}{end.device_id[:13] or '-':<14}"
+                f"{end.protocol:<8}{end.outcome:<13}{seconds(end.total):>9}"
+                f"{seconds(end.first_text):>9}{seconds(end.first_audio):>9}"
+                f"{seconds(end.llm_first_token):>9}{seconds(end.tts_first_byte):>9}"
+                f"{end.prepared:>6}{end.chunks:>8}{end.outputs:>9}"
             )
         return lines
 

@@ -1,7 +1,8 @@
 """``nexy-stream say``: play one realistic utterance against a server through the SDK.
 
-Interim snapshots word by word (as a speech recognizer sends them), an early screenshot,
-then the commit; the answer is printed as it arrives, then the timings.
+Interim snapshots word by word (as a speech recognizer sends them, the last one marked
+stable), an early screenshot, then the commit; the answer is printed as it arrives, then the
+timings.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nexy_stream.client import (
     Session,
     TextChunk,
 )
+from nexy_stream.session import Stage
 
 
 def register(
@@ -141,14 +143,29 @@ def report(ended: Ended, audio_s: float, session: Session, out: TextIO) -> None:
         ours: float | None = getattr(client, field)
         print(f"  {label:<22} server {_ms(theirs):>10}   client {_ms(ours):>10}", file=out)
 
+    def stage(label: str, stage: Stage) -> None:
+        """A stage of the pipeline's run, as it measured it (the client cannot)."""
+        seconds = server.stage(stage)
+        if seconds is not None:
+            print(f"    {label:<20} pipeline {_ms(seconds):>8}", file=out)
+
     stats = session.stats
     print(file=out)  # ends the answer's line
     if audio_s:
         print(f"[audio {audio_s:.2f} s]", file=out)
     print(f"ended: {ended.reason.value}, {ended.output_frames} output frames", file=out)
     line("commit -> first output", "commit_to_first_output")
+    line("commit -> first text", "commit_to_first_text")
+    stage("LLM first token", Stage.LLM_FIRST_TOKEN)
+    line("commit -> first audio", "commit_to_first_audio")
+    stage("TTS first byte", Stage.TTS_FIRST_BYTE)
     line("commit -> end", "pipeline")
     line("total", "total")
+    if server.prepared:
+        print(
+            f"  prepared during collect: the answer came {_ms(server.prepared_ahead)} sooner",
+            file=out,
+        )
     print(
         f"  frames: {stats.interims} interims, {stats.frames_sent} frames sent, "
         f"{stats.conflated} conflated, {stats.deduplicated} screenshots deduplicated"
@@ -166,7 +183,8 @@ async def say(
     words, shot = request.utterance.split(), request.screenshot
     async with client, client.session(device_id=request.device_id) as s:
         for count in range(1, len(words) + 1) if request.interims else ():
-            await s.interim(" ".join(words[:count]))
+            # The whole utterance is the recognizer's final segment: marked stable.
+            await s.interim(" ".join(words[:count]), stable=count == len(words))
             if count == 1 and shot is not None:
                 await s.screenshot(shot[0], mime_type=shot[1])
             await anyio.sleep(request.interim_delay_s)

@@ -10,7 +10,14 @@ from pathlib import Path
 import anyio
 
 from nexy_stream.app.config import ServerConfig, TlsFiles
-from nexy_stream.cli import auth_options, listen, ops_options, pipeline_options, tls_files
+from nexy_stream.cli import (
+    auth_options,
+    listen,
+    ops_options,
+    pipeline_options,
+    speculation_options,
+    tls_files,
+)
 from nexy_stream.cli.listen import Endpoint
 from nexy_stream.cli.options import (
     address,
@@ -152,6 +159,7 @@ def register(
     env_option(serve, "--log-level", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR")
     ops_options.register(serve)
     auth_options.register(serve)
+    speculation_options.register(serve)
     return serve
 
 
@@ -223,6 +231,7 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Se
         legacy_store=args.legacy_store,
         ops=ops_options.config_from(args),
         auth=auth_options.config_from(args),
+        speculation=speculation_options.config_from(args),
     )
     public = Endpoint("--host", "--port", config.host, config.port)
     listen.check(parser, [public, *ops_options.endpoints_wanted(config.ops)])

@@ -42,9 +42,10 @@ class AudioChunk:
 class Ended:
     """The session's last event.
 
-    ``timings`` are the server's figures (from its End frame); ``measured`` are the same
-    intervals seen by this client, from the moment ``commit()`` was called to the first
-    output received, and from the session's open to its end.
+    ``timings`` are the server's figures (from its End frame), its pipeline's stages
+    included; ``measured`` are the same intervals seen by this client, from the moment
+    ``commit()`` was called to the first output (the first text, the first audio)
+    received, and from the session's open to its end (it knows no stage).
     """
 
     reason: EndReason

@@ -41,7 +41,7 @@ _END_REASONS = {wire.EndReason.CANCELLED: EndReason.CANCELLED}  # else completed
 
 def _text(value: Text) -> wire.Text:
     mode = wire.TextMode.DELTA if value.mode is TextMode.DELTA else wire.TextMode.SNAPSHOT
-    return wire.Text(text=value.text, mode=mode)
+    return wire.Text(text=value.text, mode=mode, stable=value.stable)
 
 
 def _screenshot(value: Screenshot) -> wire.Screenshot:
@@ -118,6 +118,12 @@ def timings(message: wire.Timings | None) -> Timings:
         total=_seconds(message.total) or 0.0,
         commit_to_first_output=_seconds(message.commit_to_first_output),
         pipeline=_seconds(message.pipeline),
+        commit_to_first_text=_seconds(message.commit_to_first_text),
+        commit_to_first_audio=_seconds(message.commit_to_first_audio),
+        llm_first_token=_seconds(message.llm_first_token),
+        tts_first_byte=_seconds(message.tts_first_byte),
+        prepared=message.prepared,
+        prepared_ahead=_seconds(message.prepared_ahead),
     )
 
 

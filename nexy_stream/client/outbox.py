@@ -9,6 +9,7 @@ keeps one pending text and one pending screenshot, merged by these rules:
   included: the server would discard them when the snapshot arrives);
 - a pending text followed by a **delta**: the delta is appended to it, and the pending
   text keeps its mode (snapshot + delta is a snapshot, delta + delta is a delta);
+- the merged text is ``stable`` (the recognizer's "final" hint) when the newer one is;
 - a pending screenshot followed by another: the newer replaces it (the server would);
 - ``commit`` absorbs what is still pending: its final text is combined with the pending
   text by the same rules, and the pending screenshot rides on it unless it brings its own.
@@ -35,10 +36,10 @@ from nexy_stream.session import Cancel, Collect, Commit, Screenshot, Text, TextM
 
 def combine(first: Text | None, then: Text) -> Text:
     """The one text that, merged into any buffer, gives what merging ``first`` then
-    ``then`` gives."""
+    ``then`` gives; it is as stable as ``then`` (the newer hint is the one that holds)."""
     if first is None or then.mode is TextMode.SNAPSHOT:
         return then
-    return Text(first.text + then.text, first.mode)
+    return Text(first.text + then.text, first.mode, then.stable)
 
 
 class Outbox:

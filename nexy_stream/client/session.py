@@ -189,6 +189,7 @@ class Session:
         self._opened_at = anyio.current_time()
         self._committed_at: float | None = None
         self._first_output_at: float | None = None
+        self._first_piece_at: dict[type, float] = {}  # TextChunk, AudioChunk
         self.session_id = ""
         self.limits = Limits()
         self.pipeline = ""  # the name of what answers the commit, e.g. "echo" (from accepted)
@@ -206,12 +207,15 @@ class Session:
 
     # -- what applications call ----------------------------------------------------------
 
-    async def interim(self, text: str, delta: bool = False) -> None:
+    async def interim(self, text: str, delta: bool = False, stable: bool = False) -> None:
         """Collect an interim transcript: the whole hypothesis so far (snapshot), or a
-        continuation appended as is (``delta=True``)."""
+        continuation appended as is (``delta=True``). ``stable=True`` says the speech
+        recognizer considers the text so far final (end of speech, a final segment): a
+        server that speculates starts preparing its answer at once."""
         self._raise_error()
         self._check_size("the interim's text", len(text.encode()))
-        self._outbox.add_text(Text(text, TextMode.DELTA if delta else TextMode.SNAPSHOT))
+        mode = TextMode.DELTA if delta else TextMode.SNAPSHOT
+        self._outbox.add_text(Text(text, mode, stable))
         await self._wake()
 
     async def screenshot(
@@ -523,10 +527,12 @@ class Session:
             if index and index <= self._last_output_index:
                 return  # sent again after a resume: the application has it
             self._last_output_index = max(self._last_output_index, index)
+            now = anyio.current_time()
             if self._first_output_at is None:
-                self._first_output_at = anyio.current_time()
+                self._first_output_at = now
             piece = frames.output(message.output)
             if piece is not None:
+                self._first_piece_at.setdefault(type(piece), now)
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
             if not self._committed_seen:  # a commit sent again after a resume is acked again
@@ -559,14 +565,14 @@ class Session:
 
     def _measured(self) -> Timings:
         now, opened, committed = anyio.current_time(), self._opened_at, self._committed_at
-        first = self._first_output_at
+        first = self._first_piece_at
         return Timings(
             collect=(committed if committed is not None else now) - opened,
             total=now - opened,
-            commit_to_first_output=(
-                first - committed if committed is not None and first is not None else None
-            ),
-            pipeline=now - committed if committed is not None else None,
+            commit_to_first_output=Timings.between(committed, self._first_output_at),
+            pipeline=Timings.between(committed, now),
+            commit_to_first_text=Timings.between(committed, first.get(TextChunk)),
+            commit_to_first_audio=Timings.between(committed, first.get(AudioChunk)),
         )
 
 

@@ -27,8 +27,8 @@ class SyncSession:
         self._portal = portal
         self._session = session
 
-    def interim(self, text: str, delta: bool = False) -> None:
-        self._portal.call(self._session.interim, text, delta)
+    def interim(self, text: str, delta: bool = False, stable: bool = False) -> None:
+        self._portal.call(self._session.interim, text, delta, stable)
 
     def screenshot(self, data: bytes, *, mime_type: str, width: int = 0, height: int = 0) -> None:
         self._portal.call(

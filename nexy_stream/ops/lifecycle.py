@@ -19,6 +19,7 @@ from nexy_stream.server.observer import WireProtocol
 from nexy_stream.session import (
     Accept,
     Ack,
+    Adopt,
     ClientInfo,
     Closed,
     CollectResult,
@@ -27,10 +28,12 @@ from nexy_stream.session import (
     Event,
     Outcome,
     OutputSent,
+    Preparations,
     SessionActor,
     SessionError,
     Timings,
 )
+from nexy_stream.session.speculation import NONE_PREPARED
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ class Change:
     dataclass's ``__init__`` costs four times as much.
     ``timings`` is set from commit on (``collect`` is then final); ``collect`` only for
     COLLECTED; ``error`` for a rejected frame or a failed session; ``principal`` (the
-    owner's, "" for none) for ENDED.
+    owner's, "" for none) and ``preparations`` (what became of the answers it prepared
+    during collect) for ENDED; ``prepared`` (the commit adopted a preparation) for
+    COMMITTED.
     """
 
     kind: ChangeKind
@@ -71,6 +76,8 @@ class Change:
     outcome: Outcome | None = None
     error: SessionError | None = None
     principal: str = ""
+    prepared: bool = False
+    preparations: Preparations = NONE_PREPARED
 
 
 Sink = Callable[[Change], None]
@@ -128,13 +135,14 @@ class LifecycleObserver:
             case Accept():
                 self._on_open(actor, protocol)
                 return _change(ChangeKind.OPENED, actor, protocol, client=actor.client)
-            case Dispatch(request=request):
+            case Dispatch(request=request, preparation=preparation):
                 return _change(
                     ChangeKind.COMMITTED,
                     actor,
                     protocol,
                     has_screenshot=request.screenshot is not None,
                     timings=actor.timings(now),
+                    prepared=isinstance(preparation, Adopt),
                 )
         if type(event) is Closed and actor.outcome is not None:  # final: what was sent
             # (a stream that resumed another session was never a session of its own)
@@ -146,6 +154,7 @@ class LifecycleObserver:
                 outcome=actor.outcome,
                 error=actor.error,
                 principal=actor.owner.principal,
+                preparations=actor.preparations,
             )
         if type(event) is OutputSent and actor.output_frames == 1:
             return _change(

@@ -9,7 +9,7 @@ from typing import Any
 from nexy_stream.logformat import FIELDS
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.session import Outcome
+from nexy_stream.session import Outcome, Stage
 
 logger = logging.getLogger("nexy_stream.sessions")
 
@@ -21,7 +21,8 @@ def device_id_hash(device_id: str) -> str:
 
 
 def session_end_fields(change: Change) -> dict[str, Any]:
-    """The figures of an ended session, flat, in seconds; absent moments are left out.
+    """The figures of an ended session, flat, in seconds (commit -> first output, first text,
+    first audio; the pipeline's stages; commit -> end); absent moments are left out.
 
     A legacy session without a principal is guarded by its hardware id alone (whoever
     knows it may interrupt that machine's answers), so its line holds a hash of the id
@@ -44,10 +45,23 @@ def session_end_fields(change: Change) -> dict[str, Any]:
         "chunks": change.applied_chunks,
         "output_frames": change.output_frames,
     }
-    if timings.commit_to_first_output is not None:
-        fields["first_output_s"] = round(timings.commit_to_first_output, 6)
-    if timings.pipeline is not None:
-        fields["pipeline_s"] = round(timings.pipeline, 6)
+    for name, seconds in (
+        ("first_output_s", timings.commit_to_first_output),
+        ("first_text_s", timings.commit_to_first_text),
+        ("first_audio_s", timings.commit_to_first_audio),
+        *((f"{stage.value}_s", timings.stage(stage)) for stage in Stage),
+        ("pipeline_s", timings.pipeline),
+    ):
+        if seconds is not None:
+            fields[name] = round(seconds, 6)
+    prepared = change.preparations
+    if prepared.started:
+        fields["preparations"] = prepared.started
+        fields["prepared"] = prepared.adopted
+        if prepared.ahead_s is not None:
+            fields["prepared_ahead_s"] = round(prepared.ahead_s, 6)
+        for reason, count in prepared.discarded.items():
+            fields[f"discarded_{reason.value}"] = count
     if change.error is not None:
         fields["error_code"] = change.error.code.name
         fields["error"] = change.error.message

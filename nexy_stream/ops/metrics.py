@@ -24,7 +24,7 @@ from nexy_stream.netaddr import host_port
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.live import LIVE_PHASES, LiveSessions
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.session import CollectResult, Outcome
+from nexy_stream.session import CollectResult, Discard, Outcome, Preparations, Stage, Timings
 
 # From a millisecond to half a minute: an echo answers in about a millisecond, a real
 # pipeline (LLM, TTS) in seconds.
@@ -178,6 +178,53 @@ class SessionMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
+        self._first_text = Histogram(
+            "nexy_commit_to_first_text_seconds",
+            "Seconds from an accepted commit to the first output frame carrying text.",
+            ["protocol"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._first_audio = Histogram(
+            "nexy_commit_to_first_audio_seconds",
+            "Seconds from an accepted commit to the first output frame carrying audio.",
+            ["protocol"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._stages = Histogram(
+            "nexy_pipeline_stage_seconds",
+            "Seconds a stage of a pipeline's run took, as the pipeline reported it "
+            "(llm_first_token: LLM time to first token; tts_first_byte: speech time to "
+            "first byte of the first sentence).",
+            ["stage"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._prepared = Counter(
+            "nexy_preparations_started",
+            "Answers begun during collect (serve --speculate), counted when their session ends.",
+            registry=self.registry,
+        )
+        self._adopted = Counter(
+            "nexy_preparations_adopted",
+            "Preparations the commit adopted: the answer came from them.",
+            registry=self.registry,
+        )
+        self._discarded = Counter(
+            "nexy_preparations_discarded",
+            "Preparations thrown away, by reason (revised, text_differs, screenshot_differs, "
+            "failed, session_ended).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._saved = Histogram(
+            "nexy_preparation_saved_seconds",
+            "How much sooner a prepared answer's first output came: from the preparation's "
+            "start to the commit, or to its first output if that came sooner.",
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
         self._pipeline = Histogram(
             "nexy_pipeline_duration_seconds",
             "Seconds from an accepted commit to the session's end, by outcome.",
@@ -188,9 +235,14 @@ class SessionMetrics:
         self._publisher = LivePublisher(live, self.registry) if shared else None
         if self._publisher is None:
             self.registry.register(LiveCollector(live))
-        for protocol in WireProtocol:  # every series exists from the start, at zero
+        for stage in Stage:  # every series exists from the start, at zero
+            self._stages.labels(stage.value)
+        for reason in Discard:
+            self._discarded.labels(reason.value)
+        for protocol in WireProtocol:
             self._started.labels(protocol.value)
-            self._first_output.labels(protocol.value)
+            for first in (self._first_output, self._first_text, self._first_audio):
+                first.labels(protocol.value)
             for outcome in Outcome:
                 self._ended.labels(protocol.value, outcome.value)
             for result in CollectResult:
@@ -218,8 +270,34 @@ class SessionMetrics:
             case ChangeKind.ENDED if change.outcome is not None:
                 outcome = change.outcome.value
                 self._ended.labels(protocol, outcome).inc()
-                if change.timings is not None and change.timings.pipeline is not None:
-                    self._pipeline.labels(protocol, outcome).observe(change.timings.pipeline)
+                if change.timings is not None:
+                    self._ended_timings(change.timings, protocol, outcome)
+                self._ended_preparations(change.preparations)
+
+    def _ended_preparations(self, preparations: Preparations) -> None:
+        if not preparations.started:
+            return
+        self._prepared.inc(preparations.started)
+        if preparations.adopted:
+            self._adopted.inc()
+        if preparations.ahead_s is not None:
+            self._saved.observe(preparations.ahead_s)
+        for reason, count in preparations.discarded.items():
+            self._discarded.labels(reason.value).inc(count)
+
+    def _ended_timings(self, timings: Timings, protocol: str, outcome: str) -> None:
+        """The figures known once a session has ended: how long its pipeline ran, when its
+        first text and audio came, how long its pipeline's stages took."""
+        if timings.pipeline is not None:
+            self._pipeline.labels(protocol, outcome).observe(timings.pipeline)
+        if timings.commit_to_first_text is not None:
+            self._first_text.labels(protocol).observe(timings.commit_to_first_text)
+        if timings.commit_to_first_audio is not None:
+            self._first_audio.labels(protocol).observe(timings.commit_to_first_audio)
+        for stage in Stage:
+            seconds = timings.stage(stage)
+            if seconds is not None:
+                self._stages.labels(stage.value).observe(seconds)
 
 
 class MetricsEndpoint:

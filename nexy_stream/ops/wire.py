@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
@@ -11,7 +11,14 @@ from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.stats import Totals, percentile
 from nexy_stream.server import codec
 from nexy_stream.server.observer import WireProtocol
-from nexy_stream.session import ClientInfo, CollectResult, Outcome, Phase, SessionActor
+from nexy_stream.session import (
+    ClientInfo,
+    CollectResult,
+    Discard,
+    Outcome,
+    Phase,
+    SessionActor,
+)
 
 PROTOCOLS = {
     WireProtocol.STREAM: apb.PROTOCOL_STREAM,
@@ -20,10 +27,23 @@ PROTOCOLS = {
 PHASES = {Phase.COLLECTING: apb.PHASE_COLLECTING, Phase.PROCESSING: apb.PHASE_PROCESSING}
 # Derived from the names (the enums mirror each other) rather than listed twice.
 OUTCOMES: dict[Outcome, apb.Outcome] = {o: getattr(apb, f"OUTCOME_{o.name}") for o in Outcome}
+DISCARDS: dict[Discard, apb.Discard] = {d: getattr(apb, f"DISCARD_{d.name}") for d in Discard}
 RESULTS: dict[CollectResult, pb.CollectResult] = {
     r: getattr(pb, f"COLLECT_RESULT_{r.name}") for r in CollectResult
 }
 SNAPSHOT_LIMIT = 1000
+
+
+def preparations(started: int, adopted: int, discarded: Mapping[Discard, int]) -> apb.Preparations:
+    return apb.Preparations(
+        started=started,
+        adopted=adopted,
+        discarded=[
+            apb.DiscardCount(reason=DISCARDS[reason], preparations=discarded[reason])
+            for reason in Discard
+            if discarded.get(reason)
+        ],
+    )
 
 
 def client(value: ClientInfo) -> pb.ClientInfo:
@@ -53,6 +73,7 @@ def session_event(change: Change) -> apb.SessionEvent:
             event.committed.applied_chunks = change.applied_chunks
             event.committed.has_screenshot = change.has_screenshot
             event.committed.collect.CopyFrom(codec.duration(change.timings.collect))
+            event.committed.prepared = change.prepared
         case ChangeKind.FIRST_OUTPUT:
             assert change.timings is not None
             latency = change.timings.commit_to_first_output or 0.0
@@ -66,6 +87,11 @@ def session_event(change: Change) -> apb.SessionEvent:
             ended.output_frames = change.output_frames
             if change.error is not None:
                 ended.error.CopyFrom(codec.error(change.error, fatal=True))
+            prepared = change.preparations
+            if prepared.started:
+                ended.preparations.CopyFrom(
+                    preparations(prepared.started, int(prepared.adopted), prepared.discarded)
+                )
     return event
 
 
@@ -105,12 +131,13 @@ def aggregate(
     current: Totals,
     live: Counter[tuple[Phase, WireProtocol]],
     buffered_bytes: int,
-    latencies: tuple[list[float], list[float]],
+    latencies: Mapping[str, Sequence[float]],
     latency_window_s: float,
 ) -> apb.Aggregate:
+    """``latencies``: sorted seconds of each figure (see ``stats.LATENCIES``), by name."""
     elapsed = max(current.at - previous.at, 1e-9)
     ended = current.ended - previous.ended
-    return apb.Aggregate(
+    message = apb.Aggregate(
         interval=codec.duration(elapsed),
         live=[
             apb.LiveCount(phase=PHASES[phase], protocol=PROTOCOLS[protocol], sessions=count)
@@ -126,6 +153,12 @@ def aggregate(
             if ended[outcome]
         ],
         latency_window=codec.duration(latency_window_s),
-        commit_to_first_output=latency(latencies[0]),
-        pipeline=latency(latencies[1]),
+        preparations=preparations(
+            current.prepared - previous.prepared,
+            current.adopted - previous.adopted,
+            current.discarded - previous.discarded,
+        ),
     )
+    for name, ordered in latencies.items():
+        getattr(message, name).CopyFrom(latency(ordered))
+    return message

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol, runtime_checkable
 
+import anyio
+
 from nexy_stream.session.errors import Code
-from nexy_stream.session.values import CommittedRequest
+from nexy_stream.session.values import CommittedRequest, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +30,6 @@ class AudioOutput:
 
 Output = TextOutput | AudioOutput
 """What the client receives."""
-
-
-class Stage(Enum):
-    """The stages of a run a pipeline can time: a fixed set, so each is a field of the
-    session's timings and a bounded metric label."""
-
-    LLM_FIRST_TOKEN = "llm_first_token"  # the LLM request sent -> its first token of text
-    TTS_FIRST_BYTE = "tts_first_byte"  # the first sentence's speech request -> its first byte
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +75,55 @@ class Pipeline(Protocol):
     """
 
     def run(self, request: CommittedRequest) -> AsyncGenerator[Item, None]: ...
+
+
+class CommitSignal:
+    """Tells a preparation when its session committed to it (see :class:`PreparingPipeline`).
+
+    Set by the server when the commit adopts the preparation; a preparation that is
+    discarded is stopped instead (closed, or cancelled while it waits), never set.
+    """
+
+    def __init__(self) -> None:
+        self._committed = anyio.Event()
+
+    def is_set(self) -> bool:
+        return self._committed.is_set()
+
+    async def wait(self) -> None:
+        """Returns once the session has committed to this preparation (at once if it has)."""
+        await self._committed.wait()
+
+    def set(self) -> None:
+        """The server's: the session committed to this preparation."""
+        self._committed.set()
+
+
+@runtime_checkable
+class PreparingPipeline(Pipeline, Protocol):
+    """A pipeline that can begin an answer before the commit (``serve --speculate``).
+
+    ``prepare(request, committed)`` is a run of ``request`` (the interim text so far) that
+    the server starts during collect: an async generator of the same items as ``run``,
+    driven, closed and cancelled the same way. The server holds what it yields. If the
+    commit is that same request, the server sets ``committed`` and keeps pulling: the
+    preparation *is* the run, and its held items are the start of the answer. Otherwise it
+    is stopped at once and the commit runs ``run`` afresh; a preparation may be stopped at
+    any point before the commit.
+
+    So before ``await committed.wait()`` a preparation may only do what can be thrown away
+    (an LLM request, computing); anything with an effect outside (a tool call, a message
+    sent, a record written, a speech request the user might never hear) waits for it.
+    """
+
+    def prepare(
+        self, request: CommittedRequest, committed: CommitSignal
+    ) -> AsyncGenerator[Item, None]: ...
+
+
+def preparing(pipeline: Pipeline) -> PreparingPipeline | None:
+    """The pipeline, if it can prepare answers before the commit; else ``None``."""
+    return pipeline if isinstance(pipeline, PreparingPipeline) else None
 
 
 def pipeline_name(pipeline: Pipeline) -> str:

@@ -8,6 +8,10 @@ those fails clearly instead of leaving a gap. The pipeline runs ahead of the cli
 most ``max_replay_bytes`` of outputs not yet written, then waits: a slow or absent client
 holds it back, and the answer never grows without bound. Every byte kept is counted in
 the server's byte budget.
+
+The answer of a speculative preparation starts as a log that no client reads yet: its
+outputs are *held* within a smaller bound (``held_limit``) until the commit adopts it
+(:meth:`OutputLog.release_hold`) or the preparation is dropped with its log.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections import deque
 import anyio
 
 from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import ByteBudget, PipelineFailed
+from nexy_stream.session import ByteBudget, OutputKind, PipelineFailed
 
 
 def weight(item: Output) -> int:
@@ -25,10 +29,18 @@ def weight(item: Output) -> int:
     return len(item.text.encode()) if isinstance(item, TextOutput) else len(item.data)
 
 
+def kind(item: Output) -> OutputKind:
+    return OutputKind.TEXT if isinstance(item, TextOutput) else OutputKind.AUDIO
+
+
 class OutputLog:
-    def __init__(self, max_replay_bytes: int, budget: ByteBudget) -> None:
+    def __init__(
+        self, max_replay_bytes: int, budget: ByteBudget, held_limit: int | None = None
+    ) -> None:
         self._max = max_replay_bytes
+        self._unwritten_limit = max_replay_bytes if held_limit is None else held_limit
         self._budget = budget
+        self._released = False
         self._kept: deque[tuple[Output, int]] = deque()  # from index self._first on
         self._first = 1
         self._next = 1  # the index the next output gets
@@ -57,10 +69,14 @@ class OutputLog:
         return self._replay_bytes + self._unwritten_bytes
 
     async def append(self, item: Output) -> None:
-        """Adds the next output; waits while the client is ``max_replay_bytes`` behind."""
+        """Adds the next output; waits while the client is ``max_replay_bytes`` behind (or
+        while the held limit is reached). A released log takes nothing more: a run stopped
+        with its session may still be on its way out."""
         size = weight(item)
-        while self._unwritten_bytes and self._unwritten_bytes + size > self._max:
+        while self._unwritten_bytes and self._unwritten_bytes + size > self._unwritten_limit:
             await self._wait()
+        if self._released:
+            return
         self._kept.append((item, size))
         self._next += 1
         self._unwritten_bytes += size
@@ -107,8 +123,15 @@ class OutputLog:
         self._notify()
         return True
 
+    def release_hold(self) -> None:
+        """The held outputs may go to a client: the log is an answer now, bounded as one."""
+        self._unwritten_limit = self._max
+        self._notify()
+
     def release(self) -> None:
-        """The session is over: everything kept goes, and its bytes go back to the budget."""
+        """The session (or the preparation) is over: everything kept goes, and its bytes go
+        back to the budget."""
+        self._released = True
         self._budget.give_back(self.held_bytes)
         self._kept.clear()
         self._replay_bytes = self._unwritten_bytes = 0

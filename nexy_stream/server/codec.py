@@ -25,6 +25,7 @@ from nexy_stream.session import (
     Screenshot,
     ScreenSize,
     SessionError,
+    Stage,
     Text,
     TextMode,
     Timings,
@@ -44,7 +45,7 @@ _END_REASONS = {
 
 
 def _text(message: pb.Text) -> Text:
-    return Text(message.text, _TEXT_MODES.get(message.mode, TextMode.SNAPSHOT))
+    return Text(message.text, _TEXT_MODES.get(message.mode, TextMode.SNAPSHOT), message.stable)
 
 
 def _screenshot(message: pb.Screenshot) -> Screenshot:
@@ -106,12 +107,26 @@ def error(value: SessionError, fatal: bool) -> pb.Error:
     return pb.Error(code=int(value.code), message=value.message, limit=value.limit, fatal=fatal)
 
 
+OPTIONAL_TIMINGS = (
+    "commit_to_first_output",
+    "pipeline",
+    "commit_to_first_text",
+    "commit_to_first_audio",
+    *(stage.value for stage in Stage),
+    "prepared_ahead",
+)
+"""The fields of Timings that are absent when their moment never came; each is named alike
+in the session's values and on the wire (a stage's field is named by its value)."""
+
+
 def timings(value: Timings) -> pb.Timings:
-    message = pb.Timings(collect=duration(value.collect), total=duration(value.total))
-    if value.commit_to_first_output is not None:
-        message.commit_to_first_output.CopyFrom(duration(value.commit_to_first_output))
-    if value.pipeline is not None:
-        message.pipeline.CopyFrom(duration(value.pipeline))
+    message = pb.Timings(
+        collect=duration(value.collect), total=duration(value.total), prepared=value.prepared
+    )
+    for name in OPTIONAL_TIMINGS:
+        seconds = getattr(value, name)
+        if seconds is not None:
+            getattr(message, name).CopyFrom(duration(seconds))
     return message
 
 

@@ -22,6 +22,7 @@ from nexy_stream.session import (
     Phase,
     Refuse,
     SessionActor,
+    Speculation,
 )
 
 
@@ -32,12 +33,13 @@ class HostedSession:
 
     __slots__ = ("__weakref__", "_admission", "_hosting", "_now", "_observers", "actor", "protocol")
 
-    def __init__(self, hosting: Hosting, protocol: WireProtocol) -> None:
+    def __init__(self, hosting: Hosting, protocol: WireProtocol, speculative: bool) -> None:
         self._now = hosting.clock.now
         self._hosting = hosting
         self._admission = hosting.admission
         self._observers = hosting.observers
-        self.actor = SessionActor(hosting.limits, self._now(), hosting.budget)
+        speculation = hosting.speculation if speculative else None
+        self.actor = SessionActor(hosting.limits, self._now(), hosting.budget, speculation)
         self.protocol = protocol
 
     def handle(self, event: Event) -> Effect | None:
@@ -77,6 +79,8 @@ class Hosting:
     registry: SessionRegistry = field(default_factory=SessionRegistry)
     # What Accepted names as the pipeline answering commits (clients, the load generator).
     pipeline_name: str = ""
+    # Answers prepared during collect (None: never); only if the pipeline can prepare.
+    speculation: Speculation | None = None
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.registry, self.quotas)
@@ -87,8 +91,10 @@ class Hosting:
         self.hosted: set[HostedSession] = set()
         self._drained: anyio.Event | None = None
 
-    def session(self, protocol: WireProtocol) -> HostedSession:
-        hosted = HostedSession(self, protocol)
+    def session(self, protocol: WireProtocol, speculative: bool = False) -> HostedSession:
+        """A new hosted session; ``speculative``: it prepares its answer during collect, as
+        ``speculation`` says (its host runs the preparations)."""
+        hosted = HostedSession(self, protocol, speculative)
         self.hosted.add(hosted)
         return hosted
 

@@ -10,28 +10,30 @@ at the end, the last frame. The same code runs a commit for both transports.
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import aclosing
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 import anyio
 
-from nexy_stream.pipeline import Output, Pipeline, PipelineError, StageTiming
-from nexy_stream.server.answer import OutputLog
+from nexy_stream.pipeline import Output, Pipeline
+from nexy_stream.server.answer import OutputLog, kind
 from nexy_stream.server.deadlines import Deadlines
 from nexy_stream.server.hosting import HostedSession
 from nexy_stream.server.registry import Key
+from nexy_stream.server.runs import Preparer, Run
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
+    Ack,
+    Adopt,
     ByteBudget,
     Closed,
-    CommittedRequest,
     Detached,
     Disconnected,
     Dispatch,
+    DropPreparation,
     Effect,
     Event,
     Fail,
@@ -39,13 +41,11 @@ from nexy_stream.session import (
     GoAway,
     Outcome,
     OutputSent,
-    PipelineFailed,
     PipelineFinished,
+    Prepare,
     ShuttingDown,
     Tick,
 )
-
-logger = logging.getLogger(__name__)
 
 OUTPUT_DRAIN_S = 5.0
 """How long an output write already in flight may still take once its session has ended."""
@@ -96,9 +96,22 @@ class OutputWrites(Generic[Frame]):
 
 
 class LiveSession:
-    """One session's life on the server, from its first frame to its close."""
+    """One session's life on the server, from its first frame to its close.
 
-    def __init__(self, hosted: HostedSession, sessions: Sessions, resumable: bool) -> None:
+    With a ``preparer`` (the server speculates, and its pipeline can prepare), the session
+    also runs the preparations its actor asks for during collect (see :mod:`.runs`): at
+    most one at a time, in the server's task group like its run, stopped the moment the
+    actor drops it or the session ends; at commit the actor adopts it as the run, or it is
+    dropped and the commit runs afresh.
+    """
+
+    def __init__(
+        self,
+        hosted: HostedSession,
+        sessions: Sessions,
+        resumable: bool,
+        preparer: Preparer | None = None,
+    ) -> None:
         self.hosted = hosted
         self.actor = hosted.actor
         self._sessions = sessions
@@ -106,7 +119,10 @@ class LiveSession:
         self.answer: OutputLog | None = None  # from commit on
         self.verdict: Finish | Fail | None = None
         self.attachment: Attachment | None = None
-        self._pipeline = anyio.CancelScope()
+        self._run: Run | None = None  # the commit's run: started then, or an adopted preparation
+        self._preparer = preparer
+        self._preparation: Run | None = None  # before commit, the one the actor asked for
+        self._prepare_planned = False  # whether the deadline watcher knows the moment
         self._closed = False
 
     # -- events -----------------------------------------------------------------------------
@@ -115,9 +131,10 @@ class LiveSession:
         """The actor's answer to ``event``; a terminal one concludes the session, and an end
         with nothing to say (its client is gone) stops what it runs and closes it."""
         effect = self.hosted.handle(event)
+        if self._preparer is not None:
+            self._speculate(effect)
         if not self.conclude(effect) and self.verdict is None and self.hosted.ended:
-            self._pipeline.cancel()
-            self.close()
+            self.close()  # which stops what it runs
         return effect
 
     def conclude(self, effect: Effect | None) -> bool:
@@ -129,7 +146,7 @@ class LiveSession:
         if self.verdict is not None:
             return True
         self.verdict = effect
-        self._pipeline.cancel()
+        self._stop_runs()
         if self.attachment is not None:
             self.attachment.concluded()
         else:  # while it waited for a resume: one that comes in time gets the verdict
@@ -147,6 +164,7 @@ class LiveSession:
             return
         self._closed = True
         self.attachment = None
+        self._stop_runs()
         admitted = self.actor.outcome is not Outcome.REFUSED
         if linger and admitted and self.resume_token and self.verdict is not None:
             self._sessions.linger(self, self.actor.limits.resume_ttl_s)
@@ -156,43 +174,71 @@ class LiveSession:
         self.hosted.handle(Closed())
 
     def release(self) -> None:
-        """What the session still holds goes back to the budget."""
-        if self.answer is not None:
-            self.answer.release()
+        """What the session still holds goes back to the budget: its run's output log (the
+        answer, or an adopted preparation's that no stream wrote yet)."""
+        if self._run is not None:
+            self._run.log.release()
+
+    def _stop_runs(self) -> None:
+        if self._run is not None:
+            self._run.stop()
+        self._drop_preparation()
 
     # -- the commit ---------------------------------------------------------------------------
 
     def dispatch(self, effect: Dispatch, pipeline: Pipeline, tasks: ServerTasks) -> OutputLog:
-        """Starts the one run of the pipeline, owned by the server, not by a stream."""
-        self.answer = OutputLog(self.actor.limits.max_replay_bytes, self._sessions.budget)
-        tasks.start_soon(self._run, pipeline, effect.request, self.answer)
+        """Starts the one run of the pipeline, owned by the server, not by a stream; unless
+        the commit adopted the preparation, which is the run then and goes on."""
+        self._drop_preparation()  # any not adopted (the commit's effect has dropped it)
+        if self._run is None:
+            log = OutputLog(self.actor.limits.max_replay_bytes, self._sessions.budget)
+            self._run = Run.committed_run(log, self.handle)
+            self._run.start(tasks, partial(pipeline.run, effect.request), self.actor.session_id)
+        self.answer = self._run.log
         return self.answer
 
-    async def _run(self, pipeline: Pipeline, request: CommittedRequest, answer: OutputLog) -> None:
-        """Appends every output of the pipeline to the answer, then how it ended. Only what
-        the pipeline raises is a pipeline failure (a :class:`PipelineError` chooses its code
-        and message); stage timings are not outputs. The generator is closed on every path,
-        so a stopped run releases its upstream calls at once."""
-        with self._pipeline:
-            async with aclosing(pipeline.run(request)) as outputs:
-                while True:
-                    try:
-                        item = await anext(outputs)
-                    except StopAsyncIteration:
-                        break
-                    except PipelineError as exc:
-                        logger.warning(
-                            "pipeline failed for session %s: %s", request.session_id, exc
-                        )
-                        answer.finish(PipelineFailed(exc.message, exc.code))
-                        return
-                    except Exception as exc:
-                        logger.exception("pipeline failed for session %s", request.session_id)
-                        answer.finish(PipelineFailed(type(exc).__name__))
-                        return
-                    if not isinstance(item, StageTiming):
-                        await answer.append(item)
-            answer.finish()
+    # -- speculation --------------------------------------------------------------------------
+
+    def _speculate(self, effect: Effect | None) -> None:
+        """Carries out what the actor decided about its preparation, and makes sure the
+        deadline watcher wakes it when a preparation is due."""
+        step = effect.preparation if isinstance(effect, Ack | Dispatch) else effect
+        if isinstance(step, Prepare):
+            self._prepare(step)
+        elif isinstance(step, DropPreparation):
+            self._drop_preparation(step.number)
+        elif isinstance(step, Adopt):
+            self._adopt(step.number)
+        planned = self.actor.prepare_due is not None
+        if planned and not self._prepare_planned:  # the deadline moved earlier
+            self._sessions.deadlines.moved_earlier(self)
+        self._prepare_planned = planned
+
+    def _prepare(self, step: Prepare) -> None:
+        preparer = self._preparer
+        assert preparer is not None
+        self._drop_preparation()  # the one it replaces
+        log = OutputLog(
+            self.actor.limits.max_replay_bytes, self._sessions.budget, preparer.held_limit
+        )
+        run = self._preparation = Run(step.number, log, self.handle)
+        prepare = partial(preparer.pipeline.prepare, step.request, run.committed)
+        run.start(preparer.tasks, prepare, self.actor.session_id)
+
+    def _adopt(self, number: int) -> None:
+        prepared, self._preparation = self._preparation, None
+        if prepared is not None and prepared.number == number:
+            prepared.adopt()
+            self._run = prepared
+        elif prepared is not None:
+            prepared.discard()
+
+    def _drop_preparation(self, number: int = 0) -> None:
+        """Stops the running preparation (only if it is ``number``, when given)."""
+        prepared = self._preparation
+        if prepared is not None and number in (0, prepared.number):
+            self._preparation = None
+            prepared.discard()
 
     async def write_answer(
         self, first: int, write: Callable[[int, Output], Awaitable[bool]], by: Attachment
@@ -208,7 +254,7 @@ class LiveSession:
             if not await write(index, item):
                 return
             if answer.written(index):
-                self.hosted.handle(OutputSent())
+                self.hosted.handle(OutputSent(kind(item)))
             index += 1
         if self.attachment is by:
             self.handle(answer.failure or PipelineFinished())
@@ -284,11 +330,12 @@ class Sessions:
         hosted: HostedSession,
         resumable: bool = False,
         attachment: Attachment | None = None,
+        preparer: Preparer | None = None,
     ) -> LiveSession:
         """A new session (attached to the stream that brings it, if any), watched for its
         deadlines from now on: a watcher may end it at once (a stopping server)."""
         self._expire()
-        session = LiveSession(hosted, self, resumable)
+        session = LiveSession(hosted, self, resumable, preparer)
         if attachment is not None:
             session.attach(attachment)
         self.deadlines.watch(session)

@@ -7,10 +7,11 @@ from typing import Any
 import grpc
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
-from nexy_stream.pipeline import Pipeline
+from nexy_stream.pipeline import Pipeline, preparing
 from nexy_stream.server.callers import Authenticate, anyone
 from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.live import Sessions
+from nexy_stream.server.runs import Preparer
 from nexy_stream.server.stream import SessionStream
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import SessionError
@@ -30,7 +31,15 @@ def session_service(
 
     The caller is authenticated before any frame is read: a refused caller's stream ends
     with the refusal (a fatal ``error`` frame and its status), never admitted; an accepted
-    one's sessions belong to its owner."""
+    one's sessions belong to its owner. With ``hosting.speculation`` and a pipeline that
+    can prepare, sessions prepare their answers during collect."""
+    prepares = preparing(pipeline)
+    speculation = hosting.speculation
+    preparer = (
+        Preparer(prepares, tasks, speculation.max_held_bytes)
+        if prepares is not None and speculation is not None
+        else None
+    )
 
     async def session(
         _requests: object, context: grpc.aio.ServicerContext[bytes, pb.ServerFrame]
@@ -39,7 +48,8 @@ def session_service(
         if isinstance(owner, SessionError):
             await SessionStream(context, pipeline, hosting, sessions, tasks).refuse(owner)
         else:
-            await SessionStream(context, pipeline, hosting, sessions, tasks, owner).run()
+            stream = SessionStream(context, pipeline, hosting, sessions, tasks, owner, preparer)
+            await stream.run()
 
     return grpc.method_handlers_generic_handler(
         SESSION_SERVICE,

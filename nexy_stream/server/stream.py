@@ -24,6 +24,7 @@ from nexy_stream.server.hosting import Hosting
 from nexy_stream.server.live import LiveSession, OutputWrites, Sessions
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.server.peers import peer_host
+from nexy_stream.server.runs import Preparer
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import (
     ANONYMOUS,
@@ -83,6 +84,7 @@ class SessionStream:
         sessions: Sessions,
         tasks: ServerTasks,
         owner: Owner = ANONYMOUS,
+        preparer: Preparer | None = None,
     ) -> None:
         self._context = context
         self._pipeline = pipeline
@@ -100,7 +102,8 @@ class SessionStream:
         self._client_closed = False  # the client half-closed its side
         self._pending_read: asyncio.Future[Any] | None = None  # after commit (see _read)
         resumable = hosting.limits.resume_ttl_s > 0
-        self._session = sessions.host(hosting.session(WireProtocol.STREAM), resumable, self)
+        hosted = hosting.session(WireProtocol.STREAM, speculative=preparer is not None)
+        self._session = sessions.host(hosted, resumable, self, preparer)
 
     async def run(self) -> None:
         try:

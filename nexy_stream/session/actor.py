@@ -6,6 +6,7 @@ events it takes and what it does with them. An event a phase does not list chang
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import Enum
 
@@ -17,10 +18,12 @@ from nexy_stream.session.effects import (
     CollectResult,
     CommitRepeated,
     Dispatch,
+    DropPreparation,
     Effect,
     Fail,
     Finish,
     GoAway,
+    Prepare,
     Reject,
     Rejoin,
     Resumed,
@@ -42,15 +45,19 @@ from nexy_stream.session.events import (
     OutputSent,
     PipelineFailed,
     PipelineFinished,
+    PreparationFailed,
+    PreparationReady,
     Reattached,
     Refuse,
     Resume,
     ShuttingDown,
+    StageTimed,
     Tick,
     Unreadable,
 )
 from nexy_stream.session.ids import canonical_session_id, device_problem
 from nexy_stream.session.limits import Limits
+from nexy_stream.session.speculation import NONE_PREPARED, Preparations, Speculation, Speculator
 from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
@@ -58,9 +65,11 @@ from nexy_stream.session.values import (
     CommittedRequest,
     EndReason,
     Outcome,
+    OutputKind,
     Owner,
     Screenshot,
     ScreenSize,
+    Stage,
     Text,
     TextMode,
     Timings,
@@ -88,10 +97,19 @@ class SessionActor:
     stream, so a host may keep an actor across a dropped stream and attach another one.
     Everything a host or an observer may read is a read-only property; only events change
     the state. ``budget`` is shared by all of a server's sessions: what they hold (collect
-    buffers, then the committed utterance until the session ends) is taken from it.
+    buffers, then the committed utterance until the session ends) is taken from it. With
+    ``speculation`` the session prepares its answer during collect (see
+    :mod:`nexy_stream.session.speculation`): collect frames and ticks may then ask the host
+    to start or stop a preparation, and the commit adopts or discards it.
     """
 
-    def __init__(self, limits: Limits, now: float, budget: ByteBudget = _UNLIMITED) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        now: float,
+        budget: ByteBudget = _UNLIMITED,
+        speculation: Speculation | None = None,
+    ) -> None:
         self._limits = limits
         self._budget = budget
         self._phase = Phase.AWAITING_OPEN
@@ -115,6 +133,8 @@ class SessionActor:
         self._last_frame_at = now
         self._committed_at: float | None = None
         self._first_output_at: float | None = None
+        self._first_at: dict[OutputKind, float] = {}  # the first output of each kind
+        self._stages: dict[Stage, float] = {}  # as the pipeline reported them
         self._ended_at: float | None = None
         self._shutdown_at: float | None = None
         self._detached_at: float | None = None  # its stream was lost; a resume may come
@@ -122,6 +142,7 @@ class SessionActor:
         self._commit_frame: Commit | None = None
         self._restoring: Collected | None = None  # from Open, taken up once admitted
         self._closed = False
+        self._speculator = Speculator(speculation) if speculation is not None else None
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -213,6 +234,22 @@ class SessionActor:
         return self._committed_at is not None
 
     @property
+    def prepare_due(self) -> float | None:
+        """When the buffer, unchanged until then, is to be prepared (a ``Tick`` then starts
+        it); ``None`` when nothing is planned."""
+        return self._speculator.due if self._speculator is not None else None
+
+    @property
+    def preparing(self) -> int:
+        """The number of the preparation that should be running now; 0 when none."""
+        return self._speculator.preparing if self._speculator is not None else 0
+
+    @property
+    def preparations(self) -> Preparations:
+        """What became of the session's preparations so far."""
+        return self._speculator.figures if self._speculator is not None else NONE_PREPARED
+
+    @property
     def dispatched(self) -> Dispatch | None:
         """What the commit dispatched, once it did."""
         return self._dispatched
@@ -237,6 +274,14 @@ class SessionActor:
 
     @property
     def deadline(self) -> float:
+        """When the host must tell the actor the time (``Tick``): the session times out then
+        unless a frame comes first, or (speculating) its buffer is prepared then."""
+        expiry = self._expiry
+        due = self.prepare_due
+        return expiry if due is None else min(expiry, due)
+
+    @property
+    def _expiry(self) -> float:
         """When the session times out unless a frame comes first (monotonic seconds)."""
         if self._phase is Phase.AWAITING_OPEN:
             return self._created_at + self._limits.open_timeout_s
@@ -253,15 +298,18 @@ class SessionActor:
         """The session's figures as of ``now`` (or of its end, once it ended)."""
         end = self._ended_at if self._ended_at is not None else now
         committed = self._committed_at
+        prepared = self.preparations
         return Timings(
             collect=(committed if committed is not None else end) - self._created_at,
             total=end - self._created_at,
-            commit_to_first_output=(
-                self._first_output_at - committed
-                if committed is not None and self._first_output_at is not None
-                else None
-            ),
-            pipeline=end - committed if committed is not None else None,
+            commit_to_first_output=Timings.between(committed, self._first_output_at),
+            pipeline=Timings.between(committed, end),
+            commit_to_first_text=Timings.between(committed, self._first_at.get(OutputKind.TEXT)),
+            commit_to_first_audio=Timings.between(committed, self._first_at.get(OutputKind.AUDIO)),
+            llm_first_token=self._stages.get(Stage.LLM_FIRST_TOKEN),
+            tts_first_byte=self._stages.get(Stage.TTS_FIRST_BYTE),
+            prepared=prepared.adopted,
+            prepared_ahead=prepared.ahead_s,
         )
 
     # -- before the session starts ---------------------------------------------------------
@@ -373,7 +421,7 @@ class SessionActor:
             if short is not None:
                 return self._ack(seq, CollectResult.REJECTED, short)
             self._text, self._text_bytes = payload.merged_into(self._text), size
-            return self._applied(seq, CollectResult.APPLIED)
+            return self._applied(seq, CollectResult.APPLIED, self._revised(payload.stable, now))
         if isinstance(payload, Screenshot):
             problem = self._check_screenshot(payload)
             if problem is not None:
@@ -384,9 +432,31 @@ class SessionActor:
             if short is not None:
                 return self._ack(seq, CollectResult.REJECTED, short)
             self._screenshot = payload
-            return self._applied(seq, CollectResult.APPLIED)
+            return self._applied(seq, CollectResult.APPLIED, self._revised(False, now))
         error = SessionError(Code.INVALID_ARGUMENT, "a collect frame needs text or a screenshot")
         return self._ack(seq, CollectResult.REJECTED, error)
+
+    def _revised(self, stable: bool, now: float) -> Prepare | DropPreparation | None:
+        """What a change of the buffer does to its preparation (nothing without
+        speculation)."""
+        if self._speculator is None:
+            return None
+        return self._speculator.revised(
+            self._text, self._text_bytes, self._screenshot, stable, now, self._buffered_request
+        )
+
+    def _buffered_request(self) -> CommittedRequest:
+        return self._request(self._text, self._screenshot)
+
+    def _request(self, text: str, screenshot: Screenshot | None) -> CommittedRequest:
+        return CommittedRequest(
+            session_id=self._session_id,
+            device_id=self._device_id,
+            text=text,
+            screenshot=screenshot,
+            screen=self._screen,
+            client=self._client,
+        )
 
     def _collect_after_commit(self, event: Collect, _now: float) -> Ack:
         error = SessionError(
@@ -419,21 +489,24 @@ class SessionActor:
         short = self._hold(text_bytes + (len(screenshot.data) if screenshot is not None else 0))
         if short is not None:
             return Reject(short)
-        request = CommittedRequest(
-            session_id=self._session_id,
-            device_id=self._device_id,
-            text=text,
-            screenshot=screenshot,
-            screen=self._screen,
-            client=self._client,
-        )
+        request = self._request(text, screenshot)
+        preparation = None
+        if self._speculator is not None:
+            preparation = self._speculator.committed(text, text_bytes, screenshot, now)
         # Pop on commit: the buffer now belongs to the pipeline alone.
         self._text, self._text_bytes, self._screenshot = "", 0, None
         self._phase = Phase.PROCESSING
         self._committed_at = now
         self._commit_frame = event
-        self._dispatched = Dispatch(request, self._highest_applied_seq)
+        self._dispatched = Dispatch(request, self._highest_applied_seq, preparation)
         return self._dispatched
+
+    def _preparation_ready(self, event: PreparationReady, now: float) -> None:
+        if self._speculator is not None:
+            self._speculator.ready(event.number, now)
+
+    def _preparation_failed(self, event: PreparationFailed, _now: float) -> DropPreparation | None:
+        return self._speculator.failed(event.number) if self._speculator is not None else None
 
     def _committed_again(self, event: Commit, now: float) -> CommitRepeated | Reject:
         self._last_frame_at = now
@@ -446,12 +519,19 @@ class SessionActor:
             )
         )
 
-    def _output_sent(self, _event: OutputSent, now: float) -> None:
+    def _output_sent(self, event: OutputSent, now: float) -> None:
         if self._closed:  # the figures were final
             return
         self._output_frames += 1
         if self._first_output_at is None:
             self._first_output_at = now
+        self._first_at.setdefault(event.kind, now)
+
+    def _stage_timed(self, event: StageTimed, _now: float) -> None:
+        """Keeps the first report of each stage; a duration that is not a finite,
+        non-negative number (a pipeline's bug) is no figure and is left out."""
+        if 0.0 <= event.seconds < math.inf:
+            self._stages.setdefault(event.stage, event.seconds)
 
     def _pipeline_finished(self, _event: PipelineFinished, now: float) -> Finish:
         return self._finish(EndReason.COMPLETED, now, Outcome.COMMITTED)
@@ -507,8 +587,15 @@ class SessionActor:
         self._shutdown_at = now + event.time_left_s
         return self._check_deadline(Tick(), now) or GoAway(event.time_left_s)
 
+    def _tick(self, event: Tick, now: float) -> Fail | Prepare | None:
+        """A deadline passed: the session ends, or (collecting) its buffer is prepared."""
+        ended = self._check_deadline(event, now)
+        if ended is not None or self._speculator is None or self._phase is not Phase.COLLECTING:
+            return ended
+        return self._speculator.tick(now, self._buffered_request)
+
     def _check_deadline(self, _event: Tick, now: float) -> Fail | None:
-        if now < self.deadline:
+        if now < self._expiry:
             return None
         if self._phase is Phase.AWAITING_OPEN:
             seconds = self._limits.open_timeout_s
@@ -600,14 +687,31 @@ class SessionActor:
         self._held = wanted
         return None
 
-    def _applied(self, seq: int, result: CollectResult) -> Ack:
+    def _applied(
+        self,
+        seq: int,
+        result: CollectResult,
+        preparation: Prepare | DropPreparation | None = None,
+    ) -> Ack:
         self._highest_applied_seq = seq
         self._applied_chunks += 1
-        return self._ack(seq, result)
+        return self._ack(seq, result, preparation=preparation)
 
-    def _ack(self, seq: int, result: CollectResult, error: SessionError | None = None) -> Ack:
+    def _ack(
+        self,
+        seq: int,
+        result: CollectResult,
+        error: SessionError | None = None,
+        preparation: Prepare | DropPreparation | None = None,
+    ) -> Ack:
         return Ack(
-            seq, self._highest_applied_seq, result, self._text_bytes, self._applied_chunks, error
+            seq,
+            self._highest_applied_seq,
+            result,
+            self._text_bytes,
+            self._applied_chunks,
+            error,
+            preparation,
         )
 
     def _finish(self, reason: EndReason, now: float, outcome: Outcome) -> Finish:
@@ -627,6 +731,8 @@ class SessionActor:
         self._text, self._text_bytes, self._screenshot = "", 0, None
         self._budget.give_back(self._held)
         self._held = 0
+        if self._speculator is not None:
+            self._speculator.ended()
 
 
 Transition = Callable[..., Effect | None]  # (actor, event of the keyed type, now)
@@ -643,7 +749,7 @@ _ANY_LIVE: dict[type, Transition] = {
     Refuse: SessionActor._refused,
     Disconnected: SessionActor._disconnected,
     ShuttingDown: SessionActor._shutting_down,
-    Tick: SessionActor._check_deadline,
+    Tick: SessionActor._tick,
     Closed: SessionActor._close,
 }
 
@@ -679,6 +785,8 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         **_ANY_LIVE,
         Collect: SessionActor._collect,
         Commit: SessionActor._commit,
+        PreparationReady: SessionActor._preparation_ready,
+        PreparationFailed: SessionActor._preparation_failed,
         HandedOver: SessionActor._handed_over,  # its buffer went to a shared store
     },
     Phase.PROCESSING: {
@@ -686,6 +794,7 @@ _TRANSITIONS: dict[Phase, dict[type, Transition]] = {
         Collect: SessionActor._collect_after_commit,
         Commit: SessionActor._committed_again,
         OutputSent: SessionActor._output_sent,
+        StageTimed: SessionActor._stage_timed,
         PipelineFinished: SessionActor._pipeline_finished,
         PipelineFailed: SessionActor._pipeline_failed,
     },

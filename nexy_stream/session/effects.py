@@ -13,7 +13,7 @@ from enum import Enum
 
 from nexy_stream.session.errors import SessionError
 from nexy_stream.session.limits import Limits
-from nexy_stream.session.values import CommittedRequest, EndReason
+from nexy_stream.session.values import CommittedRequest, Discard, EndReason
 
 
 class CollectResult(Enum):
@@ -56,21 +56,57 @@ class Accept:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepare:
+    """Start preparing the answer to ``request`` (the buffer as it is) in the background,
+    holding whatever it produces until the commit; ``replaces`` is the number of the
+    preparation it stops (0: none was running). Preparations are numbered from 1."""
+
+    number: int
+    request: CommittedRequest
+    replaces: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DropPreparation:
+    """Stop preparation ``number`` and forget what it holds: it will not be the answer."""
+
+    number: int
+    reason: Discard
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """The commit is the request preparation ``number`` prepared: that preparation is the
+    pipeline's run, and what it holds is the start of the answer. ``ahead_s``: how much
+    sooner the first output comes for it."""
+
+    number: int
+    ahead_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Ack:
+    """The answer to a collect frame; ``preparation`` is what the frame did to the session's
+    speculative preparation, if anything (it changed the buffer, or said it is final)."""
+
     chunk_seq: int
     highest_applied_seq: int
     result: CollectResult
     buffered_text_bytes: int
     applied_chunks: int
     error: SessionError | None = None
+    preparation: Prepare | DropPreparation | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """Start the pipeline with this request; the actor has already forgotten its buffer."""
+    """Start the pipeline with this request; the actor has already forgotten its buffer.
+    ``preparation``: adopt the running preparation as the run, or discard it (then run the
+    pipeline afresh)."""
 
     request: CommittedRequest
     highest_applied_seq: int
+    preparation: Adopt | DropPreparation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +145,8 @@ Effect = (
     Admit
     | Accept
     | Ack
+    | Prepare
+    | DropPreparation
     | Dispatch
     | CommitRepeated
     | Rejoin

@@ -13,9 +13,11 @@ from nexy_stream.session.values import (
     ANONYMOUS,
     ClientInfo,
     Collected,
+    OutputKind,
     Owner,
     Screenshot,
     ScreenSize,
+    Stage,
     Text,
 )
 
@@ -119,7 +121,31 @@ class HandedOver:
 
 @dataclass(frozen=True, slots=True)
 class OutputSent:
-    """One pipeline output frame went to the client."""
+    """One pipeline output frame, carrying ``kind``, went to the client."""
+
+    kind: OutputKind
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimed:
+    """The pipeline reported how long one stage of its run took (measured by its clock)."""
+
+    stage: Stage
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationReady:
+    """Preparation ``number`` holds its first output."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationFailed:
+    """Preparation ``number`` raised: it is over, and it will not be the answer."""
+
+    number: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +193,9 @@ Event = (
     | Reattached
     | HandedOver
     | OutputSent
+    | StageTimed
+    | PreparationReady
+    | PreparationFailed
     | PipelineFinished
     | PipelineFailed
     | ShuttingDown

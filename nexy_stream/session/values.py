@@ -16,8 +16,12 @@ class TextMode(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Text:
+    """``stable``: the speech recognizer says this text is final (end of speech, a final
+    segment); a server that speculates may prepare the answer to it at once."""
+
     text: str
     mode: TextMode = TextMode.SNAPSHOT
+    stable: bool = False
 
     def merged_into(self, buffered: str) -> str:
         return buffered + self.text if self.mode is TextMode.DELTA else self.text
@@ -108,11 +112,57 @@ class Outcome(Enum):
     ERROR = "error"
 
 
+class Discard(Enum):
+    """Why a preparation was not adopted: a bounded set, fit for metric labels."""
+
+    REVISED = "revised"  # the interim text (or the screenshot) changed before the commit
+    TEXT_DIFFERS = "text_differs"  # the commit's text is not the one prepared
+    SCREENSHOT_DIFFERS = "screenshot_differs"  # the commit's screenshot is another
+    FAILED = "failed"  # the pipeline raised while preparing
+    SESSION_ENDED = "session_ended"  # cancel, disconnect, deadline or shutdown before commit
+
+
+class OutputKind(Enum):
+    """What an output frame carried."""
+
+    TEXT = "text"
+    AUDIO = "audio"
+
+
+class Stage(Enum):
+    """The stages of a run a pipeline can time: a fixed set, so each is a field of the
+    session's timings (named like the member's value) and a bounded metric label."""
+
+    LLM_FIRST_TOKEN = "llm_first_token"  # the LLM request sent -> its first token of text
+    TTS_FIRST_BYTE = "tts_first_byte"  # the first sentence's speech request -> its first byte
+
+
 @dataclass(frozen=True, slots=True)
 class Timings:
-    """Seconds between the moments of a session; ``None`` where a moment never came."""
+    """Seconds between the moments of a session; ``None`` where a moment never came.
+
+    The server measures ``collect`` .. ``commit_to_first_audio`` by its clock; the stages
+    (``llm_first_token``, ``tts_first_byte``) are durations the pipeline measured and
+    reported (see :class:`Stage`).
+    """
 
     collect: float
     total: float
     commit_to_first_output: float | None = None
     pipeline: float | None = None
+    commit_to_first_text: float | None = None
+    commit_to_first_audio: float | None = None
+    llm_first_token: float | None = None
+    tts_first_byte: float | None = None
+    prepared: bool = False  # the answer was prepared during collect (speculation adopted)
+    prepared_ahead: float | None = None  # how much sooner its first output came for it
+
+    @staticmethod
+    def between(start: float | None, moment: float | None) -> float | None:
+        """Seconds from ``start`` to ``moment``; ``None`` unless both came."""
+        return moment - start if start is not None and moment is not None else None
+
+    def stage(self, stage: Stage) -> float | None:
+        """The duration of one stage, as the pipeline reported it."""
+        seconds: float | None = getattr(self, stage.value)
+        return seconds

@@ -48,6 +48,12 @@ class OpenAISettings:
     tts_voice: str = setting("alloy", "the voice")
     tts_api_key: str = setting("", "the speech service's API key (unset: the LLM's)", secret=True)
     no_tts: bool = setting(False, "answer with text only (no speech requests)")
+    speculate_tts: bool = setting(
+        False,
+        "with serve --speculate, also speak the first sentence of a prepared answer before "
+        "the commit (a speech request thrown away when the commit differs); otherwise speech "
+        "waits for the commit",
+    )
     upstream_timeout: float = setting(
         30.0, "seconds to connect to, and then between bytes from, the LLM or speech service"
     )

@@ -5,6 +5,12 @@ the writer streams the LLM's text to the client and cuts it into sentences; the 
 turns each sentence into speech, one request at a time, while the writer goes on. So the
 first sentence is heard while the LLM still writes, each sentence's audio follows its text,
 and a client that reads slowly holds both workers back (bounded buffers, nothing piles up).
+
+Prepared before the commit (``serve --speculate``), the run is the same but for speech: the
+LLM request starts at once (its text is held by the server, and thrown away with the run if
+the commit differs), while the speaker waits for the commit before its first request, as
+nothing heard may come from a request the user did not make; with ``--speculate-tts`` it
+speaks the first sentence at once too, and waits before the second.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from nexy_stream.pipeline.audio import PcmConverter
-from nexy_stream.pipeline.base import AudioOutput, Item, Stage, StageTiming, TextOutput
+from nexy_stream.pipeline.base import AudioOutput, CommitSignal, Item, StageTiming, TextOutput
 from nexy_stream.pipeline.openai_compat import OpenAISettings
 from nexy_stream.pipeline.openai_compat.image import data_url
 from nexy_stream.pipeline.openai_compat.sentences import SentenceSplitter
@@ -30,7 +36,7 @@ from nexy_stream.pipeline.openai_compat.upstream import (
     stream_speech,
 )
 from nexy_stream.pipeline.workers import Emit, merged
-from nexy_stream.session.values import CommittedRequest
+from nexy_stream.session.values import CommittedRequest, Stage
 
 OUTPUT_RATE_HZ = 48_000
 """What clients play: 48 kHz mono."""
@@ -61,11 +67,29 @@ class OpenAIPipeline:
             await self._tts.aclose()
 
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Item, None]:
+        async with aclosing(self._answer(request, None)) as items:
+            async for item in items:
+                yield item
+
+    async def prepare(
+        self, request: CommittedRequest, committed: CommitSignal
+    ) -> AsyncGenerator[Item, None]:
+        """The run, begun before the commit: speech waits for ``committed`` (see above)."""
+        async with aclosing(self._answer(request, committed)) as items:
+            async for item in items:
+                yield item
+
+    async def _answer(
+        self, request: CommittedRequest, committed: CommitSignal | None
+    ) -> AsyncGenerator[Item, None]:
         if self._tts is None:
             workers = [partial(self._write, request, None)]
         else:
             to_speak, spoken = anyio.create_memory_object_stream[str](SENTENCES_AHEAD)
-            workers = [partial(self._write, request, to_speak), partial(self._speak, spoken)]
+            workers = [
+                partial(self._write, request, to_speak),
+                partial(self._speak, spoken, committed),
+            ]
         async with aclosing(merged(*workers)) as items:
             async for item in items:
                 yield item
@@ -99,13 +123,22 @@ class OpenAIPipeline:
             if rest := splitter.flush():
                 await sentences.send(rest)
 
-    async def _speak(self, sentences: MemoryObjectReceiveStream[str], emit: Emit) -> None:
-        """Speaks each sentence in turn, resampled to the client's rate."""
+    async def _speak(
+        self,
+        sentences: MemoryObjectReceiveStream[str],
+        committed: CommitSignal | None,
+        emit: Emit,
+    ) -> None:
+        """Speaks each sentence in turn, resampled to the client's rate; a preparation's
+        only once committed (its first sentence before, with ``speculate_tts``)."""
         assert self._tts is not None
         converter = PcmConverter(OUTPUT_RATE_HZ)
         first_sentence = True
         with sentences:
             async for sentence in sentences:
+                early = first_sentence and self.settings.speculate_tts
+                if committed is not None and not early:
+                    await committed.wait()
                 started: float | None = time.perf_counter() if first_sentence else None
                 first_sentence = False
 

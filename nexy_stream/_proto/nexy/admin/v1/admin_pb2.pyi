@@ -33,6 +33,15 @@ class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_TIMED_OUT: _ClassVar[Outcome]
     OUTCOME_REFUSED: _ClassVar[Outcome]
     OUTCOME_ERROR: _ClassVar[Outcome]
+
+class Discard(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISCARD_UNSPECIFIED: _ClassVar[Discard]
+    DISCARD_REVISED: _ClassVar[Discard]
+    DISCARD_TEXT_DIFFERS: _ClassVar[Discard]
+    DISCARD_SCREENSHOT_DIFFERS: _ClassVar[Discard]
+    DISCARD_FAILED: _ClassVar[Discard]
+    DISCARD_SESSION_ENDED: _ClassVar[Discard]
 PROTOCOL_UNSPECIFIED: Protocol
 PROTOCOL_STREAM: Protocol
 PROTOCOL_LEGACY: Protocol
@@ -46,6 +55,12 @@ OUTCOME_DISCONNECTED: Outcome
 OUTCOME_TIMED_OUT: Outcome
 OUTCOME_REFUSED: Outcome
 OUTCOME_ERROR: Outcome
+DISCARD_UNSPECIFIED: Discard
+DISCARD_REVISED: Discard
+DISCARD_TEXT_DIFFERS: Discard
+DISCARD_SCREENSHOT_DIFFERS: Discard
+DISCARD_FAILED: Discard
+DISCARD_SESSION_ENDED: Discard
 
 class WatchRequest(_message.Message):
     __slots__ = ("device_id", "outcomes", "aggregate_interval")
@@ -142,14 +157,34 @@ class Collected(_message.Message):
     def __init__(self, chunk_seq: _Optional[int] = ..., result: _Optional[_Union[_session_pb2.CollectResult, str]] = ..., applied_chunks: _Optional[int] = ..., buffered_text_bytes: _Optional[int] = ..., error: _Optional[_Union[_session_pb2.Error, _Mapping]] = ...) -> None: ...
 
 class Committed(_message.Message):
-    __slots__ = ("applied_chunks", "has_screenshot", "collect")
+    __slots__ = ("applied_chunks", "has_screenshot", "collect", "prepared")
     APPLIED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     HAS_SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
     COLLECT_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
     applied_chunks: int
     has_screenshot: bool
     collect: _duration_pb2.Duration
-    def __init__(self, applied_chunks: _Optional[int] = ..., has_screenshot: _Optional[bool] = ..., collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    prepared: bool
+    def __init__(self, applied_chunks: _Optional[int] = ..., has_screenshot: _Optional[bool] = ..., collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., prepared: _Optional[bool] = ...) -> None: ...
+
+class DiscardCount(_message.Message):
+    __slots__ = ("reason", "preparations")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PREPARATIONS_FIELD_NUMBER: _ClassVar[int]
+    reason: Discard
+    preparations: int
+    def __init__(self, reason: _Optional[_Union[Discard, str]] = ..., preparations: _Optional[int] = ...) -> None: ...
+
+class Preparations(_message.Message):
+    __slots__ = ("started", "adopted", "discarded")
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    ADOPTED_FIELD_NUMBER: _ClassVar[int]
+    DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    started: int
+    adopted: int
+    discarded: _containers.RepeatedCompositeFieldContainer[DiscardCount]
+    def __init__(self, started: _Optional[int] = ..., adopted: _Optional[int] = ..., discarded: _Optional[_Iterable[_Union[DiscardCount, _Mapping]]] = ...) -> None: ...
 
 class FirstOutput(_message.Message):
     __slots__ = ("commit_to_first_output",)
@@ -158,21 +193,23 @@ class FirstOutput(_message.Message):
     def __init__(self, commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Ended(_message.Message):
-    __slots__ = ("outcome", "timings", "applied_chunks", "output_frames", "error")
+    __slots__ = ("outcome", "timings", "applied_chunks", "output_frames", "error", "preparations")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     APPLIED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FRAMES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    PREPARATIONS_FIELD_NUMBER: _ClassVar[int]
     outcome: Outcome
     timings: _session_pb2.Timings
     applied_chunks: int
     output_frames: int
     error: _session_pb2.Error
-    def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., timings: _Optional[_Union[_session_pb2.Timings, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., output_frames: _Optional[int] = ..., error: _Optional[_Union[_session_pb2.Error, _Mapping]] = ...) -> None: ...
+    preparations: Preparations
+    def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., timings: _Optional[_Union[_session_pb2.Timings, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., output_frames: _Optional[int] = ..., error: _Optional[_Union[_session_pb2.Error, _Mapping]] = ..., preparations: _Optional[_Union[Preparations, _Mapping]] = ...) -> None: ...
 
 class Aggregate(_message.Message):
-    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline")
+    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte", "preparations", "prepared_ahead")
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     BUFFERED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +220,12 @@ class Aggregate(_message.Message):
     LATENCY_WINDOW_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TO_FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_TEXT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    LLM_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTS_FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
+    PREPARATIONS_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_AHEAD_FIELD_NUMBER: _ClassVar[int]
     interval: _duration_pb2.Duration
     live: _containers.RepeatedCompositeFieldContainer[LiveCount]
     buffered_bytes: int
@@ -193,7 +236,13 @@ class Aggregate(_message.Message):
     latency_window: _duration_pb2.Duration
     commit_to_first_output: Latency
     pipeline: Latency
-    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ...) -> None: ...
+    commit_to_first_text: Latency
+    commit_to_first_audio: Latency
+    llm_first_token: Latency
+    tts_first_byte: Latency
+    preparations: Preparations
+    prepared_ahead: Latency
+    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[Latency, _Mapping]] = ..., llm_first_token: _Optional[_Union[Latency, _Mapping]] = ..., tts_first_byte: _Optional[_Union[Latency, _Mapping]] = ..., preparations: _Optional[_Union[Preparations, _Mapping]] = ..., prepared_ahead: _Optional[_Union[Latency, _Mapping]] = ...) -> None: ...
 
 class LiveCount(_message.Message):
     __slots__ = ("phase", "protocol", "sessions")

@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnexy/stream/v1/session.proto\x12\x0enexy.stream.v1\x1a\x1egoogle/protobuf/duration.proto\"\xe5\x01\n\x0b\x43lientFrame\x12$\n\x04open\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.OpenH\x00\x12*\n\x07\x63ollect\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.CollectH\x00\x12(\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x16.nexy.stream.v1.CommitH\x00\x12(\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.CancelH\x00\x12(\n\x06resume\x18\x05 \x01(\x0b\x32\x16.nexy.stream.v1.ResumeH\x00\x42\x06\n\x04kind\"M\n\x06Resume\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x19\n\x11last_output_index\x18\x03 \x01(\x04\"\x85\x01\n\x04Open\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\x12*\n\x06screen\x18\x04 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenSize\"=\n\nClientInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\"+\n\nScreenSize\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"<\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.nexy.stream.v1.TextMode\"L\n\nScreenshot\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"\x7f\n\x07\x43ollect\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12$\n\x04text\x18\x02 \x01(\x0b\x32\x14.nexy.stream.v1.TextH\x00\x12\x30\n\nscreenshot\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenshotH\x00\x42\t\n\x07payload\"b\n\x06\x43ommit\x12(\n\nfinal_text\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.Text\x12.\n\nscreenshot\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.Screenshot\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x84\x03\n\x0bServerFrame\x12,\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x18.nexy.stream.v1.AcceptedH\x00\x12\x31\n\x0b\x63ollect_ack\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.CollectAckH\x00\x12\x39\n\x0f\x63ommit_accepted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAcceptedH\x00\x12(\n\x06output\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.OutputH\x00\x12\"\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x13.nexy.stream.v1.EndH\x00\x12&\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.nexy.stream.v1.ErrorH\x00\x12/\n\ngoing_away\x18\x07 \x01(\x0b\x32\x19.nexy.stream.v1.GoingAwayH\x00\x12*\n\x07resumed\x18\x08 \x01(\x0b\x32\x17.nexy.stream.v1.ResumedH\x00\x42\x06\n\x04kind\"9\n\tGoingAway\x12,\n\ttime_left\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xcd\x01\n\x06Limits\x12\x17\n\x0fmax_frame_bytes\x18\x01 \x01(\r\x12\x16\n\x0emax_text_bytes\x18\x02 \x01(\r\x12\x12\n\nmax_chunks\x18\x03 \x01(\r\x12\x1c\n\x14max_screenshot_bytes\x18\x04 \x01(\r\x12/\n\x0cidle_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x9d\x01\n\x08\x41\x63\x63\x65pted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06limits\x18\x02 \x01(\x0b\x32\x16.nexy.stream.v1.Limits\x12\x10\n\x08pipeline\x18\x03 \x01(\t\x12\x14\n\x0cresume_token\x18\x04 \x01(\t\x12-\n\nresume_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x88\x01\n\x07Resumed\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12\x31\n\tcommitted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAccepted\x12\x19\n\x11next_output_index\x18\x04 \x01(\x04\"\xc6\x01\n\nCollectAck\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12-\n\x06result\x18\x03 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12$\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x1b\n\x13\x62uffered_text_bytes\x18\x05 \x01(\r\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\"S\n\x0e\x43ommitAccepted\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12\x1b\n\x13highest_applied_seq\x18\x03 \x01(\x04\"p\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12/\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x10\n\x08\x63hannels\x18\x04 \x01(\r\"Z\n\x06Output\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.nexy.stream.v1.AudioH\x00\x12\r\n\x05index\x18\x03 \x01(\x04\x42\t\n\x07\x63ontent\"\xc7\x01\n\x07Timings\x12*\n\x07\x63ollect\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16\x63ommit_to_first_output\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08pipeline\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"q\n\x03\x45nd\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.nexy.stream.v1.EndReason\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x15\n\routput_frames\x18\x03 \x01(\r\"D\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08*R\n\x08TextMode\x12\x19\n\x15TEXT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_MODE_SNAPSHOT\x10\x01\x12\x13\n\x0fTEXT_MODE_DELTA\x10\x02*\xab\x01\n\rCollectResult\x12\x1e\n\x1a\x43OLLECT_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OLLECT_RESULT_APPLIED\x10\x01\x12\x18\n\x14\x43OLLECT_RESULT_STALE\x10\x02\x12\'\n#COLLECT_RESULT_DUPLICATE_SCREENSHOT\x10\x03\x12\x1b\n\x17\x43OLLECT_RESULT_REJECTED\x10\x04*M\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01*[\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x18\n\x14\x45ND_REASON_CANCELLED\x10\x02\x32Y\n\x0eSessionService\x12G\n\x07Session\x12\x1b.nexy.stream.v1.ClientFrame\x1a\x1b.nexy.stream.v1.ServerFrame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cnexy/stream/v1/session.proto\x12\x0enexy.stream.v1\x1a\x1egoogle/protobuf/duration.proto\"\xe5\x01\n\x0b\x43lientFrame\x12$\n\x04open\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.OpenH\x00\x12*\n\x07\x63ollect\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.CollectH\x00\x12(\n\x06\x63ommit\x18\x03 \x01(\x0b\x32\x16.nexy.stream.v1.CommitH\x00\x12(\n\x06\x63\x61ncel\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.CancelH\x00\x12(\n\x06resume\x18\x05 \x01(\x0b\x32\x16.nexy.stream.v1.ResumeH\x00\x42\x06\n\x04kind\"M\n\x06Resume\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x19\n\x11last_output_index\x18\x03 \x01(\x04\"\x85\x01\n\x04Open\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06\x63lient\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\x12*\n\x06screen\x18\x04 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenSize\"=\n\nClientInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\"+\n\nScreenSize\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"L\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.nexy.stream.v1.TextMode\x12\x0e\n\x06stable\x18\x03 \x01(\x08\"L\n\nScreenshot\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"\x7f\n\x07\x43ollect\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12$\n\x04text\x18\x02 \x01(\x0b\x32\x14.nexy.stream.v1.TextH\x00\x12\x30\n\nscreenshot\x18\x03 \x01(\x0b\x32\x1a.nexy.stream.v1.ScreenshotH\x00\x42\t\n\x07payload\"b\n\x06\x43ommit\x12(\n\nfinal_text\x18\x01 \x01(\x0b\x32\x14.nexy.stream.v1.Text\x12.\n\nscreenshot\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.Screenshot\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x84\x03\n\x0bServerFrame\x12,\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x18.nexy.stream.v1.AcceptedH\x00\x12\x31\n\x0b\x63ollect_ack\x18\x02 \x01(\x0b\x32\x1a.nexy.stream.v1.CollectAckH\x00\x12\x39\n\x0f\x63ommit_accepted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAcceptedH\x00\x12(\n\x06output\x18\x04 \x01(\x0b\x32\x16.nexy.stream.v1.OutputH\x00\x12\"\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x13.nexy.stream.v1.EndH\x00\x12&\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x15.nexy.stream.v1.ErrorH\x00\x12/\n\ngoing_away\x18\x07 \x01(\x0b\x32\x19.nexy.stream.v1.GoingAwayH\x00\x12*\n\x07resumed\x18\x08 \x01(\x0b\x32\x17.nexy.stream.v1.ResumedH\x00\x42\x06\n\x04kind\"9\n\tGoingAway\x12,\n\ttime_left\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xcd\x01\n\x06Limits\x12\x17\n\x0fmax_frame_bytes\x18\x01 \x01(\r\x12\x16\n\x0emax_text_bytes\x18\x02 \x01(\r\x12\x12\n\nmax_chunks\x18\x03 \x01(\r\x12\x1c\n\x14max_screenshot_bytes\x18\x04 \x01(\r\x12/\n\x0cidle_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x9d\x01\n\x08\x41\x63\x63\x65pted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x06limits\x18\x02 \x01(\x0b\x32\x16.nexy.stream.v1.Limits\x12\x10\n\x08pipeline\x18\x03 \x01(\t\x12\x14\n\x0cresume_token\x18\x04 \x01(\t\x12-\n\nresume_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x88\x01\n\x07Resumed\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12\x31\n\tcommitted\x18\x03 \x01(\x0b\x32\x1e.nexy.stream.v1.CommitAccepted\x12\x19\n\x11next_output_index\x18\x04 \x01(\x04\"\xc6\x01\n\nCollectAck\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12\x1b\n\x13highest_applied_seq\x18\x02 \x01(\x04\x12-\n\x06result\x18\x03 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12$\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x1b\n\x13\x62uffered_text_bytes\x18\x05 \x01(\r\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\"S\n\x0e\x43ommitAccepted\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12\x1b\n\x13highest_applied_seq\x18\x03 \x01(\x04\"p\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12/\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x10\n\x08\x63hannels\x18\x04 \x01(\r\"Z\n\x06Output\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12&\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x15.nexy.stream.v1.AudioH\x00\x12\r\n\x05index\x18\x03 \x01(\x04\x42\t\n\x07\x63ontent\"\xe6\x03\n\x07Timings\x12*\n\x07\x63ollect\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16\x63ommit_to_first_output\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08pipeline\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x37\n\x14\x63ommit_to_first_text\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x38\n\x15\x63ommit_to_first_audio\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fllm_first_token\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0etts_first_byte\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08prepared\x18\t \x01(\x08\x12\x31\n\x0eprepared_ahead\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\"q\n\x03\x45nd\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.nexy.stream.v1.EndReason\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x15\n\routput_frames\x18\x03 \x01(\r\"D\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\t\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08*R\n\x08TextMode\x12\x19\n\x15TEXT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_MODE_SNAPSHOT\x10\x01\x12\x13\n\x0fTEXT_MODE_DELTA\x10\x02*\xab\x01\n\rCollectResult\x12\x1e\n\x1a\x43OLLECT_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OLLECT_RESULT_APPLIED\x10\x01\x12\x18\n\x14\x43OLLECT_RESULT_STALE\x10\x02\x12\'\n#COLLECT_RESULT_DUPLICATE_SCREENSHOT\x10\x03\x12\x1b\n\x17\x43OLLECT_RESULT_REJECTED\x10\x04*M\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x01*[\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x18\n\x14\x45ND_REASON_CANCELLED\x10\x02\x32Y\n\x0eSessionService\x12G\n\x07Session\x12\x1b.nexy.stream.v1.ClientFrame\x1a\x1b.nexy.stream.v1.ServerFrame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nexy.stream.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TEXTMODE']._serialized_start=2866
-  _globals['_TEXTMODE']._serialized_end=2948
-  _globals['_COLLECTRESULT']._serialized_start=2951
-  _globals['_COLLECTRESULT']._serialized_end=3122
-  _globals['_AUDIOENCODING']._serialized_start=3124
-  _globals['_AUDIOENCODING']._serialized_end=3201
-  _globals['_ENDREASON']._serialized_start=3203
-  _globals['_ENDREASON']._serialized_end=3294
+  _globals['_TEXTMODE']._serialized_start=3169
+  _globals['_TEXTMODE']._serialized_end=3251
+  _globals['_COLLECTRESULT']._serialized_start=3254
+  _globals['_COLLECTRESULT']._serialized_end=3425
+  _globals['_AUDIOENCODING']._serialized_start=3427
+  _globals['_AUDIOENCODING']._serialized_end=3504
+  _globals['_ENDREASON']._serialized_start=3506
+  _globals['_ENDREASON']._serialized_end=3597
   _globals['_CLIENTFRAME']._serialized_start=81
   _globals['_CLIENTFRAME']._serialized_end=310
   _globals['_RESUME']._serialized_start=312
@@ -51,39 +51,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCREENSIZE']._serialized_start=590
   _globals['_SCREENSIZE']._serialized_end=633
   _globals['_TEXT']._serialized_start=635
-  _globals['_TEXT']._serialized_end=695
-  _globals['_SCREENSHOT']._serialized_start=697
-  _globals['_SCREENSHOT']._serialized_end=773
-  _globals['_COLLECT']._serialized_start=775
-  _globals['_COLLECT']._serialized_end=902
-  _globals['_COMMIT']._serialized_start=904
-  _globals['_COMMIT']._serialized_end=1002
-  _globals['_CANCEL']._serialized_start=1004
-  _globals['_CANCEL']._serialized_end=1028
-  _globals['_SERVERFRAME']._serialized_start=1031
-  _globals['_SERVERFRAME']._serialized_end=1419
-  _globals['_GOINGAWAY']._serialized_start=1421
-  _globals['_GOINGAWAY']._serialized_end=1478
-  _globals['_LIMITS']._serialized_start=1481
-  _globals['_LIMITS']._serialized_end=1686
-  _globals['_ACCEPTED']._serialized_start=1689
-  _globals['_ACCEPTED']._serialized_end=1846
-  _globals['_RESUMED']._serialized_start=1849
-  _globals['_RESUMED']._serialized_end=1985
-  _globals['_COLLECTACK']._serialized_start=1988
-  _globals['_COLLECTACK']._serialized_end=2186
-  _globals['_COMMITACCEPTED']._serialized_start=2188
-  _globals['_COMMITACCEPTED']._serialized_end=2271
-  _globals['_AUDIO']._serialized_start=2273
-  _globals['_AUDIO']._serialized_end=2385
-  _globals['_OUTPUT']._serialized_start=2387
-  _globals['_OUTPUT']._serialized_end=2477
-  _globals['_TIMINGS']._serialized_start=2480
-  _globals['_TIMINGS']._serialized_end=2679
-  _globals['_END']._serialized_start=2681
-  _globals['_END']._serialized_end=2794
-  _globals['_ERROR']._serialized_start=2796
-  _globals['_ERROR']._serialized_end=2864
-  _globals['_SESSIONSERVICE']._serialized_start=3296
-  _globals['_SESSIONSERVICE']._serialized_end=3385
+  _globals['_TEXT']._serialized_end=711
+  _globals['_SCREENSHOT']._serialized_start=713
+  _globals['_SCREENSHOT']._serialized_end=789
+  _globals['_COLLECT']._serialized_start=791
+  _globals['_COLLECT']._serialized_end=918
+  _globals['_COMMIT']._serialized_start=920
+  _globals['_COMMIT']._serialized_end=1018
+  _globals['_CANCEL']._serialized_start=1020
+  _globals['_CANCEL']._serialized_end=1044
+  _globals['_SERVERFRAME']._serialized_start=1047
+  _globals['_SERVERFRAME']._serialized_end=1435
+  _globals['_GOINGAWAY']._serialized_start=1437
+  _globals['_GOINGAWAY']._serialized_end=1494
+  _globals['_LIMITS']._serialized_start=1497
+  _globals['_LIMITS']._serialized_end=1702
+  _globals['_ACCEPTED']._serialized_start=1705
+  _globals['_ACCEPTED']._serialized_end=1862
+  _globals['_RESUMED']._serialized_start=1865
+  _globals['_RESUMED']._serialized_end=2001
+  _globals['_COLLECTACK']._serialized_start=2004
+  _globals['_COLLECTACK']._serialized_end=2202
+  _globals['_COMMITACCEPTED']._serialized_start=2204
+  _globals['_COMMITACCEPTED']._serialized_end=2287
+  _globals['_AUDIO']._serialized_start=2289
+  _globals['_AUDIO']._serialized_end=2401
+  _globals['_OUTPUT']._serialized_start=2403
+  _globals['_OUTPUT']._serialized_end=2493
+  _globals['_TIMINGS']._serialized_start=2496
+  _globals['_TIMINGS']._serialized_end=2982
+  _globals['_END']._serialized_start=2984
+  _globals['_END']._serialized_end=3097
+  _globals['_ERROR']._serialized_start=3099
+  _globals['_ERROR']._serialized_end=3167
+  _globals['_SESSIONSERVICE']._serialized_start=3599
+  _globals['_SESSIONSERVICE']._serialized_end=3688
 # @@protoc_insertion_point(module_scope)

@@ -102,12 +102,14 @@ class ScreenSize(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class Text(_message.Message):
-    __slots__ = ("text", "mode")
+    __slots__ = ("text", "mode", "stable")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    STABLE_FIELD_NUMBER: _ClassVar[int]
     text: str
     mode: TextMode
-    def __init__(self, text: _Optional[str] = ..., mode: _Optional[_Union[TextMode, str]] = ...) -> None: ...
+    stable: bool
+    def __init__(self, text: _Optional[str] = ..., mode: _Optional[_Union[TextMode, str]] = ..., stable: _Optional[bool] = ...) -> None: ...
 
 class Screenshot(_message.Message):
     __slots__ = ("data", "mime_type", "width", "height")
@@ -262,16 +264,28 @@ class Output(_message.Message):
     def __init__(self, text: _Optional[str] = ..., audio: _Optional[_Union[Audio, _Mapping]] = ..., index: _Optional[int] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("collect", "commit_to_first_output", "pipeline", "total")
+    __slots__ = ("collect", "commit_to_first_output", "pipeline", "total", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte", "prepared", "prepared_ahead")
     COLLECT_FIELD_NUMBER: _ClassVar[int]
     COMMIT_TO_FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_TEXT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TO_FIRST_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    LLM_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTS_FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_AHEAD_FIELD_NUMBER: _ClassVar[int]
     collect: _duration_pb2.Duration
     commit_to_first_output: _duration_pb2.Duration
     pipeline: _duration_pb2.Duration
     total: _duration_pb2.Duration
-    def __init__(self, collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pipeline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., total: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    commit_to_first_text: _duration_pb2.Duration
+    commit_to_first_audio: _duration_pb2.Duration
+    llm_first_token: _duration_pb2.Duration
+    tts_first_byte: _duration_pb2.Duration
+    prepared: bool
+    prepared_ahead: _duration_pb2.Duration
+    def __init__(self, collect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., pipeline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., total: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., llm_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tts_first_byte: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., prepared: _Optional[bool] = ..., prepared_ahead: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class End(_message.Message):
     __slots__ = ("reason", "timings", "output_frames")

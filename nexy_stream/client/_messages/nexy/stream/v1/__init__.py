@@ -869,6 +869,14 @@ class Text(betterproto2.Message):
     How it combines with the buffered text.
     """
 
+    stable: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    The speech recognizer considers the text so far final: the end of speech, or a final
+    segment. A hint, on collect frames only: a server that speculates starts preparing the
+    answer to the buffered text at once instead of waiting for it to stay the same. The
+    commit still decides what runs; a later collect frame may still change the text.
+    """
+
 
 default_message_pool.register_message("nexy.stream.v1", "Text", Text)
 
@@ -876,7 +884,10 @@ default_message_pool.register_message("nexy.stream.v1", "Text", Text)
 @dataclass(eq=False, repr=False)
 class Timings(betterproto2.Message):
     """
-    Figures of one session, measured by the server.
+    Figures of one session. The server measures the intervals between its moments by its own
+    clock; the stages (`llm_first_token`, `tts_first_byte`) are durations its pipeline
+    measured and reported. Each is absent where its moment never came (no commit, no audio, a
+    pipeline without that stage).
     """
 
     collect: "datetime.timedelta | None" = betterproto2.field(
@@ -905,6 +916,51 @@ class Timings(betterproto2.Message):
     )
     """
     From `open` to the end.
+    """
+
+    commit_to_first_text: "datetime.timedelta | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    From `commit` to the first output frame carrying text; absent without text.
+    """
+
+    commit_to_first_audio: "datetime.timedelta | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    From `commit` to the first output frame carrying audio; absent without audio.
+    """
+
+    llm_first_token: "datetime.timedelta | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    The pipeline's LLM time to first token: from its request sent (retries included) to the
+    first token of text.
+    """
+
+    tts_first_byte: "datetime.timedelta | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    The pipeline's speech time to first byte, for the first sentence: from its request sent
+    to the first byte of audio.
+    """
+
+    prepared: "bool" = betterproto2.field(9, betterproto2.TYPE_BOOL)
+    """
+    Whether the answer was prepared during collect: the server speculated, and the commit
+    was the request it had prepared (its output was held until the commit, never sent
+    before it).
+    """
+
+    prepared_ahead: "datetime.timedelta | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    For a prepared answer, how much sooner its first output came: from the start of the
+    preparation to the commit, or to its first output if that came sooner.
     """
 
 
