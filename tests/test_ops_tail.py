@@ -116,6 +116,35 @@ def test_the_board_shows_live_sessions_recent_ends_and_percentiles():
     assert "started 2.5/s" in shown and "12.0ms" in shown
 
 
+def test_the_board_shows_a_session_waiting_for_a_resume_until_it_is_resumed():
+    board = Board(["here:1"])
+    sid = "cccccccc-0000"
+
+    def change(**kind: object) -> apb.WatchEvent:
+        return apb.WatchEvent(
+            session=apb.SessionEvent(
+                session_id=sid, device_id="laptop-3", protocol=apb.PROTOCOL_STREAM, **kind
+            )
+        )
+
+    def stream_of_row() -> str:
+        (row,) = [line for line in board.render().splitlines() if "cccccccc" in line]
+        return row.split()[-1]
+
+    board.apply(change(opened=apb.Opened()))
+    assert stream_of_row() == "up"
+    board.apply(change(stream_lost=apb.StreamLost()))
+    board.apply(apb.WatchEvent(aggregate=apb.Aggregate(awaiting_resume=1)))
+    assert stream_of_row() == "lost"
+    assert "awaiting resume 1" in board.render()
+    board.apply(change(resumed=apb.Resumed(highest_applied_seq=2)))
+    aggregate = apb.WatchEvent(aggregate=apb.Aggregate(resumed=1))
+    aggregate.aggregate.interval.FromSeconds(1)
+    board.apply(aggregate)
+    assert stream_of_row() == "up"
+    assert "awaiting resume" not in board.render() and "resumed 1.0/s" in board.render()
+
+
 def test_the_table_is_redrawn_in_place_only_in_a_terminal():
     aggregate = apb.WatchEvent(aggregate=apb.Aggregate())
     terminal, log = Terminal(), StringIO()

@@ -9,9 +9,11 @@ import anyio.lowlevel
 import grpc
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
+from google.protobuf.duration_pb2 import Duration
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.client import (
     Client,
@@ -23,9 +25,11 @@ from nexy_stream.client import (
     TextChunk,
     TransportError,
 )
+from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 from tests.cli import read_all, start_cli
 from tests.clock import ManualClock
+from tests.ops_client import changes, next_event, scrape, session_events, value, watch
 from tests.pipelines import CountingPipeline, SteppedPipeline
 from tests.tcp_cut import cuttable
 from tests.waiting import until
@@ -80,6 +84,72 @@ async def test_a_session_cut_mid_collect_goes_on_from_what_was_applied(start):
             answer = await second.drain()
     assert answer.text == "turn off the lights"
     assert [r.text for r in pipeline.requests] == ["turn off the lights"]
+
+
+async def test_operators_see_a_session_waiting_for_its_resume_and_resumed(start):
+    server = await start(ops=OpsConfig(metrics_port=0))
+    port = server.ops.metrics_port
+
+    async def figures() -> tuple[float, float, float]:
+        samples = await scrape(port)
+        return (
+            value(samples, "nexy_sessions_awaiting_resume"),
+            value(samples, "nexy_streams_lost_total"),
+            value(samples, "nexy_sessions_resumed_total"),
+        )
+
+    resumed_so_far = 0
+
+    async def aggregate_with(awaiting: int) -> None:
+        """Reads the aggregates (one every 0.1 s) until one has ``awaiting`` sessions
+        awaiting a resume, adding up the sessions they say were resumed."""
+        nonlocal resumed_so_far
+        with anyio.fail_after(30):
+            while True:
+                figures = (await next_event(aggregates)).aggregate
+                resumed_so_far += figures.resumed
+                if figures.awaiting_resume == awaiting:
+                    return
+
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        feed = watch(channel, aggregate_interval=Duration(seconds=3600))
+        aggregates = watch(channel, device_id="none", aggregate_interval=Duration(nanos=10**8))
+        for call in (feed, aggregates):
+            assert (await next_event(call)).WhichOneof("kind") == "snapshot"
+        async with (
+            cuttable(server.target) as proxy,
+            grpc.aio.insecure_channel(proxy.target) as cut_channel,
+        ):
+            first = RawSession(cut_channel)
+            accepted = await first.open(device_id="laptop-7")
+            sid = accepted.session_id
+            await first.exchange(text_frame(1, "turn off"))
+            proxy.cut()
+            await lost(server, sid)
+        opened, _collected, stream_lost = await session_events(feed, 3)
+        assert changes([opened, stream_lost]) == ["opened", "stream_lost"]
+        assert stream_lost.session_id == sid and stream_lost.stream_lost.resume_ttl.seconds == 30
+        assert await figures() == (1, 1, 0)
+        await aggregate_with(awaiting=1)
+        snapshot = await next_event(watch(channel, aggregate_interval=Duration(seconds=3600)))
+        (waiting,) = snapshot.snapshot.sessions
+        assert waiting.session_id == sid and waiting.awaiting_resume
+
+        second = RawSession(channel)
+        reply = await second.exchange(resume_frame(sid, accepted.resume_token))
+        assert reply.HasField("resumed")
+        (resumed,) = await session_events(feed, 1)
+        assert resumed.resumed == apb.Resumed(highest_applied_seq=1, committed=False)
+        assert await figures() == (0, 1, 1)
+        await aggregate_with(awaiting=0)
+        assert resumed_so_far == 1
+        await second.send(commit_frame())
+        assert (await second.drain()).text == "turn off"
+        rest = await session_events(feed, 3)
+        assert changes(rest) == ["committed", "first_output", "ended"]
+        assert rest[-1].ended.outcome == apb.OUTCOME_COMMITTED
+        for call in (feed, aggregates):
+            call.cancel()
 
 
 async def test_a_session_cut_mid_answer_gets_what_it_missed_then_the_rest(start):

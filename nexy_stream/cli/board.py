@@ -59,6 +59,7 @@ class LiveRow:
     chunks: int = 0
     buffered: int = 0
     outputs: int = 0
+    lost: bool = False  # its stream was lost: it waits for a resume
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Board:
                 live.applied_chunks,
                 live.buffered_text_bytes,
                 live.output_frames,
+                live.awaiting_resume,
             )
 
     def _session(self, event: apb.SessionEvent, wall_time: float, source: int) -> None:
@@ -141,6 +143,8 @@ class Board:
             row.phase, row.buffered = "processing", 0
         elif change == "first_output" and row is not None:
             row.outputs = max(row.outputs, 1)
+        elif change in ("stream_lost", "resumed") and row is not None:
+            row.lost = change == "stream_lost"
         elif change == "ended":
             self.live.pop(event.session_id, None)
             ended, timings = event.ended, event.ended.timings
@@ -186,14 +190,17 @@ class Board:
                 ended[_name(apb.Outcome, outcome.outcome, "OUTCOME_")] += outcome.sessions
         by_protocol = ", ".join(f"{name} {n}" for name, n in sorted(protocols.items()))
         interval = max(agg.interval.ToNanoseconds() for agg in latest) / 1e9
+        resumed = sum(a.resumed for a in latest)
         window = latest[0].latency_window.ToNanoseconds() / 1e9
         lines = [
             f"live      collecting {live.get('collecting', 0)}  processing "
             f"{live.get('processing', 0)}  buffered {size(sum(a.buffered_bytes for a in latest))}"
-            + (f"  ({by_protocol})" if by_protocol else ""),
+            + (f"  ({by_protocol})" if by_protocol else "")
+            + self._resumption(latest),
             f"rates     started {sum(a.started_per_second for a in latest):.1f}/s  ended "
             f"{sum(a.ended_per_second for a in latest):.1f}/s  collect frames "
-            f"{sum(a.collect_frames_per_second for a in latest):.1f}/s",
+            f"{sum(a.collect_frames_per_second for a in latest):.1f}/s"
+            + (f"  resumed {resumed / interval:.1f}/s" if resumed else ""),
             f"ended     {'  '.join(f'{name} {n}' for name, n in ended.items()) or '-'}"
             f"  (last {seconds(interval)})",
             self._preparations(latest, seconds(interval)),
@@ -212,6 +219,12 @@ class Board:
                 tagged = f"{label} {self._tag(source)}".strip()
                 lines.append(self._latency(tagged, getattr(agg, field)))
         return lines
+
+    @staticmethod
+    def _resumption(latest: list[apb.Aggregate]) -> str:
+        """Sessions whose stream was lost and that wait for a resume, once there are any."""
+        waiting = sum(a.awaiting_resume for a in latest)
+        return f"  awaiting resume {waiting}" if waiting else ""
 
     @staticmethod
     def _preparations(latest: list[apb.Aggregate], interval: str) -> str:
@@ -239,14 +252,14 @@ class Board:
         lines = [
             f"LIVE SESSIONS ({len(rows)})",
             f"  {src}{'session':<10}{'device':<16}{'proto':<8}{'phase':<12}{'age':>8}"
-            f"{'chunks':>8}{'buffered':>11}",
+            f"{'chunks':>8}{'buffered':>11}  stream",
         ]
         for row in rows[:LIVE_ROWS]:
             lines.append(
                 f"  {self._column(self._tag(row.source))}{row.session_id[:8]:<10}"
                 f"{row.device_id[:15]:<16}{row.protocol:<8}"
                 f"{row.phase:<12}{seconds(now - row.opened_at):>8}{row.chunks:>8}"
-                f"{size(row.buffered):>11}"
+                f"{size(row.buffered):>11}  {'lost' if row.lost else 'up'}"
             )
         if len(rows) > LIVE_ROWS:
             lines.append(f"  ... and {len(rows) - LIVE_ROWS} more")

@@ -134,6 +134,7 @@ class AdminService:
                     previous,
                     current,
                     self._live.counts(),
+                    self._live.awaiting_resume(),
                     text + screenshots,
                     self._rollup.latencies(),
                     self._rollup.window_s,

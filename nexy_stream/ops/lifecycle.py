@@ -23,12 +23,14 @@ from nexy_stream.session import (
     ClientInfo,
     Closed,
     CollectResult,
+    Detached,
     Dispatch,
     Effect,
     Event,
     Outcome,
     OutputSent,
     Preparations,
+    Resumed,
     SessionActor,
     SessionError,
     Timings,
@@ -43,6 +45,8 @@ class ChangeKind(Enum):
     COLLECTED = "collected"
     COMMITTED = "committed"
     FIRST_OUTPUT = "first_output"
+    STREAM_LOST = "stream_lost"
+    RESUMED = "resumed"
     ENDED = "ended"
 
 
@@ -57,7 +61,8 @@ class Change:
     COLLECTED; ``error`` for a rejected frame or a failed session; ``principal`` (the
     owner's, "" for none) and ``preparations`` (what became of the answers it prepared
     during collect) for ENDED; ``prepared`` (the commit adopted a preparation) for
-    COMMITTED.
+    COMMITTED; ``resume_ttl_s`` (how long the session waits) for STREAM_LOST;
+    ``highest_applied_seq`` and ``committed`` (where the new stream goes on) for RESUMED.
     """
 
     kind: ChangeKind
@@ -78,6 +83,9 @@ class Change:
     principal: str = ""
     prepared: bool = False
     preparations: Preparations = NONE_PREPARED
+    resume_ttl_s: float = 0.0
+    highest_applied_seq: int = 0
+    committed: bool = False
 
 
 Sink = Callable[[Change], None]
@@ -144,6 +152,14 @@ class LifecycleObserver:
                     timings=actor.timings(now),
                     prepared=isinstance(preparation, Adopt),
                 )
+            case Resumed(highest_applied_seq=seq, committed=committed):
+                return _change(
+                    ChangeKind.RESUMED,
+                    actor,
+                    protocol,
+                    highest_applied_seq=seq,
+                    committed=committed is not None,
+                )
         if type(event) is Closed and actor.outcome is not None:  # final: what was sent
             # (a stream that resumed another session was never a session of its own)
             return _change(
@@ -155,6 +171,13 @@ class LifecycleObserver:
                 error=actor.error,
                 principal=actor.owner.principal,
                 preparations=actor.preparations,
+            )
+        if type(event) is Detached and actor.detached:  # (it ends at once without resume_ttl)
+            return _change(
+                ChangeKind.STREAM_LOST,
+                actor,
+                protocol,
+                resume_ttl_s=actor.limits.resume_ttl_s,
             )
         if type(event) is OutputSent and actor.output_frames == 1:
             return _change(

@@ -52,6 +52,10 @@ class LiveSessions:
             screenshots += actor.screenshot_bytes
         return text, screenshots
 
+    def awaiting_resume(self) -> int:
+        """Live sessions whose stream was lost, waiting for their client to resume them."""
+        return sum(1 for actor, _ in self if actor.detached)
+
     def budget(self) -> tuple[int, int | None]:
         """Bytes all sessions hold against ``max_buffered_bytes``, and that budget."""
         budget = self._hosting.budget

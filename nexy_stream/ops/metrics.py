@@ -61,14 +61,19 @@ LIVE_GAUGES = (
         "Streams connected whose open frame has not come yet (ended after open_timeout).",
         (),
     ),
+    GaugeSpec(
+        "nexy_sessions_awaiting_resume",
+        "Live sessions whose stream was lost, waiting (resume_ttl) for a resume on a new one.",
+        (),
+    ),
 )
 Figures = dict[tuple[str, ...], float]  # label values -> value
 
 
-def live_figures(live: LiveSessions) -> tuple[Figures, Figures, Figures, Figures]:
+def live_figures(live: LiveSessions) -> tuple[Figures, ...]:
     """The figures of :data:`LIVE_GAUGES`, in its order: the live sessions by (phase,
     protocol), the bytes they buffer by kind, the bytes held against the budget and its
-    limit, and the streams awaiting their open frame."""
+    limit, the streams awaiting their open frame, and the sessions awaiting a resume."""
     counts = live.counts()
     text, screenshots = live.buffered_bytes()
     held, limit = live.budget()
@@ -85,12 +90,14 @@ def live_figures(live: LiveSessions) -> tuple[Figures, Figures, Figures, Figures
         {("text",): text, ("screenshot",): screenshots},
         budget,
         {(): live.awaiting_open()},
+        {(): live.awaiting_resume()},
     )
 
 
 class LiveCollector(Collector):
-    """Live sessions by phase and protocol, bytes buffered and held against the budget, and
-    streams still awaiting their open frame, read at scrape time."""
+    """Live sessions by phase and protocol, bytes buffered and held against the budget,
+    streams still awaiting their open frame and sessions awaiting a resume, read at scrape
+    time."""
 
     def __init__(self, live: LiveSessions) -> None:
         self._live = live
@@ -169,6 +176,17 @@ class SessionMetrics:
             "nexy_collect_frames",
             "Collect frames handled, by result (applied, stale, duplicate_screenshot, rejected).",
             ["protocol", "result"],
+            registry=self.registry,
+        )
+        self._lost = Counter(
+            "nexy_streams_lost",
+            "Streams lost (the connection dropped) while their session went on, waiting for "
+            "a resume.",
+            registry=self.registry,
+        )
+        self._resumed = Counter(
+            "nexy_sessions_resumed",
+            "Sessions resumed on a new stream after theirs was lost.",
             registry=self.registry,
         )
         self._first_output = Histogram(
@@ -263,6 +281,10 @@ class SessionMetrics:
                 self._started.labels(protocol).inc()
             case ChangeKind.COLLECTED if change.collect is not None:
                 self._collect.labels(protocol, change.collect.value).inc()
+            case ChangeKind.STREAM_LOST:
+                self._lost.inc()
+            case ChangeKind.RESUMED:
+                self._resumed.inc()
             case ChangeKind.FIRST_OUTPUT if change.timings is not None:
                 latency = change.timings.commit_to_first_output
                 if latency is not None:

@@ -26,6 +26,7 @@ class Totals:
     prepared: int = 0
     adopted: int = 0
     discarded: Counter[Discard] = field(default_factory=Counter)
+    resumed: int = 0  # sessions resumed on a new stream
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
@@ -64,6 +65,7 @@ class Rollup:
         self._ended: Counter[Outcome] = Counter()
         self._prepared = self._adopted = 0
         self._discarded: Counter[Discard] = Counter()
+        self._resumed = 0
         self._samples: dict[str, deque[tuple[float, float]]] = {
             name: deque(maxlen=max_samples) for name in LATENCIES
         }
@@ -73,6 +75,8 @@ class Rollup:
             self._started += 1
         elif change.kind is ChangeKind.COLLECTED:
             self._collect_frames += 1
+        elif change.kind is ChangeKind.RESUMED:
+            self._resumed += 1
         elif change.kind is ChangeKind.ENDED and change.outcome is not None:
             self._ended[change.outcome] += 1
             preparations = change.preparations
@@ -97,6 +101,7 @@ class Rollup:
             self._prepared,
             self._adopted,
             Counter(self._discarded),
+            self._resumed,
         )
 
     def latencies(self) -> dict[str, list[float]]:

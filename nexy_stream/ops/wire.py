@@ -74,6 +74,11 @@ def session_event(change: Change) -> apb.SessionEvent:
             event.committed.has_screenshot = change.has_screenshot
             event.committed.collect.CopyFrom(codec.duration(change.timings.collect))
             event.committed.prepared = change.prepared
+        case ChangeKind.STREAM_LOST:
+            event.stream_lost.resume_ttl.CopyFrom(codec.duration(change.resume_ttl_s))
+        case ChangeKind.RESUMED:
+            event.resumed.highest_applied_seq = change.highest_applied_seq
+            event.resumed.committed = change.committed
         case ChangeKind.FIRST_OUTPUT:
             assert change.timings is not None
             latency = change.timings.commit_to_first_output or 0.0
@@ -106,6 +111,7 @@ def live_session(actor: SessionActor, protocol: WireProtocol, now: float) -> apb
         buffered_text_bytes=actor.text_bytes,
         output_frames=actor.output_frames,
         client=client(actor.client),
+        awaiting_resume=actor.detached,
     )
 
 
@@ -130,6 +136,7 @@ def aggregate(
     previous: Totals,
     current: Totals,
     live: Counter[tuple[Phase, WireProtocol]],
+    awaiting_resume: int,
     buffered_bytes: int,
     latencies: Mapping[str, Sequence[float]],
     latency_window_s: float,
@@ -144,6 +151,8 @@ def aggregate(
             for (phase, protocol), count in sorted(live.items(), key=lambda i: str(i[0]))
         ],
         buffered_bytes=buffered_bytes,
+        awaiting_resume=awaiting_resume,
+        resumed=current.resumed - previous.resumed,
         started_per_second=(current.started - previous.started) / elapsed,
         ended_per_second=sum(ended.values()) / elapsed,
         collect_frames_per_second=(current.collect_frames - previous.collect_frames) / elapsed,

@@ -27,21 +27,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as nexy_dot_stream_dot_v1_dot_session__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19nexy/admin/v1/admin.proto\x12\rnexy.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cnexy/stream/v1/session.proto\"\x82\x01\n\x0cWatchRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12(\n\x08outcomes\x18\x02 \x03(\x0e\x32\x16.nexy.admin.v1.Outcome\x12\x35\n\x12\x61ggregate_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xdb\x01\n\nWatchEvent\x12\x0f\n\x07skipped\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08snapshot\x18\x03 \x01(\x0b\x32\x17.nexy.admin.v1.SnapshotH\x00\x12.\n\x07session\x18\x04 \x01(\x0b\x32\x1b.nexy.admin.v1.SessionEventH\x00\x12-\n\taggregate\x18\x05 \x01(\x0b\x32\x18.nexy.admin.v1.AggregateH\x00\x42\x06\n\x04kind\"J\n\x08Snapshot\x12,\n\x08sessions\x18\x01 \x03(\x0b\x32\x1a.nexy.admin.v1.LiveSession\x12\x10\n\x08matching\x18\x02 \x01(\r\"\xa4\x02\n\x0bLiveSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12)\n\x08protocol\x18\x03 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12#\n\x05phase\x18\x04 \x01(\x0e\x32\x14.nexy.admin.v1.Phase\x12&\n\x03\x61ge\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\x12\x1b\n\x13\x62uffered_text_bytes\x18\x07 \x01(\r\x12\x15\n\routput_frames\x18\x08 \x01(\r\x12*\n\x06\x63lient\x18\t \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\"\xcc\x02\n\x0cSessionEvent\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12)\n\x08protocol\x18\x03 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12\'\n\x06opened\x18\x04 \x01(\x0b\x32\x15.nexy.admin.v1.OpenedH\x00\x12-\n\tcollected\x18\x05 \x01(\x0b\x32\x18.nexy.admin.v1.CollectedH\x00\x12-\n\tcommitted\x18\x06 \x01(\x0b\x32\x18.nexy.admin.v1.CommittedH\x00\x12\x32\n\x0c\x66irst_output\x18\x07 \x01(\x0b\x32\x1a.nexy.admin.v1.FirstOutputH\x00\x12%\n\x05\x65nded\x18\x08 \x01(\x0b\x32\x14.nexy.admin.v1.EndedH\x00\x42\x08\n\x06\x63hange\"4\n\x06Opened\x12*\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\"\xa8\x01\n\tCollected\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12-\n\x06result\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12\x16\n\x0e\x61pplied_chunks\x18\x03 \x01(\r\x12\x1b\n\x13\x62uffered_text_bytes\x18\x04 \x01(\r\x12$\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x15.nexy.stream.v1.Error\"y\n\tCommitted\x12\x16\n\x0e\x61pplied_chunks\x18\x01 \x01(\r\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12*\n\x07\x63ollect\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08prepared\x18\x04 \x01(\x08\"L\n\x0c\x44iscardCount\x12&\n\x06reason\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Discard\x12\x14\n\x0cpreparations\x18\x02 \x01(\r\"`\n\x0cPreparations\x12\x0f\n\x07started\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64opted\x18\x02 \x01(\r\x12.\n\tdiscarded\x18\x03 \x03(\x0b\x32\x1b.nexy.admin.v1.DiscardCount\"H\n\x0b\x46irstOutput\x12\x39\n\x16\x63ommit_to_first_output\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe2\x01\n\x05\x45nded\x12\'\n\x07outcome\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Outcome\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x16\n\x0e\x61pplied_chunks\x18\x03 \x01(\r\x12\x15\n\routput_frames\x18\x04 \x01(\r\x12$\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x31\n\x0cpreparations\x18\x06 \x01(\x0b\x32\x1b.nexy.admin.v1.Preparations\"\xc3\x05\n\tAggregate\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x04live\x18\x02 \x03(\x0b\x32\x18.nexy.admin.v1.LiveCount\x12\x16\n\x0e\x62uffered_bytes\x18\x03 \x01(\x04\x12\x1a\n\x12started_per_second\x18\x04 \x01(\x01\x12\x18\n\x10\x65nded_per_second\x18\x05 \x01(\x01\x12!\n\x19\x63ollect_frames_per_second\x18\x06 \x01(\x01\x12*\n\x05\x65nded\x18\x07 \x03(\x0b\x32\x1b.nexy.admin.v1.OutcomeCount\x12\x31\n\x0elatency_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x16\x63ommit_to_first_output\x18\t \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12(\n\x08pipeline\x18\n \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x34\n\x14\x63ommit_to_first_text\x18\x0b \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x35\n\x15\x63ommit_to_first_audio\x18\x0c \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12/\n\x0fllm_first_token\x18\r \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12.\n\x0etts_first_byte\x18\x0e \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x31\n\x0cpreparations\x18\x0f \x01(\x0b\x32\x1b.nexy.admin.v1.Preparations\x12.\n\x0eprepared_ahead\x18\x10 \x01(\x0b\x32\x16.nexy.admin.v1.Latency\"m\n\tLiveCount\x12#\n\x05phase\x18\x01 \x01(\x0e\x32\x14.nexy.admin.v1.Phase\x12)\n\x08protocol\x18\x02 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12\x10\n\x08sessions\x18\x03 \x01(\r\"I\n\x0cOutcomeCount\x12\'\n\x07outcome\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Outcome\x12\x10\n\x08sessions\x18\x02 \x01(\x04\"\x92\x01\n\x07Latency\x12\x0f\n\x07samples\x18\x01 \x01(\r\x12&\n\x03p50\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03p95\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03p99\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration*N\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROTOCOL_STREAM\x10\x01\x12\x13\n\x0fPROTOCOL_LEGACY\x10\x02*J\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x14\n\x10PHASE_COLLECTING\x10\x01\x12\x14\n\x10PHASE_PROCESSING\x10\x02*\xa9\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_COMMITTED\x10\x01\x12\x15\n\x11OUTCOME_CANCELLED\x10\x02\x12\x18\n\x14OUTCOME_DISCONNECTED\x10\x03\x12\x15\n\x11OUTCOME_TIMED_OUT\x10\x04\x12\x13\n\x0fOUTCOME_REFUSED\x10\x05\x12\x11\n\rOUTCOME_ERROR\x10\x06*\xa0\x01\n\x07\x44iscard\x12\x17\n\x13\x44ISCARD_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44ISCARD_REVISED\x10\x01\x12\x18\n\x14\x44ISCARD_TEXT_DIFFERS\x10\x02\x12\x1e\n\x1a\x44ISCARD_SCREENSHOT_DIFFERS\x10\x03\x12\x12\n\x0e\x44ISCARD_FAILED\x10\x04\x12\x19\n\x15\x44ISCARD_SESSION_ENDED\x10\x05\x32Q\n\x0c\x41\x64minService\x12\x41\n\x05Watch\x12\x1b.nexy.admin.v1.WatchRequest\x1a\x19.nexy.admin.v1.WatchEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19nexy/admin/v1/admin.proto\x12\rnexy.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cnexy/stream/v1/session.proto\"\x82\x01\n\x0cWatchRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12(\n\x08outcomes\x18\x02 \x03(\x0e\x32\x16.nexy.admin.v1.Outcome\x12\x35\n\x12\x61ggregate_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xdb\x01\n\nWatchEvent\x12\x0f\n\x07skipped\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08snapshot\x18\x03 \x01(\x0b\x32\x17.nexy.admin.v1.SnapshotH\x00\x12.\n\x07session\x18\x04 \x01(\x0b\x32\x1b.nexy.admin.v1.SessionEventH\x00\x12-\n\taggregate\x18\x05 \x01(\x0b\x32\x18.nexy.admin.v1.AggregateH\x00\x42\x06\n\x04kind\"J\n\x08Snapshot\x12,\n\x08sessions\x18\x01 \x03(\x0b\x32\x1a.nexy.admin.v1.LiveSession\x12\x10\n\x08matching\x18\x02 \x01(\r\"\xbd\x02\n\x0bLiveSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12)\n\x08protocol\x18\x03 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12#\n\x05phase\x18\x04 \x01(\x0e\x32\x14.nexy.admin.v1.Phase\x12&\n\x03\x61ge\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0e\x61pplied_chunks\x18\x06 \x01(\r\x12\x1b\n\x13\x62uffered_text_bytes\x18\x07 \x01(\r\x12\x15\n\routput_frames\x18\x08 \x01(\r\x12*\n\x06\x63lient\x18\t \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\x12\x17\n\x0f\x61waiting_resume\x18\n \x01(\x08\"\xa9\x03\n\x0cSessionEvent\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12)\n\x08protocol\x18\x03 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12\'\n\x06opened\x18\x04 \x01(\x0b\x32\x15.nexy.admin.v1.OpenedH\x00\x12-\n\tcollected\x18\x05 \x01(\x0b\x32\x18.nexy.admin.v1.CollectedH\x00\x12-\n\tcommitted\x18\x06 \x01(\x0b\x32\x18.nexy.admin.v1.CommittedH\x00\x12\x32\n\x0c\x66irst_output\x18\x07 \x01(\x0b\x32\x1a.nexy.admin.v1.FirstOutputH\x00\x12%\n\x05\x65nded\x18\x08 \x01(\x0b\x32\x14.nexy.admin.v1.EndedH\x00\x12\x30\n\x0bstream_lost\x18\t \x01(\x0b\x32\x19.nexy.admin.v1.StreamLostH\x00\x12)\n\x07resumed\x18\n \x01(\x0b\x32\x16.nexy.admin.v1.ResumedH\x00\x42\x08\n\x06\x63hange\";\n\nStreamLost\x12-\n\nresume_ttl\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"9\n\x07Resumed\x12\x1b\n\x13highest_applied_seq\x18\x01 \x01(\x04\x12\x11\n\tcommitted\x18\x02 \x01(\x08\"4\n\x06Opened\x12*\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1a.nexy.stream.v1.ClientInfo\"\xa8\x01\n\tCollected\x12\x11\n\tchunk_seq\x18\x01 \x01(\x04\x12-\n\x06result\x18\x02 \x01(\x0e\x32\x1d.nexy.stream.v1.CollectResult\x12\x16\n\x0e\x61pplied_chunks\x18\x03 \x01(\r\x12\x1b\n\x13\x62uffered_text_bytes\x18\x04 \x01(\r\x12$\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x15.nexy.stream.v1.Error\"y\n\tCommitted\x12\x16\n\x0e\x61pplied_chunks\x18\x01 \x01(\r\x12\x16\n\x0ehas_screenshot\x18\x02 \x01(\x08\x12*\n\x07\x63ollect\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08prepared\x18\x04 \x01(\x08\"L\n\x0c\x44iscardCount\x12&\n\x06reason\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Discard\x12\x14\n\x0cpreparations\x18\x02 \x01(\r\"`\n\x0cPreparations\x12\x0f\n\x07started\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64opted\x18\x02 \x01(\r\x12.\n\tdiscarded\x18\x03 \x03(\x0b\x32\x1b.nexy.admin.v1.DiscardCount\"H\n\x0b\x46irstOutput\x12\x39\n\x16\x63ommit_to_first_output\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe2\x01\n\x05\x45nded\x12\'\n\x07outcome\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Outcome\x12(\n\x07timings\x18\x02 \x01(\x0b\x32\x17.nexy.stream.v1.Timings\x12\x16\n\x0e\x61pplied_chunks\x18\x03 \x01(\r\x12\x15\n\routput_frames\x18\x04 \x01(\r\x12$\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x15.nexy.stream.v1.Error\x12\x31\n\x0cpreparations\x18\x06 \x01(\x0b\x32\x1b.nexy.admin.v1.Preparations\"\xed\x05\n\tAggregate\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x04live\x18\x02 \x03(\x0b\x32\x18.nexy.admin.v1.LiveCount\x12\x16\n\x0e\x62uffered_bytes\x18\x03 \x01(\x04\x12\x1a\n\x12started_per_second\x18\x04 \x01(\x01\x12\x18\n\x10\x65nded_per_second\x18\x05 \x01(\x01\x12!\n\x19\x63ollect_frames_per_second\x18\x06 \x01(\x01\x12*\n\x05\x65nded\x18\x07 \x03(\x0b\x32\x1b.nexy.admin.v1.OutcomeCount\x12\x31\n\x0elatency_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x16\x63ommit_to_first_output\x18\t \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12(\n\x08pipeline\x18\n \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x34\n\x14\x63ommit_to_first_text\x18\x0b \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x35\n\x15\x63ommit_to_first_audio\x18\x0c \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12/\n\x0fllm_first_token\x18\r \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12.\n\x0etts_first_byte\x18\x0e \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x31\n\x0cpreparations\x18\x0f \x01(\x0b\x32\x1b.nexy.admin.v1.Preparations\x12.\n\x0eprepared_ahead\x18\x10 \x01(\x0b\x32\x16.nexy.admin.v1.Latency\x12\x17\n\x0f\x61waiting_resume\x18\x11 \x01(\r\x12\x0f\n\x07resumed\x18\x12 \x01(\r\"m\n\tLiveCount\x12#\n\x05phase\x18\x01 \x01(\x0e\x32\x14.nexy.admin.v1.Phase\x12)\n\x08protocol\x18\x02 \x01(\x0e\x32\x17.nexy.admin.v1.Protocol\x12\x10\n\x08sessions\x18\x03 \x01(\r\"I\n\x0cOutcomeCount\x12\'\n\x07outcome\x18\x01 \x01(\x0e\x32\x16.nexy.admin.v1.Outcome\x12\x10\n\x08sessions\x18\x02 \x01(\x04\"\x92\x01\n\x07Latency\x12\x0f\n\x07samples\x18\x01 \x01(\r\x12&\n\x03p50\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03p95\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03p99\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration*N\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x13\n\x0fPROTOCOL_STREAM\x10\x01\x12\x13\n\x0fPROTOCOL_LEGACY\x10\x02*J\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x14\n\x10PHASE_COLLECTING\x10\x01\x12\x14\n\x10PHASE_PROCESSING\x10\x02*\xa9\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_COMMITTED\x10\x01\x12\x15\n\x11OUTCOME_CANCELLED\x10\x02\x12\x18\n\x14OUTCOME_DISCONNECTED\x10\x03\x12\x15\n\x11OUTCOME_TIMED_OUT\x10\x04\x12\x13\n\x0fOUTCOME_REFUSED\x10\x05\x12\x11\n\rOUTCOME_ERROR\x10\x06*\xa0\x01\n\x07\x44iscard\x12\x17\n\x13\x44ISCARD_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44ISCARD_REVISED\x10\x01\x12\x18\n\x14\x44ISCARD_TEXT_DIFFERS\x10\x02\x12\x1e\n\x1a\x44ISCARD_SCREENSHOT_DIFFERS\x10\x03\x12\x12\n\x0e\x44ISCARD_FAILED\x10\x04\x12\x19\n\x15\x44ISCARD_SESSION_ENDED\x10\x05\x32Q\n\x0c\x41\x64minService\x12\x41\n\x05Watch\x12\x1b.nexy.admin.v1.WatchRequest\x1a\x19.nexy.admin.v1.WatchEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nexy.admin.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROTOCOL']._serialized_start=3072
-  _globals['_PROTOCOL']._serialized_end=3150
-  _globals['_PHASE']._serialized_start=3152
-  _globals['_PHASE']._serialized_end=3226
-  _globals['_OUTCOME']._serialized_start=3229
-  _globals['_OUTCOME']._serialized_end=3398
-  _globals['_DISCARD']._serialized_start=3401
-  _globals['_DISCARD']._serialized_end=3561
+  _globals['_PROTOCOL']._serialized_start=3352
+  _globals['_PROTOCOL']._serialized_end=3430
+  _globals['_PHASE']._serialized_start=3432
+  _globals['_PHASE']._serialized_end=3506
+  _globals['_OUTCOME']._serialized_start=3509
+  _globals['_OUTCOME']._serialized_end=3678
+  _globals['_DISCARD']._serialized_start=3681
+  _globals['_DISCARD']._serialized_end=3841
   _globals['_WATCHREQUEST']._serialized_start=140
   _globals['_WATCHREQUEST']._serialized_end=270
   _globals['_WATCHEVENT']._serialized_start=273
@@ -49,31 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNAPSHOT']._serialized_start=494
   _globals['_SNAPSHOT']._serialized_end=568
   _globals['_LIVESESSION']._serialized_start=571
-  _globals['_LIVESESSION']._serialized_end=863
-  _globals['_SESSIONEVENT']._serialized_start=866
-  _globals['_SESSIONEVENT']._serialized_end=1198
-  _globals['_OPENED']._serialized_start=1200
-  _globals['_OPENED']._serialized_end=1252
-  _globals['_COLLECTED']._serialized_start=1255
-  _globals['_COLLECTED']._serialized_end=1423
-  _globals['_COMMITTED']._serialized_start=1425
-  _globals['_COMMITTED']._serialized_end=1546
-  _globals['_DISCARDCOUNT']._serialized_start=1548
-  _globals['_DISCARDCOUNT']._serialized_end=1624
-  _globals['_PREPARATIONS']._serialized_start=1626
-  _globals['_PREPARATIONS']._serialized_end=1722
-  _globals['_FIRSTOUTPUT']._serialized_start=1724
-  _globals['_FIRSTOUTPUT']._serialized_end=1796
-  _globals['_ENDED']._serialized_start=1799
-  _globals['_ENDED']._serialized_end=2025
-  _globals['_AGGREGATE']._serialized_start=2028
-  _globals['_AGGREGATE']._serialized_end=2735
-  _globals['_LIVECOUNT']._serialized_start=2737
-  _globals['_LIVECOUNT']._serialized_end=2846
-  _globals['_OUTCOMECOUNT']._serialized_start=2848
-  _globals['_OUTCOMECOUNT']._serialized_end=2921
-  _globals['_LATENCY']._serialized_start=2924
-  _globals['_LATENCY']._serialized_end=3070
-  _globals['_ADMINSERVICE']._serialized_start=3563
-  _globals['_ADMINSERVICE']._serialized_end=3644
+  _globals['_LIVESESSION']._serialized_end=888
+  _globals['_SESSIONEVENT']._serialized_start=891
+  _globals['_SESSIONEVENT']._serialized_end=1316
+  _globals['_STREAMLOST']._serialized_start=1318
+  _globals['_STREAMLOST']._serialized_end=1377
+  _globals['_RESUMED']._serialized_start=1379
+  _globals['_RESUMED']._serialized_end=1436
+  _globals['_OPENED']._serialized_start=1438
+  _globals['_OPENED']._serialized_end=1490
+  _globals['_COLLECTED']._serialized_start=1493
+  _globals['_COLLECTED']._serialized_end=1661
+  _globals['_COMMITTED']._serialized_start=1663
+  _globals['_COMMITTED']._serialized_end=1784
+  _globals['_DISCARDCOUNT']._serialized_start=1786
+  _globals['_DISCARDCOUNT']._serialized_end=1862
+  _globals['_PREPARATIONS']._serialized_start=1864
+  _globals['_PREPARATIONS']._serialized_end=1960
+  _globals['_FIRSTOUTPUT']._serialized_start=1962
+  _globals['_FIRSTOUTPUT']._serialized_end=2034
+  _globals['_ENDED']._serialized_start=2037
+  _globals['_ENDED']._serialized_end=2263
+  _globals['_AGGREGATE']._serialized_start=2266
+  _globals['_AGGREGATE']._serialized_end=3015
+  _globals['_LIVECOUNT']._serialized_start=3017
+  _globals['_LIVECOUNT']._serialized_end=3126
+  _globals['_OUTCOMECOUNT']._serialized_start=3128
+  _globals['_OUTCOMECOUNT']._serialized_end=3201
+  _globals['_LATENCY']._serialized_start=3204
+  _globals['_LATENCY']._serialized_end=3350
+  _globals['_ADMINSERVICE']._serialized_start=3843
+  _globals['_ADMINSERVICE']._serialized_end=3924
 # @@protoc_insertion_point(module_scope)

@@ -95,7 +95,7 @@ class Snapshot(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[LiveSession, _Mapping]]] = ..., matching: _Optional[int] = ...) -> None: ...
 
 class LiveSession(_message.Message):
-    __slots__ = ("session_id", "device_id", "protocol", "phase", "age", "applied_chunks", "buffered_text_bytes", "output_frames", "client")
+    __slots__ = ("session_id", "device_id", "protocol", "phase", "age", "applied_chunks", "buffered_text_bytes", "output_frames", "client", "awaiting_resume")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,7 @@ class LiveSession(_message.Message):
     BUFFERED_TEXT_BYTES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FRAMES_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    AWAITING_RESUME_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     device_id: str
     protocol: Protocol
@@ -114,10 +115,11 @@ class LiveSession(_message.Message):
     buffered_text_bytes: int
     output_frames: int
     client: _session_pb2.ClientInfo
-    def __init__(self, session_id: _Optional[str] = ..., device_id: _Optional[str] = ..., protocol: _Optional[_Union[Protocol, str]] = ..., phase: _Optional[_Union[Phase, str]] = ..., age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., buffered_text_bytes: _Optional[int] = ..., output_frames: _Optional[int] = ..., client: _Optional[_Union[_session_pb2.ClientInfo, _Mapping]] = ...) -> None: ...
+    awaiting_resume: bool
+    def __init__(self, session_id: _Optional[str] = ..., device_id: _Optional[str] = ..., protocol: _Optional[_Union[Protocol, str]] = ..., phase: _Optional[_Union[Phase, str]] = ..., age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., buffered_text_bytes: _Optional[int] = ..., output_frames: _Optional[int] = ..., client: _Optional[_Union[_session_pb2.ClientInfo, _Mapping]] = ..., awaiting_resume: _Optional[bool] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("session_id", "device_id", "protocol", "opened", "collected", "committed", "first_output", "ended")
+    __slots__ = ("session_id", "device_id", "protocol", "opened", "collected", "committed", "first_output", "ended", "stream_lost", "resumed")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +128,8 @@ class SessionEvent(_message.Message):
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     FIRST_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    STREAM_LOST_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     device_id: str
     protocol: Protocol
@@ -134,7 +138,23 @@ class SessionEvent(_message.Message):
     committed: Committed
     first_output: FirstOutput
     ended: Ended
-    def __init__(self, session_id: _Optional[str] = ..., device_id: _Optional[str] = ..., protocol: _Optional[_Union[Protocol, str]] = ..., opened: _Optional[_Union[Opened, _Mapping]] = ..., collected: _Optional[_Union[Collected, _Mapping]] = ..., committed: _Optional[_Union[Committed, _Mapping]] = ..., first_output: _Optional[_Union[FirstOutput, _Mapping]] = ..., ended: _Optional[_Union[Ended, _Mapping]] = ...) -> None: ...
+    stream_lost: StreamLost
+    resumed: Resumed
+    def __init__(self, session_id: _Optional[str] = ..., device_id: _Optional[str] = ..., protocol: _Optional[_Union[Protocol, str]] = ..., opened: _Optional[_Union[Opened, _Mapping]] = ..., collected: _Optional[_Union[Collected, _Mapping]] = ..., committed: _Optional[_Union[Committed, _Mapping]] = ..., first_output: _Optional[_Union[FirstOutput, _Mapping]] = ..., ended: _Optional[_Union[Ended, _Mapping]] = ..., stream_lost: _Optional[_Union[StreamLost, _Mapping]] = ..., resumed: _Optional[_Union[Resumed, _Mapping]] = ...) -> None: ...
+
+class StreamLost(_message.Message):
+    __slots__ = ("resume_ttl",)
+    RESUME_TTL_FIELD_NUMBER: _ClassVar[int]
+    resume_ttl: _duration_pb2.Duration
+    def __init__(self, resume_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Resumed(_message.Message):
+    __slots__ = ("highest_applied_seq", "committed")
+    HIGHEST_APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    highest_applied_seq: int
+    committed: bool
+    def __init__(self, highest_applied_seq: _Optional[int] = ..., committed: _Optional[bool] = ...) -> None: ...
 
 class Opened(_message.Message):
     __slots__ = ("client",)
@@ -209,7 +229,7 @@ class Ended(_message.Message):
     def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., timings: _Optional[_Union[_session_pb2.Timings, _Mapping]] = ..., applied_chunks: _Optional[int] = ..., output_frames: _Optional[int] = ..., error: _Optional[_Union[_session_pb2.Error, _Mapping]] = ..., preparations: _Optional[_Union[Preparations, _Mapping]] = ...) -> None: ...
 
 class Aggregate(_message.Message):
-    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte", "preparations", "prepared_ahead")
+    __slots__ = ("interval", "live", "buffered_bytes", "started_per_second", "ended_per_second", "collect_frames_per_second", "ended", "latency_window", "commit_to_first_output", "pipeline", "commit_to_first_text", "commit_to_first_audio", "llm_first_token", "tts_first_byte", "preparations", "prepared_ahead", "awaiting_resume", "resumed")
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     BUFFERED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +246,8 @@ class Aggregate(_message.Message):
     TTS_FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
     PREPARATIONS_FIELD_NUMBER: _ClassVar[int]
     PREPARED_AHEAD_FIELD_NUMBER: _ClassVar[int]
+    AWAITING_RESUME_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
     interval: _duration_pb2.Duration
     live: _containers.RepeatedCompositeFieldContainer[LiveCount]
     buffered_bytes: int
@@ -242,7 +264,9 @@ class Aggregate(_message.Message):
     tts_first_byte: Latency
     preparations: Preparations
     prepared_ahead: Latency
-    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[Latency, _Mapping]] = ..., llm_first_token: _Optional[_Union[Latency, _Mapping]] = ..., tts_first_byte: _Optional[_Union[Latency, _Mapping]] = ..., preparations: _Optional[_Union[Preparations, _Mapping]] = ..., prepared_ahead: _Optional[_Union[Latency, _Mapping]] = ...) -> None: ...
+    awaiting_resume: int
+    resumed: int
+    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., live: _Optional[_Iterable[_Union[LiveCount, _Mapping]]] = ..., buffered_bytes: _Optional[int] = ..., started_per_second: _Optional[float] = ..., ended_per_second: _Optional[float] = ..., collect_frames_per_second: _Optional[float] = ..., ended: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., latency_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., commit_to_first_output: _Optional[_Union[Latency, _Mapping]] = ..., pipeline: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_text: _Optional[_Union[Latency, _Mapping]] = ..., commit_to_first_audio: _Optional[_Union[Latency, _Mapping]] = ..., llm_first_token: _Optional[_Union[Latency, _Mapping]] = ..., tts_first_byte: _Optional[_Union[Latency, _Mapping]] = ..., preparations: _Optional[_Union[Preparations, _Mapping]] = ..., prepared_ahead: _Optional[_Union[Latency, _Mapping]] = ..., awaiting_resume: _Optional[int] = ..., resumed: _Optional[int] = ...) -> None: ...
 
 class LiveCount(_message.Message):
     __slots__ = ("phase", "protocol", "sessions")
