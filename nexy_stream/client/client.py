@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import grpc
 
-from nexy_stream.client import frames
+from nexy_stream.client import codec
 from nexy_stream.client._messages.nexy.stream import v1 as wire
 from nexy_stream.client.channel import bearer_metadata, open_channel, session_metadata
 from nexy_stream.client.errors import ProtocolUsageError
@@ -141,7 +141,7 @@ class Client:
                 on = open_channel(self.target, self._credentials, options)
                 spares.append(on)
             return on.stream_stream(
-                frames.METHOD,
+                codec.METHOD,
                 request_serializer=None,  # the session encodes (and measures) each frame
                 response_deserializer=wire.ServerFrame.parse,
             )(

@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 import grpc
 
-from nexy_stream.client import frames
+from nexy_stream.client import codec
 from nexy_stream.client._messages.nexy.stream import v1 as wire
 from nexy_stream.client.channel import CallStatus
 from nexy_stream.client.errors import FrameTooLargeError, NexyError, ServerError, TransportError
@@ -314,7 +314,7 @@ class Session:
         wait_s = self._open_timeout
         try:
             with anyio.fail_after(wait_s):
-                await self._call.write(bytes(frames.encode(self._opening)))
+                await self._call.write(bytes(codec.encode(self._opening)))
                 self.stats.frames_sent += 1
                 reply = await self._read()
         except TimeoutError:
@@ -327,11 +327,11 @@ class Session:
         if reply is None:
             raise TransportError(grpc.StatusCode.INTERNAL, "the stream ended before accepted")
         if reply.error is not None:
-            raise frames.server_error(reply.error)
+            raise codec.server_error(reply.error)
         if reply.accepted is None:
             raise TransportError(grpc.StatusCode.INTERNAL, f"expected accepted, got {reply!r}")
         self.session_id = reply.accepted.session_id
-        self.limits = frames.limits(reply.accepted.limits)
+        self.limits = codec.limits(reply.accepted.limits)
         self.pipeline = reply.accepted.pipeline
         self._resume_token = reply.accepted.resume_token
         ttl = reply.accepted.resume_ttl
@@ -399,7 +399,7 @@ class Session:
     async def _send(self, frame: Collect | Commit | Cancel) -> bool:
         """Writes one frame, remembering what a resume would have to send again; whether
         the sender goes on (not after a cancel)."""
-        data = bytes(frames.encode(frame))
+        data = bytes(codec.encode(frame))
         if len(data) > self.limits.max_frame_bytes:  # it grew while it waited
             what = f"the {type(frame).__name__.lower()} frame"
             self._reject(FrameTooLargeError(what, len(data), self.limits.max_frame_bytes))
@@ -481,7 +481,7 @@ class Session:
         resume = Resume(self.session_id, self._resume_token, self._last_output_index)
         try:
             with anyio.fail_after(self._open_timeout):
-                await call.write(bytes(frames.encode(resume)))
+                await call.write(bytes(codec.encode(resume)))
                 reply = await call.read()
         except TimeoutError:
             call.cancel()
@@ -492,7 +492,7 @@ class Session:
             error = reply.error if isinstance(reply, wire.ServerFrame) else None
             if error is None:
                 return TransportError(grpc.StatusCode.INTERNAL, f"resume answered {reply!r}")
-            refused = frames.server_error(error)
+            refused = codec.server_error(error)
             if refused.code is grpc.StatusCode.UNAVAILABLE:  # another process, or stopping
                 return TransportError(refused.code, refused.message)
             return refused
@@ -507,7 +507,7 @@ class Session:
         self._unacked.clear()
         if resumed.committed is not None and not self._committed_seen:
             self._committed_seen = True
-            self._inbox.put(frames.committed(resumed.committed))
+            self._inbox.put(codec.committed(resumed.committed))
         if self._commit_sent is not None and resumed.committed is None:
             again.append(self._commit_sent)
         if self._cancel_sent is not None:
@@ -516,12 +516,12 @@ class Session:
 
     def _on_frame(self, message: wire.ServerFrame) -> None:
         if message.collect_ack is not None:
-            ack = frames.ack(message.collect_ack)
+            ack = codec.ack(message.collect_ack)
             self.stats.count(ack)
             while self._unacked and self._unacked[0].chunk_seq <= ack.chunk_seq:
                 self._unacked.popleft()
             if ack.result is CollectResult.REJECTED and message.collect_ack.error is not None:
-                self._reject(frames.server_error(message.collect_ack.error))
+                self._reject(codec.server_error(message.collect_ack.error))
         elif message.output is not None:
             index = message.output.index
             if index and index <= self._last_output_index:
@@ -530,27 +530,27 @@ class Session:
             now = anyio.current_time()
             if self._first_output_at is None:
                 self._first_output_at = now
-            piece = frames.output(message.output)
+            piece = codec.output(message.output)
             if piece is not None:
                 self._first_piece_at.setdefault(type(piece), now)
                 self._inbox.put(piece)
         elif message.commit_accepted is not None:
             if not self._committed_seen:  # a commit sent again after a resume is acked again
                 self._committed_seen = True
-                self._inbox.put(frames.committed(message.commit_accepted))
+                self._inbox.put(codec.committed(message.commit_accepted))
         elif message.going_away is not None:
-            self._inbox.put(frames.going_away(message.going_away))
+            self._inbox.put(codec.going_away(message.going_away))
         elif message.end is not None:
             self.ended = Ended(
-                frames.end_reason(message.end),
-                frames.timings(message.end.timings),
+                codec.end_reason(message.end),
+                codec.timings(message.end.timings),
                 message.end.output_frames,
                 self._measured(),
             )
             self._inbox.put(self.ended)
             self._finished.set()
         elif message.error is not None:
-            error = frames.server_error(message.error)
+            error = codec.server_error(message.error)
             if error.fatal:
                 self._fail(error)
                 self._finished.set()

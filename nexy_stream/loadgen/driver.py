@@ -21,7 +21,7 @@ import grpc
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
 from nexy_stream.client.channel import CallMetadata, CallStatus, session_metadata
-from nexy_stream.loadgen import frames
+from nexy_stream.loadgen import codec
 from nexy_stream.loadgen.model import SessionModel
 from nexy_stream.loadgen.utterances import Chunk, Ending, Utterance
 from nexy_stream.session import Code, CollectResult
@@ -158,7 +158,7 @@ class Play:
             await self.send_commit()
         if utterance.ending in (Ending.CANCEL, Ending.CANCEL_AFTER_COMMIT):
             self.record.cancel_sent = True
-            await self.call.write(frames.cancel_frame("load test"))
+            await self.call.write(codec.cancel_frame("load test"))
         if utterance.ending not in _DISCONNECTING:
             await self.call.done_writing()
 
@@ -166,7 +166,7 @@ class Play:
         """Sends a collect frame, with what the model says its ack must be."""
         result = self.model.collect(chunk.seq, chunk.payload)
         self.expected.append((chunk.seq, result, self.model.highest_applied_seq))
-        await self.call.write(frames.collect_frame(chunk.seq, chunk.payload))
+        await self.call.write(codec.collect_frame(chunk.seq, chunk.payload))
         self.record.collects_sent += 1
         self.record.predicted[result] += 1
 
@@ -174,7 +174,7 @@ class Play:
         utterance = self.utterance
         self.record.expected_text = self.model.commit(utterance.final_text)
         self.commit_sent_at = time.perf_counter()
-        await self.call.write(frames.commit_frame(utterance.final_text, utterance.final_screenshot))
+        await self.call.write(codec.commit_frame(utterance.final_text, utterance.final_screenshot))
 
     async def read(self) -> None:
         """Reads answers until the stream ends, or until a disconnecting client has seen
@@ -327,7 +327,7 @@ async def open_play(
     record = SessionRecord(session_id, utterance.ending)
     call = stub.Session(metadata=(*metadata, *session_metadata(session_id)))
     try:
-        await call.write(frames.open_frame(session_id, utterance.device_id))
+        await call.write(codec.open_frame(session_id, utterance.device_id))
         first = await next_frame(call)
     except grpc.aio.AioRpcError as error:
         if error.code() in _NO_SERVER:

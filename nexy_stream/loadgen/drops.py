@@ -23,7 +23,7 @@ import grpc
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
 from nexy_stream.client.channel import CallMetadata, session_metadata
-from nexy_stream.loadgen import frames
+from nexy_stream.loadgen import codec
 from nexy_stream.loadgen.driver import Play, SessionRecord, check, next_frame, open_play
 from nexy_stream.loadgen.utterances import Ending, Utterance
 
@@ -112,7 +112,7 @@ class _Resumer:
         play.call.cancel()  # what a lost connection looks like to the server
         call = self._stub.Session(metadata=self._metadata)
         last = record.output_frames
-        await call.write(frames.resume_frame(record.session_id, play.resume_token, last))
+        await call.write(codec.resume_frame(record.session_id, play.resume_token, last))
         reply = await next_frame(call)
         play.attach(call)
         record.resumptions += 1

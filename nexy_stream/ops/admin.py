@@ -15,7 +15,7 @@ import grpc
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream.auth import Authenticator, AuthError
-from nexy_stream.ops import wire
+from nexy_stream.ops import codec
 from nexy_stream.ops.feed import FeedClosed, FeedHub, Watcher, WatchFilter
 from nexy_stream.ops.live import LiveSessions
 from nexy_stream.ops.stats import Rollup
@@ -27,7 +27,7 @@ ADMIN_SERVICE = apb.DESCRIPTOR.services_by_name["AdminService"].full_name
 WATCH_METHOD = f"/{ADMIN_SERVICE}/Watch"
 MIN_INTERVAL_S, MAX_INTERVAL_S, DEFAULT_INTERVAL_S = 0.1, 3600.0, 1.0
 MAX_DEVICE_ID_CHARS = 128
-_OUTCOMES = {number: outcome for outcome, number in wire.OUTCOMES.items()}
+_OUTCOMES = {number: outcome for outcome, number in codec.OUTCOMES.items()}
 
 
 def watch_options(request: apb.WatchRequest) -> tuple[WatchFilter, float]:
@@ -130,7 +130,7 @@ class AdminService:
             current = self._rollup.totals()
             text, screenshots = self._live.buffered_bytes()
             watcher.offer(
-                wire.aggregate(
+                codec.aggregate(
                     previous,
                     current,
                     self._live.counts(),

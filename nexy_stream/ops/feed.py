@@ -17,7 +17,7 @@ import anyio
 import grpc
 
 from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
-from nexy_stream.ops import wire
+from nexy_stream.ops import codec
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.live import LiveSessions
@@ -128,7 +128,7 @@ class FeedHub:
         for watcher in self._watchers:
             if watcher.filter.wants(change):
                 if event is None:  # built once, and only when someone watches
-                    event = wire.session_event(change)
+                    event = codec.session_event(change)
                 watcher.offer(event, change.wall_time)
 
     @contextmanager
@@ -153,7 +153,7 @@ class FeedHub:
                 for actor, protocol in self._live
                 if not wants.device_id or actor.device_id == wants.device_id
             )
-            watcher.offer(wire.snapshot(sessions, self._live.now()))
+            watcher.offer(codec.snapshot(sessions, self._live.now()))
         else:  # no live session has an outcome yet
             watcher.offer(apb.Snapshot())
         self._watchers.append(watcher)

@@ -9,7 +9,7 @@ from nexy_stream._proto.nexy.admin.v1 import admin_pb2 as apb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.ops.lifecycle import Change, ChangeKind
 from nexy_stream.ops.stats import Totals, percentile
-from nexy_stream.server import codec
+from nexy_stream.server import codec as v1
 from nexy_stream.server.observer import WireProtocol
 from nexy_stream.session import (
     ClientInfo,
@@ -67,31 +67,31 @@ def session_event(change: Change) -> apb.SessionEvent:
             collected.applied_chunks = change.applied_chunks
             collected.buffered_text_bytes = change.buffered_text_bytes
             if change.error is not None:
-                collected.error.CopyFrom(codec.error(change.error, fatal=False))
+                collected.error.CopyFrom(v1.error(change.error, fatal=False))
         case ChangeKind.COMMITTED:
             assert change.timings is not None
             event.committed.applied_chunks = change.applied_chunks
             event.committed.has_screenshot = change.has_screenshot
-            event.committed.collect.CopyFrom(codec.duration(change.timings.collect))
+            event.committed.collect.CopyFrom(v1.duration(change.timings.collect))
             event.committed.prepared = change.prepared
         case ChangeKind.STREAM_LOST:
-            event.stream_lost.resume_ttl.CopyFrom(codec.duration(change.resume_ttl_s))
+            event.stream_lost.resume_ttl.CopyFrom(v1.duration(change.resume_ttl_s))
         case ChangeKind.RESUMED:
             event.resumed.highest_applied_seq = change.highest_applied_seq
             event.resumed.committed = change.committed
         case ChangeKind.FIRST_OUTPUT:
             assert change.timings is not None
             latency = change.timings.commit_to_first_output or 0.0
-            event.first_output.commit_to_first_output.CopyFrom(codec.duration(latency))
+            event.first_output.commit_to_first_output.CopyFrom(v1.duration(latency))
         case ChangeKind.ENDED:
             assert change.timings is not None and change.outcome is not None
             ended = event.ended
             ended.outcome = OUTCOMES[change.outcome]
-            ended.timings.CopyFrom(codec.timings(change.timings))
+            ended.timings.CopyFrom(v1.timings(change.timings))
             ended.applied_chunks = change.applied_chunks
             ended.output_frames = change.output_frames
             if change.error is not None:
-                ended.error.CopyFrom(codec.error(change.error, fatal=True))
+                ended.error.CopyFrom(v1.error(change.error, fatal=True))
             prepared = change.preparations
             if prepared.started:
                 ended.preparations.CopyFrom(
@@ -106,7 +106,7 @@ def live_session(actor: SessionActor, protocol: WireProtocol, now: float) -> apb
         device_id=actor.device_id,
         protocol=PROTOCOLS[protocol],
         phase=PHASES[actor.phase],
-        age=codec.duration(actor.age(now)),
+        age=v1.duration(actor.age(now)),
         applied_chunks=actor.applied_chunks,
         buffered_text_bytes=actor.text_bytes,
         output_frames=actor.output_frames,
@@ -128,7 +128,7 @@ def latency(ordered: Sequence[float]) -> apb.Latency:
     for name, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         value = percentile(ordered, fraction)
         if value is not None:
-            getattr(message, name).CopyFrom(codec.duration(value))
+            getattr(message, name).CopyFrom(v1.duration(value))
     return message
 
 
@@ -145,7 +145,7 @@ def aggregate(
     elapsed = max(current.at - previous.at, 1e-9)
     ended = current.ended - previous.ended
     message = apb.Aggregate(
-        interval=codec.duration(elapsed),
+        interval=v1.duration(elapsed),
         live=[
             apb.LiveCount(phase=PHASES[phase], protocol=PROTOCOLS[protocol], sessions=count)
             for (phase, protocol), count in sorted(live.items(), key=lambda i: str(i[0]))
@@ -161,7 +161,7 @@ def aggregate(
             for outcome in Outcome
             if ended[outcome]
         ],
-        latency_window=codec.duration(latency_window_s),
+        latency_window=v1.duration(latency_window_s),
         preparations=preparations(
             current.prepared - previous.prepared,
             current.adopted - previous.adopted,
