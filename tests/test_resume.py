@@ -202,6 +202,29 @@ async def test_a_client_that_lost_the_end_gets_it_again(start):
     assert pipeline.runs == {accepted.session_id: 1}
 
 
+async def test_a_lingering_answer_goes_back_to_the_budget_when_its_resume_ttl_passes(start):
+    """Nothing else needs to happen on the server: the deadline watcher releases it."""
+    clock = ManualClock()
+    server = await start(clock=clock, limits=Limits(resume_ttl_s=30))
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        session = RawSession(channel)
+        accepted = await session.open()
+        await session.send(commit_frame("keep me a while"))
+        answer = await session.drain()
+        assert answer.text == "keep me a while"
+        await until(lambda: len(server.registry) == 0, "the session ended")
+        kept = server.hosting.budget.held  # the answer (text and audio), for a resume
+        assert kept >= len("keep me a while")
+        clock.advance(29)
+        await anyio.wait_all_tasks_blocked()
+        assert server.hosting.budget.held == kept
+        clock.advance(1)
+        await until(lambda: server.hosting.budget.held == 0, "the answer is released")
+        again = RawSession(channel)
+        refused = await again.exchange(resume_frame(accepted.session_id, accepted.resume_token))
+        assert refused.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
 async def test_a_resume_that_does_not_own_the_session_learns_nothing(start):
     server = await start()
     async with grpc.aio.insecure_channel(server.target) as channel:

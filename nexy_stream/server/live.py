@@ -334,7 +334,6 @@ class Sessions:
     ) -> LiveSession:
         """A new session (attached to the stream that brings it, if any), watched for its
         deadlines from now on: a watcher may end it at once (a stopping server)."""
-        self._expire()
         session = LiveSession(hosted, self, resumable, preparer)
         if attachment is not None:
             session.attach(attachment)
@@ -355,7 +354,7 @@ class Sessions:
         found = self._by_key.get(key)
         if found is not None:
             return found
-        self._expire()
+        self._expire()  # the watcher's tick may come a moment later
         lingering = self._lingering.get(key)
         return lingering[0] if lingering is not None else None
 
@@ -367,10 +366,14 @@ class Sessions:
         previous = self._lingering.pop(key, None)
         if previous is not None:
             previous[0].release()
-        self._lingering[key] = (session, self._now() + seconds)
+        until = self._now() + seconds
+        self._lingering[key] = (session, until)
         self._expire()
+        self.deadlines.watch(_LingerExpiry(self, until))
 
     def _expire(self) -> None:
+        """Releases the lingering sessions whose time is up (and the oldest past
+        ``max_lingering``)."""
         now = self._now()
         while self._lingering:
             key, (session, until) = next(iter(self._lingering.items()))
@@ -391,3 +394,21 @@ class Sessions:
 
     def __iter__(self) -> Iterator[LiveSession]:
         return iter(list(self._by_key.values()))
+
+
+class _LingerExpiry:
+    """The end of one lingering session's ``resume_ttl``, for the deadline watcher: the
+    session's answer goes back to the budget then, not at some later call."""
+
+    __slots__ = ("_sessions", "deadline", "ended")
+
+    def __init__(self, sessions: Sessions, deadline: float) -> None:
+        self._sessions = sessions
+        self.deadline = deadline
+        self.ended = False
+
+    def deliver(self, event: Tick | ShuttingDown) -> None:
+        if isinstance(event, Tick):
+            self._sessions._expire()
+            self.ended = True
+            self._sessions.deadlines.unwatch(self)
