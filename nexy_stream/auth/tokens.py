@@ -120,10 +120,10 @@ class TokenFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._credentials = read_token_file(path)
+        self._by_digest = _by_digest(read_token_file(path))
 
     def __len__(self) -> int:
-        return len(self._credentials)
+        return len(self._by_digest)
 
     def __repr__(self) -> str:
         return f"TokenFile({str(self.path)!r}, {len(self)} credentials)"
@@ -131,15 +131,15 @@ class TokenFile:
     def lookup(self, token: str) -> Principal | None:
         """The principal ``token`` belongs to, or ``None``.
 
-        Every stored hash is compared, each in constant time, so how long a lookup takes
-        says nothing about which credential (or how much of one) matched.
+        The token's SHA-256 is looked up in a table, so a lookup costs the same with one
+        credential or thousands. Its timing can only tell about that hash, from which no
+        token can be recovered; the match is then confirmed in constant time.
         """
         digest = token_digest(token)
-        found: Principal | None = None
-        for credential in self._credentials:
-            if hmac.compare_digest(credential.digest, digest):
-                found = credential.principal
-        return found
+        found = self._by_digest.get(digest)
+        if found is None or not hmac.compare_digest(found.digest, digest):
+            return None
+        return found.principal
 
     def reload(self) -> bool:
         """Re-reads the file. When it is unusable, the previous credentials stay in force
@@ -150,9 +150,13 @@ class TokenFile:
             reason = f"{self.path}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
             log.error("auth: token file not reloaded, %d credentials kept: %s", len(self), reason)
             return False
-        self._credentials = credentials
+        self._by_digest = _by_digest(credentials)
         admins = sum(c.principal.admin for c in credentials)
         log.info(
             "auth: token file %s reloaded: %d credentials (%d admin)", self.path, len(self), admins
         )
         return True
+
+
+def _by_digest(credentials: tuple[Credential, ...]) -> dict[bytes, Credential]:
+    return {credential.digest: credential for credential in credentials}
