@@ -26,6 +26,7 @@ from tests.legacy_wire import (
     new_session_id,
     webp,
 )
+from tests.pipelines import GatedPipeline
 from tests.system import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -183,3 +184,27 @@ async def test_serve_refuses_a_store_it_cannot_reach_in_one_line():
     assert done.err.count("\n") == 1
     done = await nexy_stream("serve", "--legacy-store", "memcached://x")
     assert done.code == 2 and "is not a Redis URL" in done.err
+
+
+async def test_an_interrupt_reaches_the_commit_running_on_another_server(start, store):
+    """A balancer sends each call anywhere: the InterruptSession may land on a server that
+    does not run the commit."""
+    gated = GatedPipeline()
+    servers = await two_servers(start, store, gated)
+    async with clients(*servers) as (a, b):
+        session, idle = new_session_id(), new_session_id()
+        call = a.start(a.commit_request(session, "tell me a story"))
+        assert (await call.read()).WhichOneof("content") == "text_chunk"
+        answer = await b.interrupt()
+        assert answer.success and list(answer.interrupted_sessions) == [session]
+        assert "interrupted 1" in answer.message
+        assert (await call.read()).end_message == "interrupted"
+        with anyio.fail_after(10):
+            await gated.cancelled.wait()
+        # Nothing else runs for this hardware id now, anywhere; another's is not touched.
+        assert list((await b.interrupt()).interrupted_sessions) == []
+        running = a.start(a.commit_request(idle, "keep going", hardware_id="hw-other"))
+        assert (await running.read()).WhichOneof("content") == "text_chunk"
+        assert list((await b.interrupt()).interrupted_sessions) == []
+        gated.release.set()
+        assert (await running.read()).WhichOneof("content") == "text_chunk"

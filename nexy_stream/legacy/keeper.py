@@ -113,6 +113,10 @@ class LegacySessions:
         session.handle(HandedOver())
         session.close()
 
+    def running_owners(self) -> list[Owner]:
+        """The owners whose commits run in this process now."""
+        return list(self._running)
+
     def interrupt(self, owner: Owner) -> list[str]:
         """Cancels the running commits of one owner (the same principal, or none, and the
         same hardware id); the ids of those it stopped."""

@@ -184,7 +184,7 @@ class LegacyService:
         problem = device_problem(request.hardware_id, self._limits.max_id_chars, "hardware_id")
         if problem is not None:
             return pb.InterruptResponse(success=False, message=problem.message)
-        stopped = self._store.sessions.interrupt(
+        stopped = await self._store.interrupt(
             dataclasses.replace(caller, hardware_id=request.hardware_id)
         )
         message = (

@@ -26,17 +26,23 @@ Redis keeps an utterance there between its calls, under the same rules as in mem
 
 Calls for one utterance are serialized within a process; a commit running here is found
 in this process's sessions first, so its actor answers late collects and repeated commits
-as in memory. What this store does not share: live-session quotas count an utterance only
-while one of its calls runs, InterruptSession stops only the commits running in the
-process it reaches, and an utterance that expires in Redis is reported ended by no process.
-Keys are ``nexy:legacy:`` and a hash of the owner and session id (no hardware id in them).
+as in memory. InterruptSession reaches every process: the one it lands on stops its own
+commits and publishes the request on a channel every process listens on; each stops the
+owner's commits it runs and answers with their ids. What this store does not share:
+live-session quotas count an utterance only while one of its calls runs, and an utterance
+that expires in Redis is reported ended by no process. Keys are ``nexy:legacy:`` and a
+hash of the owner and session id (no hardware id in them, nor in an interrupt request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import json
+import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +50,7 @@ from typing import Any, TypeVar
 
 import anyio
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
 
 from nexy_stream.legacy.codec import SCREENSHOT_MIME_TYPE
@@ -64,8 +71,15 @@ from nexy_stream.session import (
     SessionError,
 )
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 PREFIX = "nexy:legacy:"
+INTERRUPTS = f"{PREFIX}interrupts"  # the channel of InterruptSession requests
+INTERRUPT_REPLY_S = 2.0
+"""How long InterruptSession waits for the other processes' answers (one that died
+meanwhile never answers)."""
+RELISTEN_S = 1.0  # the pause before listening again for interrupts after the store failed
 ATTEMPTS = 5  # a call starts over this often when concurrent calls changed its state
 RUNNING, COMMITTED = b"running", b"committed"
 
@@ -177,6 +191,8 @@ class RedisStore:
         self._load = client.register_script(_LOAD)
         self._save = client.register_script(_SAVE)
         self._pop = client.register_script(_POP)
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -184,12 +200,14 @@ class RedisStore:
     ) -> RedisStore:
         """A store on ``url`` once it answers; ``OSError`` saying why not."""
         client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        store = cls(sessions, client, committed_ttl_s)
         try:
             await client.ping()
+            await store._listen_for_interrupts()
         except RedisError as exc:
-            await client.aclose()
+            await store.aclose()
             raise OSError(f"cannot reach the legacy store {redacted(url)}: {exc}") from exc
-        return cls(sessions, client, committed_ttl_s)
+        return store
 
     @property
     def sessions(self) -> LegacySessions:
@@ -299,6 +317,69 @@ class RedisStore:
             return dispatched
         return session, dispatched
 
+    async def interrupt(self, owner: Owner) -> list[str]:
+        """Stops the owner's commits here, then asks every process that shares the store
+        (a balancer may have sent the commit call to any) and gathers what they stopped.
+        With the store unreachable only this process's commits are stopped."""
+        stopped = set(self._sessions.interrupt(owner))
+        reply = f"{PREFIX}i:{secrets.token_hex(12)}"
+        request = json.dumps({"owner": _owner_digest(owner), "reply": reply})
+        listeners = await self._guarded(self._client.publish(INTERRUPTS, request))
+        if isinstance(listeners, SessionError):
+            logger.warning("InterruptSession reached this process only: %s", listeners.message)
+            return sorted(stopped)
+        deadline = anyio.current_time() + INTERRUPT_REPLY_S
+        for _ in range(listeners):
+            left = deadline - anyio.current_time()
+            answer = await self._guarded(self._client.blpop([reply], timeout=max(left, 0.01)))
+            if not isinstance(answer, list | tuple):  # none in time, or the store failed
+                break
+            stopped.update(answer[1].decode().split())
+        await self._guarded(self._client.delete(reply))
+        return sorted(stopped)
+
+    async def _listen_for_interrupts(self) -> None:
+        """Subscribes to the interrupt channel, then answers its requests in a task of
+        this store's own (it is started and stopped by different tasks of the server)."""
+        self._pubsub = self._client.pubsub()
+        await self._pubsub.subscribe(INTERRUPTS)
+        self._listener = asyncio.get_running_loop().create_task(self._answer_interrupts())
+
+    async def _answer_interrupts(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                await self._pubsub.subscribe(INTERRUPTS)  # again after a lost connection
+                async for message in self._pubsub.listen():
+                    if message["type"] == "message":
+                        await self._answer_interrupt(message["data"])
+            except RedisError as exc:
+                logger.warning("legacy store: not listening for interrupts (%s); retrying", exc)
+                await anyio.sleep(RELISTEN_S)
+
+    async def _answer_interrupt(self, data: bytes) -> None:
+        """Stops the commits this process runs for the requested owner; answers with their
+        ids (an empty answer too, so the asking process need not wait)."""
+        try:
+            request = json.loads(data)
+            digest, reply = str(request["owner"]), str(request["reply"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("legacy store: an unreadable interrupt request was ignored")
+            return
+        if not reply.startswith(f"{PREFIX}i:"):
+            logger.warning(
+                "legacy store: an interrupt request with a foreign reply key was ignored"
+            )
+            return
+        stopped = [
+            session_id
+            for owner in self._sessions.running_owners()
+            if _owner_digest(owner) == digest
+            for session_id in self._sessions.interrupt(owner)
+        ]
+        await self._guarded(self._client.rpush(reply, " ".join(stopped)))
+        await self._guarded(self._client.pexpire(reply, int(INTERRUPT_REPLY_S * 1000) + 1000))
+
     async def ran(self, session: LiveSession) -> None:
         """The commit's run ended, however: its marker says ``committed`` from now on."""
         marker = _names_of(session.actor.owner, session.actor.session_id).marker
@@ -315,6 +396,12 @@ class RedisStore:
 
     async def aclose(self) -> None:
         self._sessions.close_all()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis lacks hints
         await self._client.aclose()
 
     # -- the store ---------------------------------------------------------------------------
@@ -415,6 +502,12 @@ def _names_of(owner: Owner, session_id: str) -> _Names:
     identity = "\x00".join((owner.principal, owner.hardware_id, session_id)).encode()
     digest = hashlib.blake2b(identity, digest_size=16).hexdigest()
     return _Names(f"{PREFIX}s:{digest}", f"{PREFIX}c:{digest}")
+
+
+def _owner_digest(owner: Owner) -> str:
+    """Names an owner in an interrupt request without its hardware id."""
+    identity = "\x00".join((owner.principal, owner.hardware_id)).encode()
+    return hashlib.blake2b(identity, digest_size=16).hexdigest()
 
 
 def _stored(fields: dict[bytes, bytes], now_ms: int) -> Stored:

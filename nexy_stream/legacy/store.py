@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 from nexy_stream.legacy.keeper import LegacyCall, LegacySessions
 from nexy_stream.server.live import LiveSession
-from nexy_stream.session import Code, Dispatch, SessionError
+from nexy_stream.session import Code, Dispatch, Owner, SessionError
 
 T = TypeVar("T")
 Apply = Callable[[LiveSession], T]  # a call's events, run on its session; what came of them
@@ -32,7 +32,11 @@ class LegacyStore(Protocol):
 
     @property
     def sessions(self) -> LegacySessions:
-        """This process's legacy sessions (running commits, InterruptSession)."""
+        """This process's legacy sessions (its running commits)."""
+
+    async def interrupt(self, owner: Owner) -> list[str]:
+        """Cancels the running commits of ``owner`` wherever they run (InterruptSession);
+        the ids of those it stopped."""
 
     async def collect(
         self, call: LegacyCall, apply: Apply[SessionError | None]
@@ -82,6 +86,9 @@ class MemoryStore:
             return session
         dispatched = apply(session)
         return dispatched if isinstance(dispatched, SessionError) else (session, dispatched)
+
+    async def interrupt(self, owner: Owner) -> list[str]:
+        return self._sessions.interrupt(owner)
 
     async def ran(self, session: LiveSession) -> None:
         """Admission remembers a committed session once it closes."""
