@@ -33,7 +33,7 @@ from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
 from nexy_stream.app.config import ServerConfig
 from nexy_stream.app.server import RunningServer, start_server
-from nexy_stream.loadgen import TROUBLED, Ending, SessionModel, SessionRecord, drive, frames
+from nexy_stream.loadgen import TROUBLED, Ending, SessionModel, SessionRecord, codec, drive
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import CollectResult, Limits, Screenshot, Text, TextMode
@@ -132,7 +132,7 @@ class LoadMachine(RuleBasedStateMachine):
     def _collect(self, session_id: str, seq: int, payload: Text | Screenshot) -> None:
         live = self.live[session_id]
         expected = live.model.collect(seq, payload)
-        frame = frames.collect_frame(seq, payload)
+        frame = codec.collect_frame(seq, payload)
         ack = self.portal.call(live.wire.exchange, frame).collect_ack
         assert RESULTS[ack.result] is expected, (seq, ack)
         assert (ack.chunk_seq, ack.highest_applied_seq) == (seq, live.model.highest_applied_seq)
@@ -170,14 +170,14 @@ class LoadMachine(RuleBasedStateMachine):
         expected = live.model.commit(final)
         answer: Answer
         if expected is None:  # nothing to commit: rejected, the session goes on; then cancelled
-            reply = self.portal.call(live.wire.exchange, frames.commit_frame(final))
+            reply = self.portal.call(live.wire.exchange, codec.commit_frame(final))
             assert (reply.error.code, reply.error.fatal) == (
                 grpc.StatusCode.INVALID_ARGUMENT.value[0],
                 False,
             )
             self._cancel(session_id, live)
             return
-        self.portal.call(live.wire.send, frames.commit_frame(final))
+        self.portal.call(live.wire.send, codec.commit_frame(final))
         answer = self.portal.call(live.wire.drain)
         assert answer.code == grpc.StatusCode.OK, answer
         assert answer.frames[0].commit_accepted.text == expected
@@ -192,7 +192,7 @@ class LoadMachine(RuleBasedStateMachine):
         self._cancel(session_id, self.live.pop(session_id))
 
     def _cancel(self, session_id: str, live: Live) -> None:
-        self.portal.call(live.wire.send, frames.cancel_frame("changed my mind"))
+        self.portal.call(live.wire.send, codec.cancel_frame("changed my mind"))
         answer = self.portal.call(live.wire.drain)
         assert answer.code == grpc.StatusCode.OK, answer
         assert [f.end.reason for f in answer.frames] == [pb.END_REASON_CANCELLED]
