@@ -175,6 +175,8 @@ async def test_a_store_that_stops_answering_is_unavailable_and_the_server_serves
         assert_refused(reply, grpc.StatusCode.UNAVAILABLE, "the legacy store is unreachable")
         reply = await client.commit(new_session_id(), "nowhere to pop it from")
         assert_refused(reply, grpc.StatusCode.UNAVAILABLE, "the legacy store is unreachable")
+        interrupted = await client.interrupt()  # this process's commits only: there are none
+        assert interrupted.success and list(interrupted.interrupted_sessions) == []
 
 
 async def test_serve_refuses_a_store_it_cannot_reach_in_one_line():

@@ -346,15 +346,23 @@ class RedisStore:
         self._listener = asyncio.get_running_loop().create_task(self._answer_interrupts())
 
     async def _answer_interrupts(self) -> None:
+        """Listens for ever; a store that fails is retried every ``RELISTEN_S``, with one
+        line when it fails and one when it is back."""
         assert self._pubsub is not None
+        failing = False
         while True:
             try:
                 await self._pubsub.subscribe(INTERRUPTS)  # again after a lost connection
+                if failing:
+                    logger.warning("legacy store: listening for interrupts again")
+                    failing = False
                 async for message in self._pubsub.listen():
                     if message["type"] == "message":
                         await self._answer_interrupt(message["data"])
             except RedisError as exc:
-                logger.warning("legacy store: not listening for interrupts (%s); retrying", exc)
+                if not failing:
+                    logger.warning("legacy store: not listening for interrupts (%s)", exc)
+                    failing = True
                 await anyio.sleep(RELISTEN_S)
 
     async def _answer_interrupt(self, data: bytes) -> None:
