@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import anyio
 import grpc
@@ -23,9 +22,9 @@ from nexy_stream.client import (
     TextChunk,
     TransportError,
 )
-from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import Commit, CommittedRequest, Limits, Outcome
+from nexy_stream.session import Commit, Limits, Outcome
 from tests.conftest import StartServer
+from tests.pipelines import GatedPipeline
 from tests.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
@@ -39,14 +38,6 @@ async def answer(session: Session) -> list[Event]:
 
 def text_of(events: list[Event]) -> str:
     return "".join(e.text for e in events if isinstance(e, TextChunk))
-
-
-class Stalling:
-    """A pipeline (an LLM stand-in) that starts answering, then never finishes."""
-
-    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        yield TextOutput("thinking")
-        await anyio.sleep_forever()
 
 
 def sdk_tasks() -> list[str]:
@@ -114,9 +105,9 @@ async def test_cancel_before_commit_discards_the_buffer(start: StartServer):
 
 async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
     recorder = Recorder()
-    server = await start(pipeline=Stalling(), observers=(recorder,))
+    server = await start(pipeline=GatedPipeline(), observers=(recorder,))
     async with Client(server.target) as client, client.session(device_id="mac-1") as s:
-        assert s.pipeline == "Stalling"  # a pipeline with no name: its class's name
+        assert s.pipeline == "GatedPipeline"  # a pipeline with no name: its class's name
         await s.commit("tell me a long story")
         async for event in s:
             if isinstance(event, TextChunk):
@@ -129,7 +120,7 @@ async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
 
 async def test_leaving_the_block_cancels_and_leaves_nothing_running(start: StartServer):
     recorder = Recorder()
-    server = await start(pipeline=Stalling(), observers=(recorder,))
+    server = await start(pipeline=GatedPipeline(), observers=(recorder,))
     async with Client(server.target) as client:
         with pytest.raises(ValueError, match="the application's own error"):
             async with client.session(device_id="mac-1") as s:
@@ -254,7 +245,7 @@ async def test_idle_session_ends_with_deadline_exceeded(start: StartServer):
 
 
 async def test_client_deadline_bounds_the_session(start: StartServer):
-    server = await start(pipeline=Stalling())
+    server = await start(pipeline=GatedPipeline())
     async with (
         Client(server.target, deadline=0.5) as client,
         client.session(device_id="mac-1") as s,

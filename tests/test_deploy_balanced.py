@@ -21,7 +21,7 @@ from tests.system import Balancer, RedisServer, start_balancer, system_program
 
 pytestmark = pytest.mark.anyio
 
-PIPELINE = "tests.custom_pipelines:CountedEcho"
+PIPELINE = "tests.pipelines:FileCountingPipeline"
 KILL_AFTER = 25  # load generator sessions finished before one server is killed
 COLLECTED = 20  # legacy utterances collected before the kill, committed after it
 # What a client may see of a server killed under it: each is a clear error, not an answer.

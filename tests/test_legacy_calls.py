@@ -12,7 +12,7 @@ import pytest
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
+from nexy_stream.pipeline import AudioOutput, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
 from tests import legacy_stores
 from tests.conftest import StartServer
@@ -31,7 +31,7 @@ from tests.legacy_wire import (
     settled,
     webp,
 )
-from tests.pipelines import SpeakingPipeline
+from tests.pipelines import CountingPipeline, GatedPipeline, SpeakingPipeline
 from tests.wire import RawSession, open_frame
 
 pytestmark = pytest.mark.anyio
@@ -40,25 +40,13 @@ legacy_store = legacy_stores.legacy_store
 start = legacy_stores.start
 
 
-class RecordingPipeline:
-    """The echo pipeline, remembering every request it ran for."""
-
-    def __init__(self) -> None:
-        self.requests: list[CommittedRequest] = []
-        self._echo = EchoPipeline(tone_s=0.01)
-
-    def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        self.requests.append(request)
-        return self._echo.run(request)
+@pytest.fixture
+def pipeline() -> CountingPipeline:
+    return CountingPipeline(tone_s=0.01)
 
 
 @pytest.fixture
-def pipeline() -> RecordingPipeline:
-    return RecordingPipeline()
-
-
-@pytest.fixture
-async def served(start: StartServer, pipeline: RecordingPipeline) -> RunningServer:
+async def served(start: StartServer, pipeline: CountingPipeline) -> RunningServer:
     return await start(pipeline)
 
 
@@ -249,7 +237,7 @@ async def test_concurrent_collects_and_commit_are_serialized(legacy, pipeline, s
 
 
 async def test_a_second_commit_while_processing_is_resource_exhausted(start):
-    server = await start(EchoPipeline(word_delay_s=0.05))
+    server = await start(GatedPipeline())  # answers a word, then waits: it runs until cancelled
     session = new_session_id()
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)

@@ -13,8 +13,7 @@ import grpc
 import pytest
 
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.session import CommittedRequest, Limits
+from nexy_stream.session import Limits
 from tests.cli import nexy_stream
 from tests.conftest import StartServer
 from tests.legacy_wire import (
@@ -26,21 +25,10 @@ from tests.legacy_wire import (
     new_session_id,
     webp,
 )
+from tests.pipelines import CountingPipeline
 from tests.system import RedisServer
 
 pytestmark = pytest.mark.anyio
-
-
-class CountingEcho(EchoPipeline):
-    """The echo pipeline, counting its runs (one instance shared by several servers)."""
-
-    def __init__(self, word_delay_s: float = 0.0) -> None:
-        super().__init__(word_delay_s=word_delay_s)
-        self.runs: list[str] = []
-
-    def run(self, request: CommittedRequest):  # type: ignore[no-untyped-def]
-        self.runs.append(request.text)
-        return super().run(request)
 
 
 @pytest.fixture
@@ -65,7 +53,7 @@ async def two_servers(start: StartServer, store: RedisServer, pipeline=None, **c
 
 
 async def test_each_call_of_an_utterance_may_reach_another_server(start, store):
-    echo = CountingEcho()
+    echo = CountingPipeline()
     servers = await two_servers(start, store, echo)
     async with clients(*servers) as (a, b):
         session = new_session_id()
@@ -74,17 +62,17 @@ async def test_each_call_of_an_utterance_may_reach_another_server(start, store):
         assert_collect_ok(await a.collect(session, 2, "stale, dropped"))
         assert_collect_ok(await b.collect(session, 3, "open the door"))
         assert_answered(await a.commit(session, "please"), "open the door please")
-        assert echo.runs == ["open the door please"]
+        assert [r.text for r in echo.requests] == ["open the door please"]
         for client in (a, b):  # once committed, everywhere
             assert_refused(await client.commit(session), grpc.StatusCode.FAILED_PRECONDITION)
             late = await client.collect(session, 4, "late")
             assert_refused(late, grpc.StatusCode.FAILED_PRECONDITION, "already committed")
-    assert echo.runs == ["open the door please"]
+    assert [r.text for r in echo.requests] == ["open the door please"]
     assert store.command("KEYS", "nexy:legacy:s:*") == []
 
 
 async def test_a_commit_sent_to_two_servers_at_once_runs_once(start, store):
-    echo = CountingEcho(word_delay_s=0.05)
+    echo = CountingPipeline(word_delay_s=0.05)
     servers = await two_servers(start, store, echo)
     replies: list[Reply] = []
     async with clients(*servers) as both:
@@ -98,7 +86,7 @@ async def test_a_commit_sent_to_two_servers_at_once_runs_once(start, store):
             async with anyio.create_task_group() as tasks:
                 for client in both:
                     tasks.start_soon(commit, client)
-    assert len(echo.runs) == 10  # one run per utterance, whichever server took it
+    assert len(echo.requests) == 10  # one run per utterance, whichever server took it
     answered = [r for r in replies if r.code is grpc.StatusCode.OK]
     assert len(answered) == 10
     for refused in (r for r in replies if r.code is not grpc.StatusCode.OK):

@@ -20,6 +20,7 @@ from nexy_stream.pipeline import AudioOutput, Pipeline, Stage, StageTiming, Text
 from nexy_stream.pipeline.registry import build, load
 from nexy_stream.session import CommittedRequest, Limits
 from tests.openai_stub import OpenAIStub, running_stub
+from tests.waiting import until
 from tests.wire import Answer, RawSession, cancel_frame, commit_frame, screenshot_frame
 
 pytestmark = pytest.mark.anyio
@@ -296,12 +297,7 @@ async def test_a_client_that_does_not_read_holds_the_pipeline_back(serve_openai,
         session = RawSession(channel)
         await session.open()
         await session.send(commit_frame(QUESTION))  # and read nothing
-        with anyio.fail_after(60):
-            while True:
-                before = stub.speech_bytes_sent
-                await anyio.sleep(0.5)
-                if stub.speech_bytes_sent == before > 0:
-                    break
+        await until(stub.speech_held_back.is_set, "the pipeline holds the speech back", 60)
         assert stub.speech_bytes_sent < total / 2
         await session.send(cancel_frame())
         assert await stub_saw_a_disconnect(stub)
