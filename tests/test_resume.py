@@ -295,7 +295,8 @@ async def test_without_resumption_a_cut_is_a_transport_error(start):
 async def test_a_session_the_server_no_longer_has_fails_clearly(start):
     clock = ManualClock()
     server = await start(clock=clock, limits=Limits(resume_ttl_s=30))
-    patient = Resumption(attempts=50, backoff_s=0.05, max_backoff_s=0.1)
+    # Tries for as long as the resume_ttl the server gave (30 s), however slow the machine.
+    patient = Resumption(attempts=1000, backoff_s=0.05, max_backoff_s=0.1)
     async with (
         cuttable(server.target) as proxy,
         Client(proxy.target, resume=patient) as client,
