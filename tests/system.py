@@ -22,6 +22,7 @@ from typing import BinaryIO
 import anyio
 import pytest
 
+from tests.cli import free_port
 from tests.processes import Served
 from tests.waiting import until
 
@@ -36,12 +37,6 @@ def system_program(name: str) -> str:
     if found is None:
         pytest.skip(f"{name} is not installed; `make test-deps` installs it (root, apt-get)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(ready: object, what: str, process: subprocess.Popen[bytes]) -> None:

@@ -19,6 +19,7 @@ from nexy_stream.app.server import RunningServer
 from nexy_stream.pipeline import AudioOutput, Pipeline, Stage, StageTiming, TextOutput
 from nexy_stream.pipeline.registry import build, load
 from nexy_stream.session import CommittedRequest, Limits
+from tests.clock import ManualClock
 from tests.openai_stub import OpenAIStub, running_stub
 from tests.waiting import until
 from tests.wire import Answer, RawSession, cancel_frame, commit_frame, screenshot_frame
@@ -52,10 +53,12 @@ async def serve_openai(start: Any, stub: OpenAIStub) -> AsyncIterator[Any]:
     """Starts a server whose pipeline is the openai pipeline against the stub."""
     pipelines: list[Any] = []
 
-    async def _serve(limits: Limits | None = None, **settings: Any) -> RunningServer:
+    async def _serve(
+        limits: Limits | None = None, clock: ManualClock | None = None, **settings: Any
+    ) -> RunningServer:
         pipeline = openai_pipeline(stub, **settings)
         pipelines.append(pipeline)
-        return await start(pipeline, limits=limits)  # type: ignore[no-any-return]
+        return await start(pipeline, limits=limits, clock=clock)  # type: ignore[no-any-return]
 
     yield _serve
     for pipeline in pipelines:
@@ -256,7 +259,8 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
         "disconnect": Limits(resume_ttl_s=0),
         "deadline": Limits(max_duration_s=2),
     }[how]
-    server = await serve_openai(limits=limits)
+    clock = ManualClock()  # the deadline passes when the test says
+    server = await serve_openai(limits=limits, clock=clock)
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
@@ -266,6 +270,8 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
             await session.send(cancel_frame())
         elif how == "disconnect":
             session.call.cancel()
+        else:
+            clock.advance(2)
         assert await stub_saw_a_disconnect(stub)
         assert [path for path, _ in stub.disconnects] == ["/v1/chat/completions"]
         if how != "disconnect":
