@@ -245,7 +245,9 @@ async def test_the_application_sees_every_output_once_whatever_the_cuts(start, c
     assert "".join(e.text for e in events if isinstance(e, TextChunk)) == ANSWER
     assert isinstance(events[-1], Ended) and events[-1].reason is EndReason.COMPLETED
     assert pipeline.runs == {sid: 1}
-    assert s.stats.resumptions >= 1
+    # The end follows the last word at once: a cut after it may find the stream over already.
+    if set(cuts) != {("answer", len(WORDS) - 1)}:
+        assert s.stats.resumptions >= 1
     await until(lambda: len(server.registry) == 0, "the session is over on the server")
 
 
