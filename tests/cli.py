@@ -25,14 +25,28 @@ class Done:
 
 
 async def nexy_stream(
-    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    *args: str,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Done:
     """Runs the command to its end; ``env`` adds to this process's environment."""
     with anyio.fail_after(60):
         done = await anyio.run_process(
-            [NEXY_STREAM, *args], input=stdin, env={**os.environ, **(env or {})}, check=False
+            [NEXY_STREAM, *args],
+            input=stdin,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            check=False,
         )
     return Done(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+async def serve_refuses(*flags: str, env: dict[str, str] | None = None) -> list[str]:
+    """The stderr lines of a `serve` that must exit 2 at once (its usage lines left out)."""
+    done = await nexy_stream("serve", "--port", "0", *flags, env=env)
+    assert done.code == 2, done.err
+    return [line for line in done.err.splitlines() if not line.startswith("usage:")]
 
 
 async def start_cli(*args: str) -> Process:

@@ -11,7 +11,6 @@ from typing import Any
 
 import grpc
 import pytest
-from anyio.from_thread import start_blocking_portal
 
 try:
     import sniffio
@@ -27,6 +26,7 @@ from nexy_stream.server.observer import SessionObserver
 from nexy_stream.session import Limits
 from tests.openai_stub import OpenAIStub, openai_pipeline, running_stub
 from tests.system import Balancer, RedisServer, start_balancer, start_redis, system_program
+from tests.threaded import serve_on_a_thread
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 
@@ -175,11 +175,8 @@ def threaded_server() -> Iterator[RunningServer]:
     """The real server on an event loop thread of its own, for synchronous tests (the sync
     client, CLI commands that run their own loop). One for the session: its loop then
     outlives every call made to it (see `one_event_loop`)."""
-    with start_blocking_portal(backend="asyncio") as portal:
-        settings = ServerConfig(host="127.0.0.1", port=0)
-        running = portal.call(start_server, settings, EchoPipeline())
-        yield running
-        portal.call(running.stop, 0)
+    with serve_on_a_thread() as threaded:
+        yield threaded.server
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from nexy_stream.pipeline import EchoPipeline, Output, PipelineFactory, TextOutput, setting
+from nexy_stream.pipeline import Output, PipelineFactory, TextOutput, setting
 from nexy_stream.session import CommittedRequest
 
 
@@ -64,13 +63,3 @@ def not_a_pipeline() -> object:
 
 
 NUMBER = 42
-
-
-class CountedEcho(EchoPipeline):
-    """The echo, writing the session id of each run to the file ``$NEXY_TEST_RUNS``, so a
-    test sees every run of every server process (tests/test_deploy_balanced.py)."""
-
-    def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
-        with open(os.environ["NEXY_TEST_RUNS"], "a") as runs:
-            runs.write(request.session_id + "\n")
-        return super().run(request)

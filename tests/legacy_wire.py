@@ -6,12 +6,10 @@ import base64
 import uuid
 from dataclasses import dataclass, field
 
-import anyio
 import grpc
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream._proto import streaming_pb2_grpc as rpc
-from nexy_stream.app.server import RunningServer
 from tests.wire import read_to_end
 
 HARDWARE_ID = "hw-1"
@@ -127,11 +125,3 @@ def assert_answered(reply: Reply, text: str) -> None:
     assert reply.text == text
     assert reply.kinds()[-1] == "end_message"
     assert reply.last.end_message == "completed"
-
-
-async def settled(server: RunningServer) -> None:
-    """Waits until the server holds no live session: a cancelled call cleans up after its
-    client has already returned. Bounded, so a leak fails the test instead of hanging it."""
-    with anyio.fail_after(10):
-        while len(server.registry):  # noqa: ASYNC110  (the registry has no event to wait on)
-            await anyio.sleep(0.01)

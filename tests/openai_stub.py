@@ -71,6 +71,8 @@ class OpenAIStub:
         self.disconnected = threading.Event()
         self.release = threading.Event()  # ends every hold
         self.speech_bytes_sent = 0
+        # Set once a speech chunk finds the connection full: its reader holds the stub back.
+        self.speech_held_back = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -183,6 +185,8 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             sent, index = 0, 0
             while sent < total:
                 size = min(b.speech_chunk_bytes, total - sent)
+                if not self._writable():
+                    stub.speech_held_back.set()
                 self._chunk(_pcm(sent, size))
                 sent += size
                 index += 1
@@ -202,6 +206,12 @@ def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+
+        def _writable(self) -> bool:
+            """Whether the connection takes more now (the kernel says no while half its
+            send buffer waits for a reader that does not read)."""
+            _, writable, _ = select.select([], [self.connection], [], 0)
+            return bool(writable)
 
         def _told_to_fail(self, errors: list[int]) -> bool:
             with stub._lock:

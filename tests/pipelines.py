@@ -1,35 +1,49 @@
-"""Real pipelines with observable behaviour, for tests (they run in-process, nothing faked)."""
+"""Real pipelines with observable behaviour, for tests (they run in-process, nothing faked):
+each kind once, shared by every test that needs it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 import anyio
 
+from nexy_stream.app.server import RunningServer
 from nexy_stream.pipeline import AudioOutput, CommitSignal, EchoPipeline, Output, TextOutput
 from nexy_stream.pipeline.echo import tone
 from nexy_stream.session import CommittedRequest
+from tests.waiting import answer_held_back
 
 
-class CountingPipeline:
-    """The echo pipeline, recording every request it ran."""
+class CountingPipeline(EchoPipeline):
+    """The echo pipeline, recording every request it ran (one instance may serve several
+    servers of a test)."""
 
-    name = EchoPipeline.name
-
-    def __init__(self) -> None:
+    def __init__(self, word_delay_s: float = 0.0, tone_s: float = 0.25) -> None:
+        super().__init__(word_delay_s=word_delay_s, tone_s=tone_s)
         self.requests: list[CommittedRequest] = []
-        self._echo = EchoPipeline()
 
-    async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+    def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         self.requests.append(request)
-        async for item in self._echo.run(request):
-            yield item
+        return super().run(request)
+
+
+class FileCountingPipeline(CountingPipeline):
+    """The counting echo for servers in processes of their own (``serve --pipeline
+    tests.pipelines:FileCountingPipeline``): each run's session id also goes to the file
+    named by ``$NEXY_TEST_RUNS``, so a test sees every run of every process."""
+
+    def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
+        with open(os.environ["NEXY_TEST_RUNS"], "a") as runs:
+            runs.write(request.session_id + "\n")
+        return super().run(request)
 
 
 class GatedPipeline:
-    """Sends one text output, then waits for ``release``; records whether it was stopped
+    """Sends one text output, then waits for ``release`` (never set: it answers, then stalls
+    until it is stopped, as an LLM that hangs); records its runs and whether it was stopped
     (cancelled while waiting, or closed while suspended at a yield)."""
 
     def __init__(self) -> None:
@@ -55,14 +69,21 @@ class GatedPipeline:
 
 
 class FailingPipeline:
+    """Fails (a RuntimeError) after ``words`` text outputs, each "partial"."""
+
+    def __init__(self, words: int = 1) -> None:
+        self.words = words
+
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
-        yield TextOutput("partial")
+        for _ in range(self.words):
+            yield TextOutput("partial")
         raise RuntimeError("upstream model unavailable")
 
 
 class FloodPipeline:
     """A long spoken answer: ``chunks`` audio pieces of ``chunk_bytes`` each, as fast as the
-    server can send them; ``produced`` counts the pieces handed to the server so far."""
+    server can send them; ``produced`` counts the pieces handed to the server so far. At
+    48 kHz mono, so legacy clients get the very pieces too (nothing resampled)."""
 
     def __init__(self, chunks: int, chunk_bytes: int) -> None:
         self.chunks = chunks
@@ -73,21 +94,17 @@ class FloodPipeline:
         """The ``index``-th piece: its own content, so a lost or reordered piece shows."""
         return index.to_bytes(4, "big") * (self.chunk_bytes // 4)
 
-    async def held_back(self) -> int:
-        """Waits until production stops (held back by a client that does not read, or
-        done); returns how many pieces were produced. Bounded, so a pipeline that never
-        stops fails the test instead of hanging it."""
-        with anyio.fail_after(20):
-            while True:
-                before = self.produced
-                await anyio.sleep(0.2)
-                if self.produced == before > 0:
-                    return before
+    async def held_back(self, server: RunningServer) -> int:
+        """Waits until ``server`` holds the pipeline back (its client does not read); returns
+        how many pieces were produced by then. Bounded: a pipeline never held back fails the
+        test instead of hanging it."""
+        await answer_held_back(server, self.chunk_bytes)
+        return self.produced
 
     async def run(self, request: CommittedRequest) -> AsyncGenerator[Output, None]:
         for index in range(self.chunks):
             self.produced += 1
-            yield AudioOutput(self.piece(index), sample_rate_hz=24_000, channels=1)
+            yield AudioOutput(self.piece(index), sample_rate_hz=48_000, channels=1)
 
 
 class OneBigPiecePipeline:

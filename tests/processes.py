@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -9,10 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import anyio
 
 START_TIMEOUT_S = 60.0  # two workers import grpc on a busy 2-core machine
+SERVING = r"serving nexy\.stream\.v1 .* on (\S+) \("  # its group: the address
 
 
 class Served:
@@ -73,8 +76,32 @@ class Served:
     def wait(self, timeout: float = 60.0) -> int:
         return self.process.wait(timeout=timeout)
 
+    async def exited(self) -> int:
+        """Its exit status, once it has ended (waited for off the event loop)."""
+        return await anyio.to_thread.run_sync(self.wait)
+
+    async def stopped(self) -> int:
+        """SIGTERM (a clean stop), then its exit status."""
+        self.signal(signal.SIGTERM)
+        return await self.exited()
+
     def close(self) -> None:
         """Kills the process if it still runs (a failed test must not leave it behind)."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    *flags: str, env: dict[str, str] | None = None, ready: str = SERVING
+) -> AsyncIterator[tuple[Served, str]]:
+    """``nexy-stream serve --port 0 *flags``, and its address once a line of its log matches
+    ``ready`` (the pattern's first group). Killed at the end if it still runs."""
+    served = await anyio.to_thread.run_sync(lambda: Served("--port", "0", *flags, env=env))
+    try:
+        found, _ = await served.line(ready)
+        yield served, found[1]
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(served.close)

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 import pytest
 
+from tests.cli import free_port
 from tests.processes import Served
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
@@ -34,12 +37,6 @@ def system_program(name: str) -> str:
     if found is None:
         pytest.skip(f"{name} is not installed; `make test-deps` installs it (root, apt-get)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(ready: object, what: str, process: subprocess.Popen[bytes]) -> None:
@@ -75,11 +72,16 @@ class RedisServer:
         return f"redis://{self.host}:{self.port}/0"
 
     def command(self, *words: str) -> Reply:
-        """One command over RESP (enough for tests without a Redis client library)."""
+        """One command over RESP (enough for tests without a Redis client library); in an
+        async test, :meth:`ask`."""
         request = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
         with socket.create_connection((self.host, self.port), timeout=10) as connection:
             connection.sendall(request.encode())
             return _reply(connection.makefile("rb"))
+
+    async def ask(self, *words: str) -> Reply:
+        """:meth:`command` on a worker thread, leaving the event loop free."""
+        return await anyio.to_thread.run_sync(self.command, *words)
 
     def answers(self) -> bool:
         with contextlib.suppress(OSError):
@@ -149,12 +151,24 @@ class Balancer:
         lines = self.admin("show stat").lstrip("# ").splitlines()
         return list(csv.DictReader(line for line in lines if line))
 
-    def row(self, proxy: str, name: str) -> dict[str, str]:
+    def row_now(self, proxy: str, name: str) -> dict[str, str]:
         return next(r for r in self.stats() if (r["pxname"], r["svname"]) == (proxy, name))
+
+    async def row(self, proxy: str, name: str) -> dict[str, str]:
+        """One row of ``show stat``, read on a worker thread (off the event loop)."""
+        return await anyio.to_thread.run_sync(self.row_now, proxy, name)
+
+    async def taken_out(self, name: str) -> None:
+        """Returns once haproxy has taken server ``name`` out (its health checks failed)."""
+
+        async def down() -> bool:
+            return (await self.row("nexy", name))["status"] == "DOWN"
+
+        await until(down, f"haproxy took {name} out", bound_s=READY_TIMEOUT_S)
 
     def servers_up(self) -> bool:
         """Both servers up, their last gRPC health check passed."""
-        rows = [self.row("nexy", f"nexy-{n}") for n in (1, 2)]
+        rows = [self.row_now("nexy", f"nexy-{n}") for n in (1, 2)]
         return all((r["status"], r["check_status"]) == ("UP", "L7OK") for r in rows)
 
 

@@ -13,18 +13,16 @@ from typing import Any
 import anyio
 import grpc
 import pytest
-from anyio.from_thread import start_blocking_portal
 
-from nexy_stream.app.config import ServerConfig
-from nexy_stream.app.server import RunningServer, start_server
+from nexy_stream.app.server import RunningServer
 from nexy_stream.auth.tokens import new_token
 from nexy_stream.cli import main
 from nexy_stream.client import Client
 from nexy_stream.loadgen import SMALL, LoadPlan, run_load
 from nexy_stream.ops.config import OpsConfig
-from nexy_stream.pipeline import EchoPipeline
 from tests.auth_keys import Issuer, authenticator, bearer
 from tests.ops_client import next_event, watch
+from tests.threaded import serve_on_a_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -148,11 +146,8 @@ def test_a_token_grpc_cannot_send_is_refused_without_repeating_it():
 @pytest.fixture
 def recording_server() -> Iterator[tuple[RunningServer, MetadataRecorder]]:
     recorder = MetadataRecorder()
-    with start_blocking_portal(backend="asyncio") as portal:
-        settings = ServerConfig(host="127.0.0.1", port=0)
-        running = portal.call(start_server, settings, EchoPipeline(), (), (recorder,))
-        yield running, recorder
-        portal.call(running.stop, 0)
+    with serve_on_a_thread(interceptors=(recorder,)) as threaded:
+        yield threaded.server, recorder
 
 
 def test_say_sends_the_token_of_the_flag_or_the_environment(recording_server, monkeypatch, capsys):

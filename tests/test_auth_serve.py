@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import anyio
 import grpc
 import pytest
 
@@ -20,24 +16,11 @@ from nexy_stream.auth.tokens import credential_line, new_token
 from nexy_stream.cli import auth_options
 from nexy_stream.ops.config import OpsConfig
 from tests.auth_keys import AUDIENCE, Issuer, bearer, token_file
+from tests.cli import serve_refuses
 from tests.ops_client import next_event, watch
-from tests.test_cli_serve import start_serve
+from tests.processes import serving
 
 pytestmark = pytest.mark.anyio
-
-
-def serve_refuses(*flags: str, env: dict[str, str] | None = None) -> list[str]:
-    """The stderr lines of a `serve` that must exit 2 at once."""
-    done = subprocess.run(
-        [sys.executable, "-m", "nexy_stream", "serve", "--port", "0", *flags],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 2, done.stderr
-    return [line for line in done.stderr.splitlines() if not line.startswith("usage:")]
 
 
 @pytest.mark.parametrize(
@@ -48,8 +31,8 @@ def serve_refuses(*flags: str, env: dict[str, str] | None = None) -> list[str]:
         (("--admin-port", "0", "--admin-host", "0.0.0.0"), {}, "0.0.0.0 (admin port)"),
     ],
 )
-def test_protected_mode_refuses_to_listen_beyond_loopback_without_auth(flags, env, where):
-    (line,) = serve_refuses(*flags, env=env)
+async def test_protected_mode_refuses_to_listen_beyond_loopback_without_auth(flags, env, where):
+    (line,) = await serve_refuses(*flags, env=env)
     assert f"refusing to listen on {where} without authentication" in line
     assert "--auth-tokens" in line and "--insecure-no-auth" in line
 
@@ -96,15 +79,15 @@ def test_flags_that_do_not_go_together_are_refused(argv, problem):
         auth_options.config_from(flags(*argv))
 
 
-def test_an_unusable_credential_file_stops_start_up_by_name(tmp_path):
+async def test_an_unusable_credential_file_stops_start_up_by_name(tmp_path):
     (tmp_path / "tokens").write_text("sha256:00  alice\n")
-    (line,) = serve_refuses("--auth-tokens", str(tmp_path / "tokens"))
+    (line,) = await serve_refuses("--auth-tokens", str(tmp_path / "tokens"))
     assert f"{tmp_path / 'tokens'} line 1: the first field is not sha256" in line
-    (line,) = serve_refuses("--auth-tokens", str(tmp_path / "missing"))
+    (line,) = await serve_refuses("--auth-tokens", str(tmp_path / "missing"))
     assert f"--auth-tokens {tmp_path / 'missing'}: No such file or directory" in line
     (tmp_path / "key").write_text("too short")
     key = ("--auth-jwt-key", str(tmp_path / "key"), "--auth-jwt-audience", AUDIENCE)
-    (line,) = serve_refuses(*key)
+    (line,) = await serve_refuses(*key)
     assert "an HMAC secret of 9 bytes, under 32" in line
 
 
@@ -124,43 +107,25 @@ async def test_sighup_rereads_the_token_file_and_a_bad_one_changes_nothing(tmp_p
     path = tmp_path / "tokens"
     (first,) = token_file(path, ("ops", True))
     issuer = Issuer(tmp_path)
-    process, target = start_serve(
-        "--auth-tokens",
-        str(path),
-        "--auth-jwt-key",
-        str(issuer.key_file),
-        "--auth-jwt-audience",
-        AUDIENCE,
-        read_log=True,
-    )
-    assert process.stderr is not None
-
-    async def logged(pattern: str) -> str:
-        with anyio.fail_after(60):
-            while line := await anyio.to_thread.run_sync(
-                process.stderr.readline, abandon_on_cancel=True
-            ):
-                if re.search(pattern, line):
-                    return line
-        raise AssertionError(f"the server ended without logging {pattern!r}")
-
-    try:
-        await logged(r"authentication: tokens from .* \(1 credentials\) and JWTs .* \(ES256\)")
+    flags = ("--auth-tokens", str(path), "--auth-jwt-key", str(issuer.key_file))
+    async with serving(*flags, "--auth-jwt-audience", AUDIENCE) as (served, target):
+        _, seen = await served.line(
+            r"authentication: tokens from .* \(1 credentials\) and JWTs .* \(ES256\)"
+        )
         second = new_token()
         with path.open("a") as out:
             out.write(credential_line(second, "ops2", admin=True))
         assert await can_watch(target, first) and not await can_watch(target, second)
-        process.send_signal(signal.SIGHUP)
-        await logged(r"token file .* reloaded: 2 credentials \(2 admin\)")
+        served.signal(signal.SIGHUP)
+        _, seen = await served.line(r"token file .* reloaded: 2 credentials \(2 admin\)", seen)
         assert await can_watch(target, second)
 
         with path.open("a") as out:
             out.write(f"{new_token()}  pasted-by-mistake\n")
-        process.send_signal(signal.SIGHUP)
-        line = await logged("token file not reloaded")
+        served.signal(signal.SIGHUP)
+        found, _ = await served.line("token file not reloaded", seen)
+        line = found.string
         assert "2 credentials kept" in line and "line 3" in line and "pasted" not in line
         assert await can_watch(target, first) and await can_watch(target, second)
         assert await can_watch(target, issuer.token("idp-ops", scope="nexy:admin"))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert await served.stopped() == 0

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 
 from nexy_stream.client import Client, Ended
-from tests.test_cli_serve import start_serve
+from tests.cli import nexy_stream, serve_refuses
+from tests.processes import serving
 from tests.waiting import until
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
-
-
-def serve(
-    *flags: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Runs ``serve`` expecting it to stop by itself (an error, or ``--help``)."""
-    return subprocess.run(
-        [sys.executable, "-m", "nexy_stream", "serve", "--port", "0", *flags],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
 
 
 async def ask(target: str, question: str) -> tuple[str, int]:
@@ -44,15 +25,6 @@ async def ask(target: str, question: str) -> tuple[str, int]:
         answer = await session.drain()
         assert answer.code is grpc.StatusCode.OK, answer.details
         return answer.text, sum(len(a.data) for a in answer.audio)
-
-
-@pytest.fixture
-def stopped_at_end() -> Iterator[list[subprocess.Popen[str]]]:
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
 
 
 @pytest.mark.parametrize(
@@ -102,26 +74,24 @@ def stopped_at_end() -> Iterator[list[subprocess.Popen[str]]]:
         ),
     ],
 )
-def test_a_pipeline_that_cannot_run_stops_serve_with_one_line(flags, line):
-    result = serve(*flags)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [line]
+async def test_a_pipeline_that_cannot_run_stops_serve_with_one_line(flags, line):
+    assert await serve_refuses(*flags) == [line]
 
 
-def test_a_module_that_does_not_import_is_named(tmp_path):
+async def test_a_module_that_does_not_import_is_named(tmp_path):
     (tmp_path / "broken.py").write_text("import not_installed_anywhere\n")
-    result = serve("--pipeline", "broken:factory", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
+    done = await nexy_stream("serve", "--pipeline", "broken:factory", cwd=tmp_path)
+    assert done.code == 2
+    assert done.err.splitlines() == [
         "nexy-stream serve: cannot import broken: ModuleNotFoundError: "
         "No module named 'not_installed_anywhere'"
     ]
 
 
-def test_help_lists_the_settings_of_every_built_in_and_of_the_chosen_pipeline():
-    result = serve("--pipeline", "tests.custom_pipelines:shout", "--help")
-    assert result.returncode == 0
-    out = result.stdout
+async def test_help_lists_the_settings_of_every_built_in_and_of_the_chosen_pipeline():
+    done = await nexy_stream("serve", "--pipeline", "tests.custom_pipelines:shout", "--help")
+    assert done.code == 0
+    out = done.out
     for flag in ("--pipeline", "--echo-word-delay", "--llm-base-url", "--no-tts", "--shout-marks"):
         assert flag in out
     assert "NEXY_STREAM_SHOUT_TOKEN or SHOUT_TOKEN, a secret token" in out
@@ -129,25 +99,15 @@ def test_help_lists_the_settings_of_every_built_in_and_of_the_chosen_pipeline():
     assert "--shout-token" not in out and "--llm-api-key" not in out  # keys never as flags
 
 
-async def test_a_module_factory_gets_its_settings_from_flags_then_the_environment(
-    stopped_at_end,
-):
-    process, target = start_serve(
-        "--pipeline",
-        "tests.custom_pipelines:shout",
-        "--shout-marks",
-        "3",
-        env={
-            "NEXY_STREAM_SHOUT_PREFIX": "> ",
-            "NEXY_STREAM_SHOUT_MARKS": "9",
-            "SHOUT_TOKEN": "t0k",
-        },
-    )
-    stopped_at_end.append(process)
-    assert await ask(target, "hello") == ("> HELLO!!! [t0k]", 0)
+async def test_a_module_factory_gets_its_settings_from_flags_then_the_environment():
+    flags = ("--pipeline", "tests.custom_pipelines:shout", "--shout-marks", "3")
+    env = {"NEXY_STREAM_SHOUT_PREFIX": "> ", "NEXY_STREAM_SHOUT_MARKS": "9", "SHOUT_TOKEN": "t0k"}
+    async with serving(*flags, env=env) as (served, target):
+        assert await ask(target, "hello") == ("> HELLO!!! [t0k]", 0)
+        assert await served.stopped() == 0
 
 
-async def test_an_installed_package_adds_a_pipeline_by_name(tmp_path, stopped_at_end):
+async def test_an_installed_package_adds_a_pipeline_by_name(tmp_path):
     (tmp_path / "loudpkg").mkdir()
     (tmp_path / "loudpkg" / "__init__.py").write_text(
         "from tests.custom_pipelines import shout as factory\n"
@@ -157,20 +117,20 @@ async def test_an_installed_package_adds_a_pipeline_by_name(tmp_path, stopped_at
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: loudpkg\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[nexy_stream.pipelines]\nloud = loudpkg:factory\n")
     path = os.pathsep.join([str(tmp_path), os.getcwd()])
-    listed = serve("--help", env={"PYTHONPATH": path})
-    assert "echo, openai, loud, or package.module:factory" in " ".join(listed.stdout.split())
-    process, target = start_serve("--pipeline", "loud", "--shout-whisper", env={"PYTHONPATH": path})
-    stopped_at_end.append(process)
-    assert await ask(target, "HELLO") == ("hello!", 0)
+    listed = await nexy_stream("serve", "--help", env={"PYTHONPATH": path})
+    assert "echo, openai, loud, or package.module:factory" in " ".join(listed.out.split())
+    flags = ("--pipeline", "loud", "--shout-whisper")
+    async with serving(*flags, env={"PYTHONPATH": path}) as (served, target):
+        assert await ask(target, "HELLO") == ("hello!", 0)
+        assert await served.stopped() == 0
 
 
-async def test_the_openai_pipeline_from_the_command_line(stub, stopped_at_end):
-    process, target = start_serve(
-        *("--pipeline", "openai", "--llm-base-url", stub.base_url, "--tts-voice", "nova"),
-        env={"NEXY_STREAM_LLM_API_KEY": "sk-from-env", "NEXY_STREAM_TTS_MODEL": "stub-tts"},
-    )
-    stopped_at_end.append(process)
-    text, audio_bytes = await ask(target, "hello")
+async def test_the_openai_pipeline_from_the_command_line(stub):
+    flags = ("--pipeline", "openai", "--llm-base-url", stub.base_url, "--tts-voice", "nova")
+    env = {"NEXY_STREAM_LLM_API_KEY": "sk-from-env", "NEXY_STREAM_TTS_MODEL": "stub-tts"}
+    async with serving(*flags, env=env) as (served, target):
+        text, audio_bytes = await ask(target, "hello")
+        assert await served.stopped() == 0
     assert text == "".join(stub.behaviour.answer) and audio_bytes > 0
     speech = [r for r in stub.requests if r.path == "/v1/audio/speech"]
     assert {r.body["voice"] for r in speech} == {"nova"}
@@ -178,16 +138,15 @@ async def test_the_openai_pipeline_from_the_command_line(stub, stopped_at_end):
     assert {r.headers["authorization"] for r in stub.requests} == {"Bearer sk-from-env"}
 
 
-async def test_serve_speculates_with_the_openai_pipeline(stub, stopped_at_end):
-    process, target = start_serve(
-        *("--pipeline", "openai", "--llm-base-url", stub.base_url, "--no-tts"),
-        *("--speculate", "--speculate-after", "0.2", "--speculate-max", "1"),
-    )
-    stopped_at_end.append(process)
-    async with Client(target) as client, client.session(device_id="d") as s:
-        await s.interim("what is on my screen", stable=True)
-        await until(lambda: len(stub.requests) == 1, "the answer is being prepared")
-        await s.commit()
-        ended = [event async for event in s if isinstance(event, Ended)]
+async def test_serve_speculates_with_the_openai_pipeline(stub):
+    flags = ("--pipeline", "openai", "--llm-base-url", stub.base_url, "--no-tts")
+    flags += ("--speculate", "--speculate-after", "0.2", "--speculate-max", "1")
+    async with serving(*flags) as (served, target):
+        async with Client(target) as client, client.session(device_id="d") as s:
+            await s.interim("what is on my screen", stable=True)
+            await until(lambda: len(stub.requests) == 1, "the answer is being prepared")
+            await s.commit()
+            ended = [event async for event in s if isinstance(event, Ended)]
+        assert await served.stopped() == 0
     assert ended[0].timings.prepared
     assert [r.path for r in stub.requests] == ["/v1/chat/completions"]  # no second request

@@ -12,7 +12,6 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from nexy_stream.cli import main
-from nexy_stream.pipeline import EchoPipeline
 from tests.cli import NEXY_STREAM, ctrl_c, free_port, nexy_stream, read_all, start_cli
 from tests.pipelines import GatedPipeline
 
@@ -90,23 +89,27 @@ async def test_the_utterance_comes_from_stdin_when_it_is_a_dash(threaded_server)
 
 
 async def test_a_server_going_away_is_shown_and_the_answer_still_comes(start):
-    server = await start(EchoPipeline(word_delay_s=0.2))
+    pipeline = GatedPipeline()  # the answer waits until say has shown the notice
+    server = await start(pipeline)
     process = await start_cli("say", LONG, "--target", server.target, "--interim-delay", "0")
-    async with process:
+    async with process, anyio.create_task_group() as tasks:
         assert process.stdout is not None and process.stderr is not None
         out = BufferedByteReceiveStream(process.stdout)
+        err = BufferedByteReceiveStream(process.stderr)
         with anyio.fail_after(60):
             assert (await out.receive_until(b"\n", 1 << 16)).startswith(b"committed: ")
-            await server.stop(30)  # going_away now; the answer has 30 s to finish
+            tasks.start_soon(server.stop, 30)  # going_away now; the answer has 30 s to finish
+            notice = (await err.receive_until(b"\n", 1 << 16)).decode()
+            pipeline.release.set()
             rest = await read_all(out)
-            err = await read_all(BufferedByteReceiveStream(process.stderr))
-            assert await process.wait() == 0, err
-    assert f"{LONG}\n" in rest and "ended: completed" in rest
-    assert err.startswith("nexy-stream say: the server is going away: the answer has 30.0 s left")
+            err_rest = await read_all(err)
+            assert await process.wait() == 0, err_rest
+    assert "first last\n" in rest and "ended: completed" in rest
+    assert notice.startswith("nexy-stream say: the server is going away: the answer has 30.0 s")
 
 
 async def test_ctrl_c_ends_it_quietly_with_130(start):
-    server = await start(EchoPipeline(word_delay_s=1))
+    server = await start(GatedPipeline())  # never released: the answer is under way
     args = ("say", LONG, "--target", server.target, "--interim-delay", "0")
     done = await ctrl_c(*args, once=b"committed: ")  # the answer is under way
     assert (done.code, done.err) == (130, "")  # no traceback, nothing at all
@@ -120,7 +123,8 @@ def head_1(fd: int) -> bytes:
 
 async def test_a_reader_that_goes_away_ends_it_quietly(start):
     """`nexy-stream say ... | head -1`: no `Broken pipe`, no traceback."""
-    server = await start(EchoPipeline(word_delay_s=0.2))
+    pipeline = GatedPipeline()  # the rest of the answer comes once the pipe is closed
+    server = await start(pipeline)
     read_end, write_end = os.pipe()  # stdout is a pipe this test closes, as `head` does
     command = [NEXY_STREAM, "say", LONG, "--target", server.target, "--interim-delay", "0"]
     process = await anyio.open_process(command, stdout=write_end)
@@ -130,6 +134,7 @@ async def test_a_reader_that_goes_away_ends_it_quietly(start):
         with anyio.fail_after(60):
             first = await anyio.to_thread.run_sync(head_1, read_end)
             assert first.startswith(b"committed: ")  # then `head -1` exits: the pipe is closed
+            pipeline.release.set()
             assert await process.wait() == 141
             err = await read_all(BufferedByteReceiveStream(process.stderr))
     assert err == ""

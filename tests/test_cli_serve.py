@@ -3,13 +3,7 @@ every bad flag is one line naming it, never a traceback."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +11,8 @@ import grpc
 import pytest
 
 from nexy_stream.cli import main
+from tests.cli import Done, nexy_stream
+from tests.processes import serving
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
@@ -26,47 +22,13 @@ CERT, KEY = str(TLS / "localhost.pem"), str(TLS / "localhost.key")
 NOT_PEM = str(Path(__file__).resolve())  # a readable file that holds no certificate or key
 
 
-def start_serve(
-    *flags: str, env: dict[str, str] | None = None, read_log: bool = False
-) -> tuple[subprocess.Popen[str], str]:
-    """A `serve` process and its address, once it serves. Its log is drained in the
-    background (a full pipe would stop the server mid-write) unless the caller reads it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nexy_stream", "serve", "--port", "0", *flags],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        found = re.search(r"serving nexy.stream.v1 .* on (\S+) \(", line)
-        if found:
-            if not read_log:
-                threading.Thread(target=process.stderr.read, daemon=True).start()
-            return process, found.group(1)
-    process.kill()
-    raise AssertionError(f"the server did not start (exit {process.wait()})")
-
-
-def serve_process(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Runs `serve` with flags it must refuse before it starts."""
-    return subprocess.run(
-        [sys.executable, "-m", "nexy_stream", "serve", *flags],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *said: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert result.stdout == ""
-    assert result.stderr.startswith("nexy-stream serve: error: ")
-    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+def assert_one_line_error(result: Done, *said: str) -> None:
+    assert result.code == 2, result.err
+    assert result.out == ""
+    assert result.err.startswith("nexy-stream serve: error: ")
+    assert result.err.count("\n") == 1, result.err  # one line, no traceback
     for words in said:
-        assert words in result.stderr
+        assert words in result.err
 
 
 @pytest.fixture
@@ -79,8 +41,8 @@ def busy_port() -> Iterator[int]:
 
 
 async def test_serve_answers_and_stops_cleanly_on_sigterm():
-    process, target = start_serve("--max-text-bytes", "40", env={"NEXY_STREAM_IDLE_TIMEOUT": "7"})
-    try:
+    env = {"NEXY_STREAM_IDLE_TIMEOUT": "7"}
+    async with serving("--max-text-bytes", "40", env=env) as (served, target):
         async with grpc.aio.insecure_channel(target) as channel:
             session = RawSession(channel)
             accepted = await session.open()
@@ -89,9 +51,7 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm():
             assert accepted.pipeline == "echo"
             await session.send(commit_frame("from a process"))
             assert (await session.drain()).text == "from a process"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert await served.stopped() == 0
 
 
 @pytest.mark.parametrize(
@@ -166,24 +126,24 @@ def test_ports_in_use_are_named_by_their_flags(busy_port, capsys):
         )
 
 
-def test_the_process_ends_with_one_line_and_exit_2(busy_port):
+async def test_the_process_ends_with_one_line_and_exit_2(busy_port):
     """As a process: exit status 2 and one line on stderr, no traceback, nothing started."""
-    assert_one_line_error(serve_process("--port", str(busy_port)), f"--port {busy_port}")
-    assert_one_line_error(serve_process("--port", "70000"), "--port")
-    bad_host = serve_process("--host", "nosuch.invalid", "--insecure-no-auth")
+    busy = await nexy_stream("serve", "--port", str(busy_port))
+    assert_one_line_error(busy, f"--port {busy_port}")
+    assert_one_line_error(await nexy_stream("serve", "--port", "70000"), "--port")
+    bad_host = await nexy_stream("serve", "--host", "nosuch.invalid", "--insecure-no-auth")
     assert_one_line_error(bad_host, "--host nosuch.invalid")
-    assert_one_line_error(
-        serve_process("--tls-cert", NOT_PEM, "--tls-key", KEY), f"--tls-cert {NOT_PEM}"
-    )
+    bad_cert = await nexy_stream("serve", "--tls-cert", NOT_PEM, "--tls-key", KEY)
+    assert_one_line_error(bad_cert, f"--tls-cert {NOT_PEM}")
 
 
-def test_a_bad_environment_value_names_the_variable():
+async def test_a_bad_environment_value_names_the_variable():
     assert_one_line_error(
-        serve_process(env={"NEXY_STREAM_PORT": "fifty"}),
+        await nexy_stream("serve", env={"NEXY_STREAM_PORT": "fifty"}),
         "NEXY_STREAM_PORT (for --port): 'fifty' is not a whole number",
     )
     assert_one_line_error(
-        serve_process("--port", "0", env={"NEXY_STREAM_MAX_LIVE_SESSIONS": "0"}),
+        await nexy_stream("serve", "--port", "0", env={"NEXY_STREAM_MAX_LIVE_SESSIONS": "0"}),
         "NEXY_STREAM_MAX_LIVE_SESSIONS (for --max-live-sessions): must be positive, got 0",
     )
 

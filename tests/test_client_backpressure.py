@@ -22,9 +22,10 @@ from nexy_stream.client import (
     Session,
     SyncClient,
 )
+from nexy_stream.session import Limits
 from tests.conftest import StartServer
-from tests.legacy_wire import settled
 from tests.pipelines import FloodPipeline
+from tests.waiting import settled
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +33,8 @@ BUDGET = 256 * 1024
 # 32 MiB of answer: several times what the HTTP/2 windows and socket buffers between the
 # server and an SDK that stopped reading can hold (about 6 MiB on loopback).
 CHUNKS, CHUNK_BYTES = 1024, 32 * 1024
+# Well under those windows: the server keeps at most twice this much of an answer.
+HELD_BACK = Limits(max_replay_bytes=1024 * 1024)
 
 
 def assert_complete(events: list[Event], pipeline: FloodPipeline) -> None:
@@ -53,7 +56,7 @@ async def unread_long_answer(
 ) -> AsyncIterator[tuple[Session, FloodPipeline, RunningServer]]:
     """A committed session whose long answer the application has not read yet."""
     pipeline = FloodPipeline(CHUNKS, CHUNK_BYTES)
-    server = await start(pipeline=pipeline)
+    server = await start(pipeline=pipeline, limits=HELD_BACK)
     async with (
         Client(server.target, output_budget=BUDGET) as client,
         client.session(device_id="mac-1") as s,
@@ -63,8 +66,8 @@ async def unread_long_answer(
 
 
 async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: StartServer):
-    async with unread_long_answer(start) as (s, pipeline, _):
-        assert await pipeline.held_back() < CHUNKS // 2
+    async with unread_long_answer(start) as (s, pipeline, server):
+        assert await pipeline.held_back(server) < CHUNKS // 2
         with anyio.fail_after(20):
             events = [event async for event in s]
     assert_complete(events, pipeline)
@@ -72,7 +75,7 @@ async def test_an_application_that_does_not_read_holds_the_pipeline_back(start: 
 
 async def test_cancel_is_not_stuck_behind_a_full_budget(start: StartServer):
     async with unread_long_answer(start) as (s, pipeline, server):
-        assert await pipeline.held_back() < CHUNKS // 2
+        assert await pipeline.held_back(server) < CHUNKS // 2
         with anyio.fail_after(10):
             ended = await s.cancel("the user interrupted")
         assert ended is not None and ended.reason is EndReason.CANCELLED
@@ -97,7 +100,7 @@ async def test_a_piece_larger_than_the_budget_is_delivered(start: StartServer):
 
 async def test_the_sync_face_holds_the_pipeline_back_too(start: StartServer):
     pipeline = FloodPipeline(CHUNKS, CHUNK_BYTES)
-    server = await start(pipeline=pipeline)
+    server = await start(pipeline=pipeline, limits=HELD_BACK)
 
     def application() -> tuple[int, list[Event]]:
         with (
@@ -105,7 +108,7 @@ async def test_the_sync_face_holds_the_pipeline_back_too(start: StartServer):
             client.session(device_id="mac-1") as s,
         ):
             s.commit("tell me a long story")
-            produced = anyio.from_thread.run(pipeline.held_back)
+            produced = anyio.from_thread.run(pipeline.held_back, server)
             return produced, list(s)
 
     with anyio.fail_after(40):

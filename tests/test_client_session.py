@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import anyio
 import grpc
@@ -23,9 +22,10 @@ from nexy_stream.client import (
     TextChunk,
     TransportError,
 )
-from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import Commit, CommittedRequest, Limits, Outcome
+from nexy_stream.session import Commit, Limits, Outcome
+from tests.clock import ManualClock
 from tests.conftest import StartServer
+from tests.pipelines import GatedPipeline
 from tests.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
@@ -39,14 +39,6 @@ async def answer(session: Session) -> list[Event]:
 
 def text_of(events: list[Event]) -> str:
     return "".join(e.text for e in events if isinstance(e, TextChunk))
-
-
-class Stalling:
-    """A pipeline (an LLM stand-in) that starts answering, then never finishes."""
-
-    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        yield TextOutput("thinking")
-        await anyio.sleep_forever()
 
 
 def sdk_tasks() -> list[str]:
@@ -114,9 +106,9 @@ async def test_cancel_before_commit_discards_the_buffer(start: StartServer):
 
 async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
     recorder = Recorder()
-    server = await start(pipeline=Stalling(), observers=(recorder,))
+    server = await start(pipeline=GatedPipeline(), observers=(recorder,))
     async with Client(server.target) as client, client.session(device_id="mac-1") as s:
-        assert s.pipeline == "Stalling"  # a pipeline with no name: its class's name
+        assert s.pipeline == "GatedPipeline"  # a pipeline with no name: its class's name
         await s.commit("tell me a long story")
         async for event in s:
             if isinstance(event, TextChunk):
@@ -129,7 +121,7 @@ async def test_cancel_after_commit_stops_the_pipeline(start: StartServer):
 
 async def test_leaving_the_block_cancels_and_leaves_nothing_running(start: StartServer):
     recorder = Recorder()
-    server = await start(pipeline=Stalling(), observers=(recorder,))
+    server = await start(pipeline=GatedPipeline(), observers=(recorder,))
     async with Client(server.target) as client:
         with pytest.raises(ValueError, match="the application's own error"):
             async with client.session(device_id="mac-1") as s:
@@ -244,8 +236,10 @@ async def test_unknown_device_is_refused_on_entry(server):
 
 
 async def test_idle_session_ends_with_deadline_exceeded(start: StartServer):
-    server = await start(limits=Limits(idle_timeout_s=0.2))
+    clock = ManualClock()
+    server = await start(clock=clock, limits=Limits(idle_timeout_s=0.2))
     async with Client(server.target) as client, client.session(device_id="mac-1") as s:
+        clock.advance(0.2)
         with pytest.raises(ServerError) as raised:
             await answer(s)
         assert s.error is raised.value
@@ -254,13 +248,14 @@ async def test_idle_session_ends_with_deadline_exceeded(start: StartServer):
 
 
 async def test_client_deadline_bounds_the_session(start: StartServer):
-    server = await start(pipeline=Stalling())
-    async with (
-        Client(server.target, deadline=0.5) as client,
-        client.session(device_id="mac-1") as s,
-    ):
-        await s.commit("hello")
-        with pytest.raises(TransportError) as raised:
+    server = await start(pipeline=GatedPipeline())  # never released: it answers, then hangs
+    # Wherever the deadline finds the session (opening it, on a busy machine), it ends there.
+    with pytest.raises(TransportError) as raised:
+        async with (
+            Client(server.target, deadline=0.5) as client,
+            client.session(device_id="mac-1") as s,
+        ):
+            await s.commit("hello")
             await answer(s)
     assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
 

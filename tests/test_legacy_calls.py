@@ -12,9 +12,10 @@ import pytest
 
 from nexy_stream._proto import streaming_pb2 as pb
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
+from nexy_stream.pipeline import AudioOutput, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
 from tests import legacy_stores
+from tests.clock import ManualClock
 from tests.conftest import StartServer
 from tests.legacy_stores import held, memory_only
 from tests.legacy_wire import (
@@ -28,10 +29,10 @@ from tests.legacy_wire import (
     assert_refused,
     drain,
     new_session_id,
-    settled,
     webp,
 )
-from tests.pipelines import SpeakingPipeline
+from tests.pipelines import CountingPipeline, GatedPipeline, SpeakingPipeline
+from tests.waiting import settled, until
 from tests.wire import RawSession, open_frame
 
 pytestmark = pytest.mark.anyio
@@ -40,25 +41,13 @@ legacy_store = legacy_stores.legacy_store
 start = legacy_stores.start
 
 
-class RecordingPipeline:
-    """The echo pipeline, remembering every request it ran for."""
-
-    def __init__(self) -> None:
-        self.requests: list[CommittedRequest] = []
-        self._echo = EchoPipeline(tone_s=0.01)
-
-    def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        self.requests.append(request)
-        return self._echo.run(request)
+@pytest.fixture
+def pipeline() -> CountingPipeline:
+    return CountingPipeline(tone_s=0.01)
 
 
 @pytest.fixture
-def pipeline() -> RecordingPipeline:
-    return RecordingPipeline()
-
-
-@pytest.fixture
-async def served(start: StartServer, pipeline: RecordingPipeline) -> RunningServer:
+async def served(start: StartServer, pipeline: CountingPipeline) -> RunningServer:
     return await start(pipeline)
 
 
@@ -249,7 +238,7 @@ async def test_concurrent_collects_and_commit_are_serialized(legacy, pipeline, s
 
 
 async def test_a_second_commit_while_processing_is_resource_exhausted(start):
-    server = await start(EchoPipeline(word_delay_s=0.05))
+    server = await start(GatedPipeline())  # answers a word, then waits: it runs until cancelled
     session = new_session_id()
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
@@ -420,15 +409,19 @@ async def test_both_protocols_share_the_registry_and_its_capacity(start, legacy_
 
 
 async def test_uncommitted_state_expires(start):
-    server = await start(limits=Limits(idle_timeout_s=0.2))
+    clock = ManualClock()  # the server's; Redis expires the shared store's copy by its own
+    server = await start(clock=clock, limits=Limits(idle_timeout_s=0.2))
     session = new_session_id()
+
+    async def nothing_held() -> bool:
+        return await held(server) == 0
+
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
         assert_collect_ok(await client.collect(session, 1, "forgotten"))
+        clock.advance(0.2)
+        await until(nothing_held, "the collected state expired")
         await settled(server)
-        with anyio.fail_after(10):
-            while await held(server):  # noqa: ASYNC110  (expiry has no event to wait on)
-                await anyio.sleep(0.05)
         reply = await client.commit(session)  # the buffer is gone: nothing to commit
         assert_refused(reply, grpc.StatusCode.INVALID_ARGUMENT, "nothing to commit")
 

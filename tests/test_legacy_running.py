@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from nexy_stream.pipeline import Output, TextOutput
-from nexy_stream.session import CommittedRequest
+from nexy_stream.session import Limits
 from tests import legacy_stores
 from tests.legacy_stores import held
-from tests.legacy_wire import LegacyClient, assert_refused, drain, new_session_id, settled
-from tests.pipelines import FloodPipeline
+from tests.legacy_wire import LegacyClient, assert_refused, drain, new_session_id
+from tests.pipelines import FailingPipeline, FloodPipeline, GatedPipeline
+from tests.waiting import settled
 from tests.wire import RawSession, cancel_frame, commit_frame
 
 pytestmark = pytest.mark.anyio
@@ -24,42 +22,13 @@ legacy_store = legacy_stores.legacy_store
 start = legacy_stores.start
 
 
-class SlowPipeline:
-    """Answers one word, then waits for ever: it only ends by being cancelled."""
-
-    def __init__(self) -> None:
-        self.runs = 0
-        self.cancelled = anyio.Event()
-
-    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        self.runs += 1
-        yield TextOutput("thinking")
-        try:
-            await anyio.sleep_forever()
-        except anyio.get_cancelled_exc_class():
-            self.cancelled.set()
-            raise
-
-
-class FailingPipeline:
-    """Fails after ``words`` words of output."""
-
-    def __init__(self, words: int) -> None:
-        self.words = words
-
-    async def run(self, request: CommittedRequest) -> AsyncIterator[Output]:
-        for _ in range(self.words):
-            yield TextOutput("word ")
-        raise RuntimeError("the model is down")
-
-
 async def first_response(call: grpc.aio.UnaryStreamCall) -> str:
     response = await call.read()
     return str(response.WhichOneof("content"))
 
 
 async def test_interrupt_cancels_the_running_pipeline(start):
-    pipeline = SlowPipeline()
+    pipeline = GatedPipeline()
     server = await start(pipeline)
     session = new_session_id()
     async with grpc.aio.insecure_channel(server.target) as channel:
@@ -82,11 +51,11 @@ async def test_interrupt_ends_in_band_while_the_client_reads_slowly(start):
     """The interrupt lands while flow control holds an output write: the write may finish
     as the client reads on, and the last message still comes."""
     pipeline = FloodPipeline(chunks=1024, chunk_bytes=32 * 1024)  # far more than the windows
-    server = await start(pipeline)
+    server = await start(pipeline, limits=Limits(max_replay_bytes=1024 * 1024))  # < windows
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
         call = client.start(client.commit_request(new_session_id(), "tell me a long story"))
-        assert await pipeline.held_back() < pipeline.chunks  # the client has read nothing
+        assert await pipeline.held_back(server) < pipeline.chunks  # the client has read nothing
         assert len((await client.interrupt()).interrupted_sessions) == 1
         with anyio.fail_after(20):
             reply = await drain(call)
@@ -97,7 +66,7 @@ async def test_interrupt_ends_in_band_while_the_client_reads_slowly(start):
 
 
 async def test_interrupt_touches_only_its_own_hardware_id(start):
-    pipeline = SlowPipeline()
+    pipeline = GatedPipeline()
     server = await start(pipeline)
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
@@ -125,7 +94,7 @@ async def test_interrupt_needs_a_hardware_id(legacy_client, hardware_id):
 
 
 async def test_a_vanished_client_cancels_the_pipeline_at_once(start):
-    pipeline = SlowPipeline()
+    pipeline = GatedPipeline()
     server = await start(pipeline)
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
@@ -159,7 +128,7 @@ async def test_a_pipeline_failing_after_data_ends_with_one_error_message(start):
 
 
 async def test_a_legacy_commit_and_a_v1_stream_share_the_pipeline(start):
-    pipeline = SlowPipeline()
+    pipeline = GatedPipeline()
     server = await start(pipeline)
     async with grpc.aio.insecure_channel(server.target) as channel:
         client = LegacyClient(channel)
@@ -169,7 +138,7 @@ async def test_a_legacy_commit_and_a_v1_stream_share_the_pipeline(start):
         await v1.open(device_id="hw-1")
         await v1.send(commit_frame("stream"))
         assert (await v1.recv()).WhichOneof("kind") == "commit_accepted"
-        assert (await v1.recv()).output.text == "thinking"
+        assert (await v1.recv()).output.text == "first"
         assert pipeline.runs == 2
         # InterruptSession stops legacy commits only: v1 clients cancel in-band.
         assert len((await client.interrupt()).interrupted_sessions) == 1

@@ -13,8 +13,7 @@ import grpc
 import pytest
 
 from nexy_stream.app.server import RunningServer
-from nexy_stream.pipeline import EchoPipeline
-from nexy_stream.session import CommittedRequest, Limits
+from nexy_stream.session import Limits
 from tests.cli import nexy_stream
 from tests.conftest import StartServer
 from tests.legacy_wire import (
@@ -26,22 +25,10 @@ from tests.legacy_wire import (
     new_session_id,
     webp,
 )
-from tests.pipelines import GatedPipeline
-from tests.system import RedisServer
+from tests.pipelines import CountingPipeline, GatedPipeline
+from tests.system import RedisServer, start_redis, system_program
 
 pytestmark = pytest.mark.anyio
-
-
-class CountingEcho(EchoPipeline):
-    """The echo pipeline, counting its runs (one instance shared by several servers)."""
-
-    def __init__(self, word_delay_s: float = 0.0) -> None:
-        super().__init__(word_delay_s=word_delay_s)
-        self.runs: list[str] = []
-
-    def run(self, request: CommittedRequest):  # type: ignore[no-untyped-def]
-        self.runs.append(request.text)
-        return super().run(request)
 
 
 @pytest.fixture
@@ -66,7 +53,7 @@ async def two_servers(start: StartServer, store: RedisServer, pipeline=None, **c
 
 
 async def test_each_call_of_an_utterance_may_reach_another_server(start, store):
-    echo = CountingEcho()
+    echo = CountingPipeline()
     servers = await two_servers(start, store, echo)
     async with clients(*servers) as (a, b):
         session = new_session_id()
@@ -75,17 +62,17 @@ async def test_each_call_of_an_utterance_may_reach_another_server(start, store):
         assert_collect_ok(await a.collect(session, 2, "stale, dropped"))
         assert_collect_ok(await b.collect(session, 3, "open the door"))
         assert_answered(await a.commit(session, "please"), "open the door please")
-        assert echo.runs == ["open the door please"]
+        assert [r.text for r in echo.requests] == ["open the door please"]
         for client in (a, b):  # once committed, everywhere
             assert_refused(await client.commit(session), grpc.StatusCode.FAILED_PRECONDITION)
             late = await client.collect(session, 4, "late")
             assert_refused(late, grpc.StatusCode.FAILED_PRECONDITION, "already committed")
-    assert echo.runs == ["open the door please"]
-    assert store.command("KEYS", "nexy:legacy:s:*") == []
+    assert [r.text for r in echo.requests] == ["open the door please"]
+    assert await store.ask("KEYS", "nexy:legacy:s:*") == []
 
 
 async def test_a_commit_sent_to_two_servers_at_once_runs_once(start, store):
-    echo = CountingEcho(word_delay_s=0.05)
+    echo = CountingPipeline(word_delay_s=0.05)
     servers = await two_servers(start, store, echo)
     replies: list[Reply] = []
     async with clients(*servers) as both:
@@ -99,7 +86,7 @@ async def test_a_commit_sent_to_two_servers_at_once_runs_once(start, store):
             async with anyio.create_task_group() as tasks:
                 for client in both:
                     tasks.start_soon(commit, client)
-    assert len(echo.runs) == 10  # one run per utterance, whichever server took it
+    assert len(echo.requests) == 10  # one run per utterance, whichever server took it
     answered = [r for r in replies if r.code is grpc.StatusCode.OK]
     assert len(answered) == 10
     for refused in (r for r in replies if r.code is not grpc.StatusCode.OK):
@@ -139,12 +126,14 @@ async def test_collected_state_outlives_its_server(start, store):
 
 
 async def test_the_store_expires_state_at_the_idle_timeout(start, store):
-    server = await start(legacy_store=store.url, limits=Limits(idle_timeout_s=30))
+    # Ten minutes, and half of them to read the time left: a busy machine is never too slow.
+    limits = Limits(idle_timeout_s=600, max_duration_s=3600)
+    server = await start(legacy_store=store.url, limits=limits)
     async with clients(server) as (client,):
         assert_collect_ok(await client.collect(new_session_id(), 1, "hello"))
-    [key] = store.command("KEYS", "nexy:legacy:s:*")  # type: ignore[misc]
+    [key] = await store.ask("KEYS", "nexy:legacy:s:*")  # type: ignore[misc]
     assert isinstance(key, bytes) and b"hw-1" not in key  # keys name no device
-    assert 25_000 < store.command("PTTL", key.decode()) <= 30_000  # type: ignore[operator]
+    assert 300_000 < await store.ask("PTTL", key.decode()) <= 600_000  # type: ignore[operator]
 
 
 async def test_a_server_counts_the_bytes_it_put_in_the_store(start, store):
@@ -166,10 +155,11 @@ async def test_a_server_counts_the_bytes_it_put_in_the_store(start, store):
 async def test_a_store_that_stops_answering_is_unavailable_and_the_server_serves_on(
     start, tmp_path
 ):
-    from tests.system import start_redis, system_program
-
-    with start_redis(system_program("redis-server"), tmp_path) as own:
+    own_redis = start_redis(system_program("redis-server"), tmp_path)
+    with contextlib.ExitStack() as running:  # started and stopped off the event loop
+        own = await anyio.to_thread.run_sync(running.enter_context, own_redis)
         server = await start(legacy_store=own.url)
+        await anyio.to_thread.run_sync(running.close)
     async with clients(server) as (client,):
         reply = await client.collect(new_session_id(), 1, "nowhere to keep it")
         assert_refused(reply, grpc.StatusCode.UNAVAILABLE, "the legacy store is unreachable")

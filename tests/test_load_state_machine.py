@@ -10,6 +10,7 @@ event loop, the server and the channel, and every rule calls into it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 import anyio
 import grpc
 import pytest
-from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,13 +31,14 @@ from hypothesis.stateful import (
 
 from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream._proto.nexy.stream.v1 import session_pb2_grpc as rpc
-from nexy_stream.app.config import ServerConfig
-from nexy_stream.app.server import RunningServer, start_server
+from nexy_stream.app.server import RunningServer
 from nexy_stream.loadgen import TROUBLED, Ending, SessionModel, SessionRecord, codec, drive
 from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import CollectResult, Limits, Screenshot, Text, TextMode
 from tests.pipelines import CountingPipeline
+from tests.threaded import serve_on_a_thread
+from tests.waiting import until
 from tests.wire import Answer, RawSession
 
 # Few distinct screenshots, so repeats (duplicates) are common.
@@ -50,7 +51,6 @@ RESULTS = {
 # grpc.aio hands the server an end of stream when a client drops a stream, the same as a
 # half-close, so a session dropped before its commit may end as cancelled.
 DROPPED_BEFORE_COMMIT = ("cancelled", "disconnected")
-SETTLE_S = 10.0  # generous bound for the server to notice a dropped stream; never a timing check
 
 words = st.lists(
     st.sampled_from(["open", "safari", "Zürich", "please", "東京"]), min_size=1, max_size=3
@@ -91,18 +91,15 @@ class LoadMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self._portal_context = start_blocking_portal(backend="asyncio")
-        self.portal = self._portal_context.__enter__()
         self.pipeline = CountingPipeline()
         # Sessions end when their stream is lost here (no resume): this machine models the
-        # collect/commit rules under load; resumption is explored in test_resume_cuts.py.
-        config = ServerConfig(
-            host="127.0.0.1",
-            port=0,
-            limits=Limits(resume_ttl_s=0),
-            ops=OpsConfig(metrics_port=0),
+        # collect/commit rules under load; resumption is explored in test_resume.py.
+        self._serving = serve_on_a_thread(
+            self.pipeline, limits=Limits(resume_ttl_s=0), ops=OpsConfig(metrics_port=0)
         )
-        self.server: RunningServer = self.portal.call(start_server, config, self.pipeline)
+        threaded = self._serving.__enter__()
+        self.portal = threaded.portal
+        self.server: RunningServer = threaded.server
         self.channel: grpc.aio.Channel = self.portal.call(self._open_channel)
         self.live: dict[str, Live] = {}
         self.committed: dict[str, str] = {}  # ran the pipeline exactly once, with this text
@@ -265,10 +262,13 @@ class LoadMachine(RuleBasedStateMachine):
 
     async def _settled_registry(self, expected: set[str]) -> set[str]:
         """The server's live session ids once it has noticed every dropped stream."""
-        with anyio.move_on_after(SETTLE_S):
-            while {actor.session_id for actor in self.server.registry} != expected:  # noqa: ASYNC110  (a plain dict owned by the server)
-                await anyio.sleep(0.01)
-        return {actor.session_id for actor in self.server.registry}
+
+        def live() -> set[str]:
+            return {actor.session_id for actor in self.server.registry}
+
+        with contextlib.suppress(AssertionError):  # the invariant tells what differs
+            await until(lambda: live() == expected, "the server noticed every dropped stream")
+        return live()
 
     @invariant()
     def pipeline_ran_once_per_commit(self) -> None:
@@ -320,8 +320,7 @@ class LoadMachine(RuleBasedStateMachine):
             assert self.portal.call(self._settled_registry, set()) == set()
         finally:
             self.portal.call(self.channel.close)
-            self.portal.call(self.server.stop, 0)
-            self._portal_context.__exit__(None, None, None)
+            self._serving.__exit__(None, None, None)
 
 
 # No shrinking: replays race the server's tasks, so hypothesis would call them flaky; the

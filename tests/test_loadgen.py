@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-from anyio.from_thread import start_blocking_portal
 from hypothesis import given, settings
 
-from nexy_stream.app.config import ServerConfig
-from nexy_stream.app.server import RunningServer, start_server
 from nexy_stream.cli import main
 from nexy_stream.loadgen import (
     REALISTIC,
@@ -30,6 +25,7 @@ from nexy_stream.loadgen.strategies import utterances
 from nexy_stream.pipeline import AudioOutput, EchoPipeline, Output, TextOutput
 from nexy_stream.session import CommittedRequest, Dispatch, GoAway, Limits, Text
 from tests.pipelines import FailingPipeline, GatedPipeline
+from tests.threaded import serve_on_a_thread
 
 
 class TrimmingPipeline:
@@ -44,15 +40,6 @@ class TrimmingPipeline:
             yield item
 
 
-@contextmanager
-def serving(pipeline: object, limits: Limits | None = None) -> Iterator[RunningServer]:
-    config = ServerConfig(host="127.0.0.1", port=0, limits=limits or Limits())
-    with start_blocking_portal(backend="asyncio") as portal:
-        running = portal.call(start_server, config, pipeline)
-        yield running
-        portal.call(running.stop, 0)
-
-
 def load(target: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
     args = ["load", "--target", target, "--sessions", "60", "--concurrency", "12"]
     code = main([*args, "--duration", "60", "--pace", "0", "--seed", "7", "--json", *extra])
@@ -61,7 +48,7 @@ def load(target: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[
 
 
 def test_load_runs_realistic_sessions_and_every_invariant_holds(capsys):
-    with serving(EchoPipeline()) as server:
+    with serve_on_a_thread() as server:
         code, report = load(server.target, capsys)
         assert report["sessions_finished"] == 60
         assert report["sessions_unfinished"] == 0
@@ -71,20 +58,12 @@ def test_load_runs_realistic_sessions_and_every_invariant_holds(capsys):
         assert report["status_codes"]["OK"] > 0
         assert set(report["commit_to_first_output_ms"]) == {"p50", "p95", "p99"}
         # Sessions whose client went away on purpose wait for a resume; nothing else is left.
-        assert all_detached(server), [a.phase for a in server.registry if not a.detached]
-
-
-def all_detached(server: RunningServer) -> bool:
-    """Whether every live session waits for a resume, once the server has noticed every
-    dropped stream (bounded: a leak fails the test instead of hanging it)."""
-    deadline = time.monotonic() + 10
-    while any(not actor.detached for actor in server.registry) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return all(actor.detached for actor in server.registry)
+        registry = server.server.registry
+        server.until(lambda: all(actor.detached for actor in registry), "only detached are left")
 
 
 def test_load_reports_a_pipeline_that_loses_data(capsys):
-    with serving(TrimmingPipeline()) as server:
+    with serve_on_a_thread(TrimmingPipeline()) as server:
         code, report = load(server.target, capsys)
         assert code == 1
         assert report["invariants_held"] is False
@@ -108,26 +87,26 @@ class CrackedAudioPipeline:
 
 
 def test_load_checks_any_pipeline_by_the_contract_and_the_echo_only_for_echo(capsys):
-    with serving(ShoutingPipeline()) as server:
+    with serve_on_a_thread(ShoutingPipeline()) as server:
         code, report = load(server.target, capsys, "--sessions", "20")
     assert report["invariants_held"] is True, report["violations"]
     assert (code, report["passed"]) == (0, True)
     assert report["pipeline"] == "ShoutingPipeline" and report["exact_echo_checked"] == 0
 
-    with serving(EchoPipeline()) as server:
+    with serve_on_a_thread() as server:
         _, report = load(server.target, capsys, "--sessions", "20")
     assert report["pipeline"] == "echo" and report["exact_echo_checked"] > 0
 
 
 def test_load_finds_a_broken_promise_of_a_pipeline_that_is_not_the_echo(capsys):
-    with serving(CrackedAudioPipeline()) as server:
+    with serve_on_a_thread(CrackedAudioPipeline()) as server:
         code, report = load(server.target, capsys, "--sessions", "20")
     assert code == 1 and report["invariants_held"] is False
     assert any("not whole PCM s16le frames" in v for v in report["violations"])
 
 
 def test_load_counts_failed_sessions_apart_from_broken_promises(capsys):
-    with serving(FailingPipeline()) as server:
+    with serve_on_a_thread(FailingPipeline()) as server:
         code, report = load(server.target, capsys, "--sessions", "20")
     assert code == 1 and report["passed"] is False
     assert report["invariants_held"] is True, report["violations"]  # the contract allows it
@@ -176,7 +155,7 @@ async def test_a_server_going_away_breaks_no_promise_and_ends_the_run(start):
 
 
 def test_dropped_streams_are_resumed_and_every_resume_keeps_its_promises(capsys):
-    with serving(EchoPipeline()) as server:
+    with serve_on_a_thread() as server:
         code, report = load(server.target, capsys, "--drop-rate", "1")
     assert report["invariants_held"] is True, report["violations"]
     assert (code, report["passed"]) == (0, True), report["failures"]
@@ -186,7 +165,7 @@ def test_dropped_streams_are_resumed_and_every_resume_keeps_its_promises(capsys)
 
 
 def test_a_server_that_cannot_resume_breaks_the_promise_dropped_sessions_check(capsys):
-    with serving(EchoPipeline(), Limits(resume_ttl_s=0)) as server:
+    with serve_on_a_thread(limits=Limits(resume_ttl_s=0)) as server:
         code, report = load(server.target, capsys, "--drop-rate", "1", "--sessions", "20")
     assert code == 1 and report["invariants_held"] is False
     assert any("resume answered" in v for v in report["violations"]), report["violations"]
@@ -200,7 +179,7 @@ def test_a_drop_rate_is_a_share(capsys):
 
 
 def test_load_stops_at_its_duration_with_sessions_left(capsys):
-    with serving(EchoPipeline()) as server:
+    with serve_on_a_thread() as server:
         code, report = load(server.target, capsys, "--sessions", "100000", "--duration", "0.5")
         assert code == 0
         assert 0 < report["sessions_started"] < 100000
@@ -225,7 +204,7 @@ def test_utterances_stay_within_the_default_limits(utterance: Utterance):
 
 
 def test_load_from_several_processes_plays_the_same_utterances(capsys):
-    with serving(EchoPipeline()) as server:
+    with serve_on_a_thread() as server:
         _, alone = load(server.target, capsys)
         code, shared = load(server.target, capsys, "--processes", "3")
     assert code == 0, shared["violations"]

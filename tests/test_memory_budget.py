@@ -10,7 +10,6 @@ own bookkeeping. That is the stated slack.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ import psutil
 import pytest
 
 from tests.legacy_wire import LegacyClient, new_session_id, webp
-from tests.test_cli_serve import start_serve
+from tests.processes import serving
 from tests.wire import RawSession, screenshot_frame
 
 pytestmark = pytest.mark.anyio
@@ -63,42 +62,40 @@ def shot(index: int) -> bytes:
 
 
 async def test_many_large_screenshots_stay_within_the_budget():
-    process, target = start_serve("--max-buffered-bytes", f"{BUDGET // MIB}MiB")
     results: list[str] = []  # "held", or why the screenshot was refused
     held: list[RawSession] = []
-    try:
-        async with grpc.aio.insecure_channel(target) as channel:
-            warm = RawSession(channel)  # the first session loads what every session uses
-            await warm.open()
-            await warm.exchange(screenshot_frame(1, b"warm"))
-            baseline = psutil.Process(process.pid).memory_info().rss
+    async with (
+        serving("--max-buffered-bytes", f"{BUDGET // MIB}MiB") as (served, target),
+        grpc.aio.insecure_channel(target) as channel,
+    ):
+        warm = RawSession(channel)  # the first session loads what every session uses
+        await warm.open()
+        await warm.exchange(screenshot_frame(1, b"warm"))
+        baseline = psutil.Process(served.process.pid).memory_info().rss
 
-            async def v1(indices: range) -> None:
-                for index in indices:
-                    session = RawSession(channel)
-                    await session.open()
-                    held.append(session)  # kept open: its screenshot, if taken, stays held
-                    ack = (await session.exchange(screenshot_frame(1, shot(index)))).collect_ack
-                    results.append(ack.error.limit or "held")
+        async def v1(indices: range) -> None:
+            for index in indices:
+                session = RawSession(channel)
+                await session.open()
+                held.append(session)  # kept open: its screenshot, if taken, stays held
+                ack = (await session.exchange(screenshot_frame(1, shot(index)))).collect_ack
+                results.append(ack.error.limit or "held")
 
-            async def legacy(indices: range) -> None:
-                for index in indices:
-                    client = LegacyClient(channel, f"device-{index}")
-                    shot_b64 = webp(shot(SESSIONS_PER_PROTOCOL + index))
-                    reply = await client.collect(new_session_id(), 1, screenshot=shot_b64)
-                    results.append("held" if reply.code is grpc.StatusCode.OK else reply.details)
+        async def legacy(indices: range) -> None:
+            for index in indices:
+                client = LegacyClient(channel, f"device-{index}")
+                shot_b64 = webp(shot(SESSIONS_PER_PROTOCOL + index))
+                reply = await client.collect(new_session_id(), 1, screenshot=shot_b64)
+                results.append("held" if reply.code is grpc.StatusCode.OK else reply.details)
 
-            with peak_rss(process.pid) as samples, anyio.fail_after(120):
-                async with anyio.create_task_group() as tasks:
-                    for worker in range(CALLS_AT_ONCE_PER_PROTOCOL):
-                        share = range(worker, SESSIONS_PER_PROTOCOL, CALLS_AT_ONCE_PER_PROTOCOL)
-                        tasks.start_soon(v1, share)
-                        tasks.start_soon(legacy, share)
-            for session in held:
-                session.call.cancel()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        with peak_rss(served.process.pid) as samples, anyio.fail_after(120):
+            async with anyio.create_task_group() as tasks:
+                for worker in range(CALLS_AT_ONCE_PER_PROTOCOL):
+                    share = range(worker, SESSIONS_PER_PROTOCOL, CALLS_AT_ONCE_PER_PROTOCOL)
+                    tasks.start_soon(v1, share)
+                    tasks.start_soon(legacy, share)
+        for session in held:
+            session.call.cancel()
     assert 0 < results.count("held") <= BUDGET // SHOT_BYTES
     assert all("max_buffered_bytes" in r for r in results if r != "held"), set(results)
     assert len(results) == 2 * SESSIONS_PER_PROTOCOL

@@ -17,7 +17,9 @@ from PIL import Image
 from nexy_stream.app.server import RunningServer
 from nexy_stream.pipeline import AudioOutput, CommitSignal, Stage, StageTiming, TextOutput
 from nexy_stream.session import CommittedRequest, Limits
+from tests.clock import ManualClock
 from tests.openai_stub import OpenAIStub, openai_pipeline
+from tests.waiting import until
 from tests.wire import Answer, RawSession, cancel_frame, commit_frame, screenshot_frame
 
 pytestmark = pytest.mark.anyio
@@ -220,7 +222,8 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
         "disconnect": Limits(resume_ttl_s=0),
         "deadline": Limits(max_duration_s=2),
     }[how]
-    server = await serve_openai({"limits": limits})
+    clock = ManualClock()  # the deadline passes when the test says
+    server = await serve_openai({"limits": limits, "clock": clock})
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
@@ -230,6 +233,8 @@ async def test_ending_a_session_closes_the_llm_request_at_once(serve_openai, stu
             await session.send(cancel_frame())
         elif how == "disconnect":
             session.call.cancel()
+        else:
+            clock.advance(2)
         assert await stub_saw_a_disconnect(stub)
         assert [path for path, _ in stub.disconnects] == ["/v1/chat/completions"]
         if how != "disconnect":
@@ -261,12 +266,7 @@ async def test_a_client_that_does_not_read_holds_the_pipeline_back(serve_openai,
         session = RawSession(channel)
         await session.open()
         await session.send(commit_frame(QUESTION))  # and read nothing
-        with anyio.fail_after(60):
-            while True:
-                before = stub.speech_bytes_sent
-                await anyio.sleep(0.5)
-                if stub.speech_bytes_sent == before > 0:
-                    break
+        await until(stub.speech_held_back.is_set, "the pipeline holds the speech back", 60)
         assert stub.speech_bytes_sent < total / 2
         await session.send(cancel_frame())
         assert await stub_saw_a_disconnect(stub)

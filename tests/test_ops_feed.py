@@ -14,6 +14,7 @@ from nexy_stream._proto.nexy.stream.v1 import session_pb2 as pb
 from nexy_stream.ops.admin import WATCH_METHOD
 from nexy_stream.ops.config import OpsConfig
 from tests.ops_client import changes, committed_session, next_event, session_events, watch
+from tests.waiting import until
 from tests.wire import RawSession, cancel_frame, text_frame
 
 pytestmark = pytest.mark.anyio
@@ -177,9 +178,7 @@ async def test_watchers_that_vanish_under_load_leave_a_quiet_log(server, channel
                 await next_event(call)
             call.cancel()
         # Every vanished watcher is gone from the server before the log is read.
-        with anyio.fail_after(30):
-            while len(server.ops.feed):  # noqa: ASYNC110  (no event to wait on)
-                await anyio.sleep(0.05)
+        await until(lambda: not len(server.ops.feed), "no watcher is left", bound_s=30)
         done.set()
     assert_quiet(caplog)
 

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import subprocess
 
-import anyio
 import grpc
 import pytest
 
@@ -15,6 +14,7 @@ from nexy_stream.logformat import FIELDS, TextFormatter
 from nexy_stream.ops.logs import device_id_hash
 from tests.auth_keys import authenticator, bearer
 from tests.legacy_wire import LegacyClient, assert_answered, new_session_id
+from tests.waiting import until
 from tests.wire import RawSession, commit_frame
 
 pytestmark = pytest.mark.anyio
@@ -27,9 +27,7 @@ async def ended_lines(caplog: pytest.LogCaptureFixture, count: int) -> list[dict
     def found() -> list[logging.LogRecord]:
         return [r for r in caplog.records if r.name == "nexy_stream.sessions"]
 
-    with anyio.fail_after(10):
-        while len(found()) < count:  # noqa: ASYNC110  (log records have no event to wait on)
-            await anyio.sleep(0.01)
+    await until(lambda: len(found()) >= count, f"{count} session-end lines are logged")
     return [getattr(record, FIELDS) for record in found()]
 
 

@@ -19,17 +19,18 @@ def texts(items: list[object]) -> list[str]:
 
 
 async def test_items_come_in_the_order_the_workers_emit_them():
-    second_may_go = anyio.Event()
+    a_emitted, b_emitted = anyio.Event(), anyio.Event()
 
     async def first(emit: Emit) -> None:
         await emit(TextOutput("a"))
-        second_may_go.set()
-        await anyio.sleep(0.01)
+        a_emitted.set()
+        await b_emitted.wait()
         await emit(TextOutput("c"))
 
     async def second(emit: Emit) -> None:
-        await second_may_go.wait()
+        await a_emitted.wait()
         await emit(TextOutput("b"))
+        b_emitted.set()
 
     async with aclosing(merged(first, second)) as items:
         assert texts([item async for item in items]) == ["a", "b", "c"]
@@ -75,18 +76,24 @@ async def test_closing_at_a_yield_cancels_the_workers_and_waits_for_their_cleanu
 
 
 async def test_cancelling_the_reader_cancels_the_workers():
-    cancelled = anyio.Event()
+    started, cancelled = anyio.Event(), anyio.Event()
 
     async def worker(emit: Emit) -> None:
+        started.set()
         try:
             await anyio.sleep_forever()
         finally:
             cancelled.set()
 
-    with anyio.move_on_after(0.05):
+    async def reader() -> None:
         async with aclosing(merged(worker)) as items:
             async for _ in items:
                 pass
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(reader)
+        await started.wait()  # the worker runs: now the reader is cancelled
+        tasks.cancel_scope.cancel()
     assert cancelled.is_set()
 
 

@@ -338,7 +338,9 @@ async def test_the_application_sees_every_output_once_whatever_the_cuts(start, c
     assert "".join(e.text for e in events if isinstance(e, TextChunk)) == ANSWER
     assert isinstance(events[-1], Ended) and events[-1].reason is EndReason.COMPLETED
     assert pipeline.runs == {sid: 1}
-    assert s.stats.resumptions >= 1
+    # The end follows the last word at once: a cut after it may find the stream over already.
+    if set(cuts) != {("answer", len(WORDS) - 1)}:
+        assert s.stats.resumptions >= 1
     await until(lambda: len(server.registry) == 0, "the session is over on the server")
 
 
@@ -388,7 +390,8 @@ async def test_without_resumption_a_cut_is_a_transport_error(start):
 async def test_a_session_the_server_no_longer_has_fails_clearly(start):
     clock = ManualClock()
     server = await start(clock=clock, limits=Limits(resume_ttl_s=30))
-    patient = Resumption(attempts=50, backoff_s=0.05, max_backoff_s=0.1)
+    # Tries for as long as the resume_ttl the server gave (30 s), however slow the machine.
+    patient = Resumption(attempts=1000, backoff_s=0.05, max_backoff_s=0.1)
     async with (
         cuttable(server.target) as proxy,
         Client(proxy.target, resume=patient) as client,

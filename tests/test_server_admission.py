@@ -171,7 +171,9 @@ async def test_a_stopping_server_keeps_a_legacy_utterance_in_flight(start):
 async def until_not_serving(channel: grpc.aio.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest(service="")
-    serving = health_pb2.HealthCheckResponse.NOT_SERVING
-    with anyio.fail_after(10):
-        while (await health.Check(request)).status != serving:  # noqa: ASYNC110  (polled)
-            await anyio.sleep(0.01)
+
+    async def not_serving() -> bool:
+        reply = await health.Check(request)
+        return bool(reply.status == health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    await until(not_serving, "the health service says NOT_SERVING")

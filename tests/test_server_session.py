@@ -17,7 +17,7 @@ from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Limits
 from tests.clock import ManualClock
 from tests.pipelines import CountingPipeline, FailingPipeline, GatedPipeline
-from tests.waiting import until
+from tests.waiting import settled, until
 from tests.wire import (
     DELTA,
     RawSession,
@@ -29,13 +29,6 @@ from tests.wire import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-async def until_empty(server) -> None:
-    """The registry empties once the handler has finished; bounded, never a speed check."""
-    with anyio.fail_after(10):
-        while len(server.registry):  # noqa: ASYNC110  (a plain dict owned by the server)
-            await anyio.sleep(0.01)
 
 
 async def test_happy_path_echoes_the_merged_utterance(start):
@@ -84,7 +77,7 @@ async def test_happy_path_echoes_the_merged_utterance(start):
     assert end.timings.HasField("commit_to_first_output") and end.timings.HasField("pipeline")
     assert [r.text for r in pipeline.requests] == ["what is on my screen?"]
     assert pipeline.requests[0].screenshot.data == b"webp-bytes"
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_acks_carry_the_highest_applied_seq(channel):
@@ -110,7 +103,7 @@ async def test_a_bad_first_frame_is_refused_and_the_server_keeps_serving(server,
     await session.open()
     await session.send(commit_frame("still serving"))
     assert (await session.drain()).text == "still serving"
-    await until_empty(server)
+    await settled(server)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +155,7 @@ async def test_an_oversized_frame_ends_its_session_as_resource_exhausted(start, 
         assert (answer.code, answer.details) == (grpc.StatusCode.RESOURCE_EXHAUSTED, expected)
         (error,) = [f.error for f in answer.frames if f.HasField("error")]
         assert (error.message, error.limit, error.fatal) == (expected, "max_frame_bytes", True)
-        await until_empty(server)
+        await settled(server)
         (ended,) = session_ends(caplog)
         assert ended["outcome"] == "error"
         assert (ended["error_code"], ended["error"]) == ("RESOURCE_EXHAUSTED", expected)
@@ -188,7 +181,7 @@ async def test_a_frame_far_over_the_limit_is_cut_by_grpc_and_the_server_serves_o
         await session.send(screenshot_frame(1, b"x" * (server.config.transport_max_frame_bytes)))
         answer = await session.drain()
         assert answer.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-        await until_empty(server)
+        await settled(server)
         session = RawSession(channel)
         await session.open()
         await session.send(commit_frame("fine"))
@@ -249,7 +242,7 @@ async def test_cancel_before_commit_discards_the_buffer(start):
     assert answer.code is grpc.StatusCode.OK
     assert answer.frames[-1].end.reason == pb.END_REASON_CANCELLED
     assert pipeline.requests == []
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_cancel_after_commit_stops_the_pipeline(start):
@@ -266,7 +259,7 @@ async def test_cancel_after_commit_stops_the_pipeline(start):
     assert answer.kinds() == ["end"]  # nothing after the cancel but the end
     assert answer.frames[0].end.reason == pb.END_REASON_CANCELLED
     assert pipeline.cancelled.is_set()
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_client_disconnect_cancels_the_pipeline_at_once_without_resumption(start):
@@ -280,7 +273,7 @@ async def test_client_disconnect_cancels_the_pipeline_at_once_without_resumption
         session.call.cancel()
         with anyio.fail_after(10):
             await pipeline.cancelled.wait()
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_a_vanished_client_is_waited_for_then_its_pipeline_stops(start):
@@ -298,7 +291,7 @@ async def test_a_vanished_client_is_waited_for_then_its_pipeline_stops(start):
         clock.advance(30.0)
         with anyio.fail_after(10):
             await pipeline.cancelled.wait()
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_half_close_before_commit_cancels(server, channel):
@@ -308,7 +301,7 @@ async def test_half_close_before_commit_cancels(server, channel):
     await session.call.done_writing()
     answer = await session.drain()
     assert answer.frames[-1].end.reason == pb.END_REASON_CANCELLED
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_half_close_after_commit_still_gets_the_answer(channel):
@@ -331,20 +324,22 @@ async def test_a_failing_pipeline_ends_its_session_only(start):
         assert answer.code is grpc.StatusCode.INTERNAL
         assert answer.details == "the pipeline failed: RuntimeError"
         assert answer.frames[-1].error.fatal
-        await until_empty(server)
+        await settled(server)
 
 
 async def test_idle_sessions_time_out_with_a_clear_error(start):
-    server = await start(limits=Limits(idle_timeout_s=0.2))
+    clock = ManualClock()
+    server = await start(clock=clock, limits=Limits(idle_timeout_s=0.2))
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
         await session.exchange(text_frame(1, "and then silence"))
+        clock.advance(0.2)
         answer = await session.drain()
     assert answer.code is grpc.StatusCode.DEADLINE_EXCEEDED
     assert answer.details == "no frame came for 0.2s (idle_timeout)"
     assert answer.frames[-1].error.limit == "idle_timeout"
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_a_live_session_id_cannot_be_opened_twice(server, channel):
@@ -358,7 +353,7 @@ async def test_a_live_session_id_cannot_be_opened_twice(server, channel):
     assert session_id in answer.details
     await first.send(commit_frame("first wins"))
     assert (await first.drain()).text == "first wins"
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_capacity_is_bounded(start):
@@ -375,7 +370,7 @@ async def test_capacity_is_bounded(start):
         for session in held:
             await session.send(cancel_frame())
             await session.drain()
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_many_concurrent_sessions_each_get_their_own_answer(start):
@@ -400,7 +395,7 @@ async def test_many_concurrent_sessions_each_get_their_own_answer(start):
             tasks.start_soon(utterance, channel, n)
     assert answers == {n: f"w{n} is number {n}" for n in range(200)}
     assert len(pipeline.requests) == 200
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_health_and_reflection_are_on(server, channel):
@@ -418,23 +413,28 @@ async def test_health_and_reflection_are_on(server, channel):
 
 async def test_max_duration_bounds_a_running_pipeline_after_half_close(start):
     pipeline = GatedPipeline()  # never released: only the deadline can end it
-    server = await start(pipeline, limits=Limits(idle_timeout_s=0.1, max_duration_s=0.5))
+    clock = ManualClock()
+    limits = Limits(idle_timeout_s=0.1, max_duration_s=0.5)
+    server = await start(pipeline, clock=clock, limits=limits)
     async with grpc.aio.insecure_channel(server.target) as channel:
         session = RawSession(channel)
         await session.open()
         await session.send(commit_frame("long answer"))
+        assert (await session.recv()).commit_accepted.text == "long answer"
+        assert (await session.recv()).output.text == "first"
         await session.call.done_writing()  # the reader is done; the watcher is not
+        clock.advance(0.5)  # past the idle timeout too, which counts while collecting only
         answer = await session.drain()
-    assert answer.text == "first"
     assert answer.code is grpc.StatusCode.DEADLINE_EXCEEDED
     assert answer.details == "the session lasted 0.5s (max_duration)"
     assert pipeline.cancelled.is_set()
-    await until_empty(server)
+    await settled(server)
 
 
 async def test_deadlines_of_many_sessions_are_kept_apart(start):
     """Sessions that keep talking outlive the idle timeout; the silent ones do not."""
-    server = await start(limits=Limits(idle_timeout_s=0.6))
+    clock = ManualClock()
+    server = await start(clock=clock, limits=Limits(idle_timeout_s=0.6))
     async with grpc.aio.insecure_channel(server.target) as channel:
         talkers = [RawSession(channel) for _ in range(5)]
         silent = [RawSession(channel) for _ in range(5)]
@@ -443,10 +443,10 @@ async def test_deadlines_of_many_sessions_are_kept_apart(start):
         for seq in range(1, 13):  # 1.2 s of talking, twice the idle timeout
             for session in talkers:
                 await session.exchange(text_frame(seq, f"word {seq}"))
-            await anyio.sleep(0.1)
+            clock.advance(0.1)
         for session in silent:
             assert (await session.drain()).code is grpc.StatusCode.DEADLINE_EXCEEDED
         for session in talkers:
             await session.send(commit_frame())
             assert (await session.drain()).text == "word 12"
-    await until_empty(server)
+    await settled(server)

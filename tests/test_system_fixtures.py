@@ -18,5 +18,5 @@ def test_redis_serves_on_loopback_and_keeps_nothing_on_disk(redis_server):
 def test_haproxy_starts_in_front_of_two_healthy_servers(haproxy):
     assert haproxy.servers_up()  # each passed the gRPC health check
     assert {b.target for b in haproxy.backends} == {
-        haproxy.row("nexy", name)["addr"] for name in ("nexy-1", "nexy-2")
+        haproxy.row_now("nexy", name)["addr"] for name in ("nexy-1", "nexy-2")
     }

@@ -8,9 +8,8 @@ import os
 import re
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import anyio
 import grpc
 import pytest
 
@@ -19,8 +18,10 @@ from nexy_stream.app.supervisor import restart_delay, worker_configs
 from nexy_stream.cli import main
 from nexy_stream.cli.serve import worker_count
 from nexy_stream.ops.config import OpsConfig
+from tests.cli import nexy_stream
 from tests.ops_client import Samples, scrape, value
-from tests.processes import Served
+from tests.processes import Served, serving
+from tests.waiting import until
 from tests.wire import RawSession, commit_frame, text_frame
 
 pytestmark = pytest.mark.anyio
@@ -28,15 +29,15 @@ pytestmark = pytest.mark.anyio
 SESSIONS = 16  # over as many connections: all on one worker has odds of 2**-15
 
 
-@contextlib.asynccontextmanager
-async def workers(*flags: str) -> AsyncIterator[tuple[Served, str]]:
+def workers(*flags: str) -> contextlib.AbstractAsyncContextManager[tuple[Served, str]]:
     """``serve --workers 2``, its public address once every worker serves."""
-    served = Served("--port", "0", "--workers", "2", *flags)
-    try:
-        found, _ = await served.line(r"serving nexy\.stream\.v1 .* on (\S+) \(\w+\) with 2 workers")
-        yield served, found[1]
-    finally:
-        served.close()
+    every_worker = r"serving nexy\.stream\.v1 .* on (\S+) \(\w+\) with 2 workers"
+    return serving("--workers", "2", *flags, ready=every_worker)
+
+
+async def worker_pids(served: Served) -> list[int]:
+    """The process ids of both workers, as each logged it serves."""
+    return [int((await served.line(rf"worker {n} \(pid (\d+)\) serving"))[0][1]) for n in (0, 1)]
 
 
 async def sessions_on_own_connections(
@@ -63,12 +64,14 @@ async def commit_all(sessions: list[RawSession], text: str) -> None:
 async def scrape_until(port: int, holds: Callable[[Samples], bool]) -> Samples:
     """Scrapes until ``holds`` (the workers publish their live figures every second)."""
     samples: Samples = {}
-    for _ in range(150):
+
+    async def scraped() -> bool:
+        nonlocal samples
         samples = await scrape(port)
-        if holds(samples):
-            return samples
-        await anyio.sleep(0.2)
-    raise AssertionError(f"the metrics never matched: {samples}")
+        return holds(samples)
+
+    await until(scraped, "the metrics match", bound_s=30)
+    return samples
 
 
 async def test_workers_share_the_port_and_one_metrics_endpoint():
@@ -96,8 +99,7 @@ async def test_workers_share_the_port_and_one_metrics_endpoint():
         assert value(samples, "nexy_streams_awaiting_open") == 0
         for index in (0, 1):  # both workers served sessions
             await served.line(rf"session ended worker={index} ")
-        served.signal(signal.SIGTERM)
-        assert await anyio.to_thread.run_sync(served.wait) == 0
+        assert await served.stopped() == 0
 
 
 async def test_a_crashed_worker_is_started_again_and_logged():
@@ -115,8 +117,7 @@ async def test_a_crashed_worker_is_started_again_and_logged():
         async with contextlib.AsyncExitStack() as stack:
             await commit_all(await sessions_on_own_connections(stack, target, 4), "still here")
         assert value(await scrape(metrics_port), "nexy_worker_restarts_total") == 1
-        served.signal(signal.SIGTERM)
-        assert await anyio.to_thread.run_sync(served.wait) == 0
+        assert await served.stopped() == 0
 
 
 async def test_sigterm_drains_every_worker_with_the_same_grace():
@@ -131,14 +132,13 @@ async def test_sigterm_drains_every_worker_with_the_same_grace():
                 assert notice.WhichOneof("kind") == "going_away"
                 assert 50 < notice.going_away.time_left.seconds <= 60
             await commit_all(sessions, "done in time")
-        assert await anyio.to_thread.run_sync(served.wait) == 0
-        assert "SIGTERM: stopping 2 workers (grace 60s)" in served.log
+        assert await served.exited() == 0
+        await served.line(r"SIGTERM: stopping 2 workers \(grace 60s\)")
 
 
 async def test_a_worker_that_does_not_drain_makes_the_exit_status_3():
     async with workers("--shutdown-grace", "60") as (served, target):
-        pids = [int(m[1]) for m in re.finditer(r"worker \d \(pid (\d+)\) serving", served.log)]
-        assert len(pids) == 2
+        pids = await worker_pids(served)
         async with contextlib.AsyncExitStack() as stack:
             sessions = await sessions_on_own_connections(stack, target)
             served.signal(signal.SIGTERM)
@@ -147,24 +147,19 @@ async def test_a_worker_that_does_not_drain_makes_the_exit_status_3():
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):  # an idle one may be done
                     os.kill(pid, signal.SIGKILL)
-            assert await anyio.to_thread.run_sync(served.wait) == 3
+            assert await served.exited() == 3
 
 
 async def test_workers_drain_by_themselves_when_the_supervisor_dies():
     async with workers() as (served, target):
-        pids = [int(m[1]) for m in re.finditer(r"worker \d \(pid (\d+)\) serving", served.log)]
+        pids = await worker_pids(served)
         async with contextlib.AsyncExitStack() as stack:
             (session,) = await sessions_on_own_connections(stack, target, 1)
             served.signal(signal.SIGKILL)
             assert (await session.recv()).WhichOneof("kind") == "going_away"  # its lifeline
             await commit_all([session], "after the supervisor")
         await served.line(r"the supervisor is gone: stopping .* worker=\d")
-        for _ in range(300):
-            if not any(alive(pid) for pid in pids):
-                break
-            await anyio.sleep(0.1)
-        else:
-            raise AssertionError("a worker outlived its supervisor")
+        await until(lambda: not any(alive(pid) for pid in pids), "no worker outlives it", 30)
 
 
 def alive(pid: int) -> bool:
@@ -178,13 +173,10 @@ def alive(pid: int) -> bool:
 
 async def test_a_worker_that_cannot_start_stops_the_others_with_status_1():
     failing = "tests.custom_pipelines:failing"  # each worker builds its own pipeline
-    served = Served("--port", "0", "--workers", "2", "--pipeline", failing)
-    try:
-        assert await anyio.to_thread.run_sync(served.wait) == 1
-    finally:
-        served.close()
-    assert re.search(r"worker \d ended \(exit status 1\) before it served", served.log)
-    assert f"pipeline {failing} failed to start: RuntimeError: no GPU on this machine" in served.log
+    done = await nexy_stream("serve", "--port", "0", "--workers", "2", "--pipeline", failing)
+    assert done.code == 1
+    assert re.search(r"worker \d ended \(exit status 1\) before it served", done.err)
+    assert f"pipeline {failing} failed to start: RuntimeError: no GPU on this machine" in done.err
 
 
 async def test_a_port_taken_by_another_program_is_reported():
@@ -192,13 +184,10 @@ async def test_a_port_taken_by_another_program_is_reported():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        served = Served("--port", str(port), "--workers", "2")
-        try:
-            assert await anyio.to_thread.run_sync(served.wait) == 2  # checked before starting
-        finally:
-            served.close()
-    assert served.log.startswith("nexy-stream serve: error: --host 127.0.0.1 --port ")
-    assert f"cannot listen on 127.0.0.1:{port}" in served.log
+        done = await nexy_stream("serve", "--port", str(port), "--workers", "2")
+    assert done.code == 2  # checked before starting
+    assert done.err.startswith("nexy-stream serve: error: --host 127.0.0.1 --port ")
+    assert f"cannot listen on 127.0.0.1:{port}" in done.err
 
 
 async def test_one_process_does_not_share_its_port_unless_it_is_a_worker(start):

@@ -8,7 +8,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -327,6 +327,9 @@ class Session:
         if reply is None:
             raise TransportError(grpc.StatusCode.INTERNAL, "the stream ended before accepted")
         if reply.error is not None:
+            # A refusal is the session's last frame: close our side too (see _stream).
+            with suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                await self._call.done_writing()
             raise codec.server_error(reply.error)
         if reply.accepted is None:
             raise TransportError(grpc.StatusCode.INTERNAL, f"expected accepted, got {reply!r}")

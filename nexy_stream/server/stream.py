@@ -191,7 +191,11 @@ class SessionStream:
     # -- frames in, effects out -------------------------------------------------------------
 
     async def _read_frames(self) -> None:
-        while not await self._read_frame():
+        # Not one read more once the session has its verdict (a refused open, a bad frame):
+        # the scope's cancel would abandon it, and grpcio answers the read after an abandoned
+        # one with an end of stream at once, so the wait for the client's half-close would
+        # end at once too, and a proxy could drop the verdict's frame (CLIENT_CLOSE_WAIT_S).
+        while not self._scope.cancel_called and not await self._read_frame():
             pass
 
     async def _read_frame(self) -> bool:
