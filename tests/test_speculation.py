@@ -168,8 +168,9 @@ async def test_held_output_is_bounded_then_flows_once_adopted(start):
         session = RawSession(channel)
         await session.open()
         await session.exchange(stable_frame(1, "a long answer"))
-        produced = await pipeline.held_back()
-        assert produced * chunk <= held + chunk  # waits at the bound (the piece past it waits)
+        # Held back: the preparation holds its bound (the piece past it waits to be added).
+        await until(lambda: server.hosting.budget.held >= held, "the preparation holds its bound")
+        assert pipeline.produced * chunk <= held + chunk
         await session.send(commit_frame())
         answer = await session.drain()
     assert answer.code is grpc.StatusCode.OK
