@@ -30,10 +30,14 @@ from nexy_stream.server.live import Sessions
 from nexy_stream.server.observer import SessionObserver
 from nexy_stream.server.registry import SessionRegistry
 from nexy_stream.server.service import SESSION_SERVICE, session_service
+from nexy_stream.server.stream import CLIENT_CLOSE_WAIT_S
 from nexy_stream.server.tasks import ServerTasks
 from nexy_stream.session import ByteBudget
 
-LAST_WORDS_S = 0.5  # after the grace period: time for the sessions' final frames
+# After the grace period: time for the sessions' final frames and for their clients to
+# read them and half-close (a stream waits CLIENT_CLOSE_WAIT_S for that) before gRPC cancels
+# the calls still open, which drops what a client has not read yet.
+LAST_WORDS_S = CLIENT_CLOSE_WAIT_S + 0.5
 
 
 @dataclass
