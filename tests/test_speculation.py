@@ -77,7 +77,7 @@ async def test_a_text_unchanged_for_a_moment_is_prepared_and_its_commit_adopts_i
         accepted = await session.open()
         await session.exchange(text_frame(1, "what is on my screen"))
         clock.advance(0.2)
-        await anyio.sleep(0.05)
+        await anyio.wait_all_tasks_blocked()  # the watcher has done what it would
         assert not pipeline.runs  # not yet: the text has not been the same for 0.3 s
         prepared = pipeline.prepared
         clock.advance(0.1)
@@ -275,7 +275,7 @@ async def test_old_clients_sessions_are_never_prepared(start):
         session_id = new_session_id()
         assert_collect_ok(await legacy.collect(session_id, 1, "what is on my screen"))
         clock.advance(1.0)  # past the moment a v1 session would have prepared it
-        await anyio.sleep(0.2)
+        await anyio.wait_all_tasks_blocked()
         assert not pipeline.runs
         reply = await legacy.commit(session_id)
     assert reply.code is grpc.StatusCode.OK and reply.text.endswith(":done")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import anyio
 import grpc
@@ -27,12 +25,12 @@ from nexy_stream.ops.config import OpsConfig
 from nexy_stream.session import Stage
 from tests.openai_stub import OpenAIStub
 from tests.ops_client import next_event, scrape, session_events, value, watch
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
 WAITED_S = 0.05  # the stub's wait before its first token, and before its first speech byte
 SETTLE_S = 10.0  # bound for what the server records once the client has its end
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -40,15 +38,6 @@ def slow_stub(stub: OpenAIStub) -> OpenAIStub:
     stub.behaviour.first_token_delay_s = WAITED_S
     stub.behaviour.speech_first_byte_delay_s = WAITED_S
     return stub
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]]) -> T:
-    """The first value ``check`` returns that is not ``None``, within ``SETTLE_S``; ``check``
-    waits for something (the next feed event) or the loop polls (log records)."""
-    with anyio.fail_after(SETTLE_S):
-        while (found := await check()) is None:  # noqa: ASYNC110  (log records have no event)
-            await anyio.sleep(0.02)
-    return found
 
 
 async def ask(server: RunningServer) -> Ended:
@@ -82,11 +71,11 @@ async def test_metrics_and_the_session_end_log_carry_each_figure(serve_openai, s
     assert port is not None
     await ask(server)
 
-    async def recorded() -> dict[str, object] | None:
-        lines = [r for r in caplog.records if r.name == "nexy_stream.sessions"]
-        return getattr(lines[0], FIELDS) if lines else None
+    def ended() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "nexy_stream.sessions"]
 
-    line = await eventually(recorded)  # metrics: the same step, just after
+    await until(lambda: bool(ended()), "the session's end is logged")  # metrics: just after
+    line = getattr(ended()[0], FIELDS)
     for name in ("first_output_s", "first_text_s", "first_audio_s", "pipeline_s"):
         assert isinstance(line[name], float)
     assert isinstance(line["llm_first_token_s"], float) and line["llm_first_token_s"] >= WAITED_S
@@ -111,27 +100,32 @@ async def test_the_feed_shows_each_figure_of_an_ended_session(serve_openai, slow
         try:
             assert (await next_event(call)).WhichOneof("kind") == "snapshot"
             await ask(server)
-            ended = await eventually(lambda: next_ended(call))
+            ended = await next_ended(call)
             for field in ("commit_to_first_text", "commit_to_first_audio", "llm_first_token"):
                 assert ended.timings.HasField(field), field
             assert ended.timings.tts_first_byte.ToNanoseconds() >= WAITED_S * 1e9
-            aggregate = await eventually(lambda: next_aggregate_with_stages(call))
+            aggregate = await next_aggregate_with_stages(call)
             assert aggregate.commit_to_first_audio.HasField("p50")
             assert aggregate.tts_first_byte.p50.ToNanoseconds() >= WAITED_S * 1e9
         finally:
             call.cancel()
 
 
-async def next_ended(call: grpc.aio.UnaryStreamCall) -> apb.Ended | None:
-    (event,) = await session_events(call, 1)
-    return event.ended if event.HasField("ended") else None
+async def next_ended(call: grpc.aio.UnaryStreamCall) -> apb.Ended:
+    """The next session's end in the feed (bounded: the feed must bring it)."""
+    with anyio.fail_after(SETTLE_S):
+        while not (event := (await session_events(call, 1))[0]).HasField("ended"):
+            pass
+    return event.ended
 
 
-async def next_aggregate_with_stages(call: grpc.aio.UnaryStreamCall) -> apb.Aggregate | None:
-    event = await next_event(call)
-    if event.HasField("aggregate") and event.aggregate.llm_first_token.samples:
-        return event.aggregate
-    return None
+async def next_aggregate_with_stages(call: grpc.aio.UnaryStreamCall) -> apb.Aggregate:
+    """The next aggregate that has stage timings (bounded, like :func:`next_ended`)."""
+    with anyio.fail_after(SETTLE_S):
+        while True:
+            event = await next_event(call)
+            if event.HasField("aggregate") and event.aggregate.llm_first_token.samples:
+                return event.aggregate
 
 
 async def test_say_reports_where_the_time_went(serve_openai, slow_stub):
