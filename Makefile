@@ -7,7 +7,7 @@ SOURCES := nexy_stream tests schema/generate.py deploy $(wildcard bench)
 # Debian packages some tests run on loopback (each package is named as its program).
 TEST_PACKAGES := redis-server haproxy
 
-.PHONY: install run test test-deps lint proto proto-check bench clean
+.PHONY: install run test test-busy test-deps lint proto proto-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 test: test-deps lint proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-busy: test-deps lint proto-check  ## the suite RUNS times (5) beside two CPU burners
+	.ci/busy $(or $(RUNS),5)
 
 # Installs what is missing, as root with apt-get; otherwise the tests that need it skip,
 # saying so. Idempotent: nothing is done when every program is there.
