@@ -41,6 +41,7 @@ from nexy_stream.session import (
     TextMode,
     Timings,
 )
+from nexy_stream.status import verdict_limit
 
 Call: TypeAlias = "grpc.aio.StreamStreamCall[bytes, wire.ServerFrame]"
 StartCall = Callable[[str, bool], Call]
@@ -429,6 +430,10 @@ class Session:
             try:
                 message = await self._read()
             except grpc.aio.AioRpcError as exc:
+                limit = verdict_limit(exc.trailing_metadata())
+                if limit is not None:  # the server's verdict; grpc.aio dropped its error frame
+                    self._fail(ServerError(exc.code(), exc.details() or "", limit))
+                    return None
                 error = await self._transport_error(exc)
             else:
                 if message is not None:
